@@ -1,0 +1,1 @@
+"""The Gradio chat demo (``demo/app.py``). Imports ``agent``; nothing imports ``demo``."""

@@ -1,0 +1,111 @@
+"""The first ranking systems: seeded random, the paper's popularity, and lexical BM25.
+
+None of them downloads a model or uses audio.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+from evals.data import Conversation
+from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext
+
+TOKEN = re.compile(r"\w+", re.UNICODE)
+STOPWORDS = frozenset(
+    "a an and are as at be by for from i in is it me my of on or that the this to was were "
+    "with you your some any like songs song music album albums artist artists track tracks "
+    "what which who looking recommend recommendations similar".split()
+)
+
+
+def seeded_rng(seed: int, name: str) -> random.Random:
+    """A generator that depends only on the run seed and the thread, never on run order."""
+    return random.Random(f"{seed}:{name}")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens without stopwords or single characters."""
+    return [t for t in TOKEN.findall(text.lower()) if len(t) > 1 and t not in STOPWORDS]
+
+
+class RandomSystem(RankingSystem):
+    name = "random"
+    description = "a seeded random order of the candidates"
+    modes = frozenset({"query_only", "audio_only", "audio_query"})
+
+    def rank(self, request: RankingRequest) -> RankedList:
+        ranking = list(request.candidates)
+        seeded_rng(self.context.seed, request.name).shuffle(ranking)
+        return RankedList(ranking)
+
+
+class PopularitySystem(RankingSystem):
+    """The paper's baseline (``traditional/popularity.py``): candidates ordered by how often
+    they occur in the candidate pools of the same subreddit, ties by original pool order."""
+
+    name = "popularity"
+    description = "ranks by how often a candidate occurs in its community's pools, no audio"
+    uses_dataset = True
+
+    def __init__(self, context: RunContext) -> None:
+        super().__init__(context)
+        self.counts: dict[str, Counter[str]] = defaultdict(Counter)
+        self.original_order: dict[str, tuple[str, ...]] = {}
+
+    def fit(self, conversations: Sequence[Conversation]) -> None:
+        for conversation in conversations:
+            self.counts[conversation.source_subreddit].update(conversation.final_candidates)
+            self.original_order[conversation.name] = conversation.final_candidates
+
+    def rank(self, request: RankingRequest) -> RankedList:
+        counts = self.counts[request.subreddit]
+        pool = self.original_order.get(request.name, request.candidates)
+        first_index = {c: i for i, c in reversed(list(enumerate(pool)))}
+        ranking = sorted(pool, key=lambda c: (-counts[c], first_index[c]))
+        return RankedList(ranking)
+
+
+class LexicalSystem(RankingSystem):
+    """BM25 with the query as the query and each candidate name as a document.
+
+    Document frequencies come from the candidate pool itself, so nothing outside the
+    request is read. Candidates with equal scores keep a seeded random order.
+    ``k1`` and ``b`` were chosen on the dev split (see ``evals tune-lexical``... in the note).
+    """
+
+    name = "lexical"
+    description = "BM25 match of the query text against candidate names"
+    k1 = 1.2
+    b = 0.75
+
+    def rank(self, request: RankingRequest) -> RankedList:
+        scores = bm25_scores(request.query or "", request.candidates, self.k1, self.b)
+        order = list(range(len(request.candidates)))
+        seeded_rng(self.context.seed, request.name).shuffle(order)
+        order.sort(key=lambda i: -scores[i])
+        return RankedList([request.candidates[i] for i in order])
+
+
+def bm25_scores(query: str, documents: Sequence[str], k1: float, b: float) -> list[float]:
+    """Okapi BM25 score of each document for ``query`` (idf from ``documents`` themselves)."""
+    query_terms = set(tokenize(query))
+    doc_tokens = [tokenize(d) for d in documents]
+    n = len(documents)
+    avg_length = sum(len(t) for t in doc_tokens) / n if n else 0.0
+    frequency = Counter(term for tokens in doc_tokens for term in set(tokens))
+    scores = []
+    for tokens in doc_tokens:
+        counts = Counter(tokens)
+        norm = k1 * (1 - b + b * len(tokens) / avg_length) if avg_length else k1
+        scores.append(
+            sum(
+                math.log(1 + (n - frequency[t] + 0.5) / (frequency[t] + 0.5))
+                * counts[t] * (k1 + 1) / (counts[t] + norm)
+                for t in query_terms & counts.keys()
+            )
+        )
+    return scores
