@@ -149,7 +149,9 @@ def parse_line(text: str, line_number: int) -> Conversation:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as error:
-        raise DatasetError(f"{where} is not valid JSON ({error.msg}); is the file truncated?") from None
+        raise DatasetError(
+            f"{where} is not valid JSON ({error.msg}); is the file truncated?"
+        ) from None
     if not isinstance(record, dict):
         raise DatasetError(f"{where} is not a JSON object.")
 
@@ -207,7 +209,9 @@ def parse_comments(raw: object, where: str) -> tuple[CommentEntities, ...]:
         for kind in ("artists", "albums", "songs"):
             values = entities.get(kind) or []
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise DatasetError(f"{where}: comments[{index}].entities.{kind} is not a list of strings.")
+                raise DatasetError(
+                    f"{where}: comments[{index}].entities.{kind} is not a list of strings."
+                )
             kinds[kind] = tuple(values)
         score = comment.get("score") or 0.0
         comments.append(
@@ -218,4 +222,3 @@ def parse_comments(raw: object, where: str) -> tuple[CommentEntities, ...]:
             )
         )
     return tuple(comments)
-

@@ -151,7 +151,9 @@ def evaluate(
         raise ValueError(f"{len(rankings)} rankings but {len(subreddits)} subreddits.")
     for k in k_values:
         _check_k(k)
-    scores = [per_conversation_metrics(r, g, k_values) for r, g in zip(rankings, golds, strict=True)]
+    scores = [
+        per_conversation_metrics(r, g, k_values) for r, g in zip(rankings, golds, strict=True)
+    ]
     by_subreddit: dict[str, list[dict[str, float]]] = defaultdict(list)
     for score, subreddit in zip(scores, subreddits or [], strict=False):
         by_subreddit[remap_subreddit(subreddit)].append(score)

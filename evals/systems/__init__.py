@@ -100,7 +100,9 @@ def system_names() -> list[str]:
 def system_class(name: str) -> type[RankingSystem]:
     """The class registered as ``name``, imported on demand."""
     if name not in _REGISTRY:
-        raise SystemChoiceError(f"Unknown system {name!r}; choose one of: {', '.join(system_names())}.")
+        raise SystemChoiceError(
+            f"Unknown system {name!r}; choose one of: {', '.join(system_names())}."
+        )
     module_name, class_name = _REGISTRY[name].split(":")
     return getattr(importlib.import_module(module_name), class_name)
 

@@ -74,13 +74,15 @@ class LexicalSystem(RankingSystem):
 
     Document frequencies come from the candidate pool itself, so nothing outside the
     request is read. Candidates with equal scores keep a seeded random order.
-    ``k1`` and ``b`` were chosen on the dev split (see ``evals tune-lexical``... in the note).
+    ``k1`` and ``b`` were chosen on the dev split with
+    ``python -m evals tune --system lexical --param k1=0.5,1.2,2 --param b=0,0.5,0.75,1``
+    (the grid is nearly flat: nDCG@20 22.5-23.2% on dev).
     """
 
     name = "lexical"
     description = "BM25 match of the query text against candidate names"
     k1 = 1.2
-    b = 0.75
+    b = 1.0
 
     def rank(self, request: RankingRequest) -> RankedList:
         scores = bm25_scores(request.query or "", request.candidates, self.k1, self.b)
@@ -104,7 +106,9 @@ def bm25_scores(query: str, documents: Sequence[str], k1: float, b: float) -> li
         scores.append(
             sum(
                 math.log(1 + (n - frequency[t] + 0.5) / (frequency[t] + 0.5))
-                * counts[t] * (k1 + 1) / (counts[t] + norm)
+                * counts[t]
+                * (k1 + 1)
+                / (counts[t] + norm)
                 for t in query_terms & counts.keys()
             )
         )
