@@ -1,0 +1,275 @@
+"""Music tags (genre, mood, instruments) from musicnn, run in a persistent worker process.
+
+Conventions
+-----------
+- Input is mono float32 at :data:`SAMPLE_RATE` (16 kHz, musicnn's rate); output is a list
+  of :class:`AudioTag` sorted by score, scores in [0, 1] (mean sigmoid over 3 s patches).
+- Two checkpoints that ship with musicnn are used together: ``MTT_musicnn`` (MagnaTagATune:
+  instruments, tempo and mood words) and ``MSD_musicnn`` (Million Song Dataset: genres,
+  eras, moods). A tag name both know keeps the higher score.
+- musicnn needs TensorFlow's v1 graph mode, which it switches on process-wide. It therefore
+  runs in its own process (multiprocessing 'spawn', so nothing is inherited from a main
+  process that may already hold torch or CTranslate2 threads); the worker keeps the graphs
+  loaded, so after its start-up every request is warm.
+- Traps handled here (DESIGN.md §3): ``TF_USE_LEGACY_KERAS=1`` is set before TensorFlow is
+  imported; the log-mel input is computed in float32 (musicnn's ``batch_data`` uses float16,
+  which overflows under numpy 2 and makes every clip look alike); the checkpoint restore is
+  checked variable by variable, because musicnn's own loader swallows restore errors.
+
+Must not import ``agent``, ``demo`` or ``evals``; TensorFlow is imported only in the worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+SAMPLE_RATE = 16000
+FFT_HOP = 256
+FFT_SIZE = 512
+N_MELS = 96
+PATCH_FRAMES = 188  # musicnn's 3 s input: time_to_frames(3 s) + 1 at hop 256, 16 kHz
+DEFAULT_MODELS = ("MTT_musicnn", "MSD_musicnn")
+_START_TIMEOUT_S = 180.0
+_REQUEST_TIMEOUT_S = 60.0
+
+
+class TaggerError(RuntimeError):
+    """The tagger could not start or answer; the message is one sentence."""
+
+
+class AudioTag(BaseModel):
+    """One tag with its score."""
+
+    name: str = Field(description="Lower-case tag, e.g. 'piano', 'techno', 'sad'.")
+    score: float = Field(description="Mean sigmoid activation over the clip, 0-1.")
+    source: str = Field(description="Checkpoint that produced it: 'MTT' or 'MSD'.")
+
+
+def musicnn_input(samples_16k: np.ndarray) -> np.ndarray:
+    """musicnn's ``batch_data`` in float32: log-compressed mel patches, (patches, 188, 96).
+
+    ``log10(10000 * mel + 1)`` as musicnn trained it, without its float16 cast. Clips shorter
+    than one patch are zero-padded rather than dropped (musicnn would crash on them).
+    """
+    import librosa  # deferred: only the worker and tests need it
+
+    mel = librosa.feature.melspectrogram(
+        y=samples_16k.astype(np.float32),
+        sr=SAMPLE_RATE,
+        hop_length=FFT_HOP,
+        n_fft=FFT_SIZE,
+        n_mels=N_MELS,
+    ).T.astype(np.float32)
+    rep = np.log10(10000.0 * mel + 1.0)
+    if rep.shape[0] < PATCH_FRAMES:
+        rep = np.pad(rep, ((0, PATCH_FRAMES - rep.shape[0]), (0, 0)))
+    starts = range(0, rep.shape[0] - PATCH_FRAMES + 1, PATCH_FRAMES)
+    return np.stack([rep[s : s + PATCH_FRAMES] for s in starts])
+
+
+def merge_tags(
+    scores: dict[str, Sequence[float]], labels: dict[str, Sequence[str]]
+) -> list[AudioTag]:
+    """One list from several checkpoints' mean scores; a duplicated name keeps its best score."""
+    best: dict[str, AudioTag] = {}
+    for model, model_scores in scores.items():
+        for label, score in zip(labels[model], model_scores, strict=True):
+            name = label.lower()
+            if name not in best or score > best[name].score:
+                best[name] = AudioTag(
+                    name=name, score=round(float(score), 4), source=model.split("_")[0]
+                )
+    return sorted(best.values(), key=lambda tag: tag.score, reverse=True)
+
+
+@contextlib.contextmanager
+def _quiet_fd(fd: int) -> Iterator[None]:
+    """Silence a file descriptor (TensorFlow's C++ start-up logging) for the duration."""
+    saved = os.dup(fd)
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), fd)
+    try:
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _load_model(tf: Any, name: str, n_labels: int) -> tuple[Any, Any, Any, Any]:
+    """Build one musicnn graph in its own tf.Graph, restore it, prove the weights loaded."""
+    from musicnn import models
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, PATCH_FRAMES, N_MELS])
+        is_training = tf.compat.v1.placeholder(tf.bool)
+        with tf.name_scope("model"):
+            logits = models.define_model(x, is_training, name, n_labels)[0]
+        probabilities = tf.nn.sigmoid(logits)
+        session = tf.compat.v1.Session(graph=graph)
+        checkpoint = os.path.join(os.path.dirname(models.__file__), name) + os.sep
+        tf.compat.v1.train.Saver().restore(session, checkpoint)
+        reader = tf.compat.v1.train.NewCheckpointReader(checkpoint)
+        shapes = reader.get_variable_to_shape_map()
+        variables = tf.compat.v1.global_variables()
+        values = session.run(variables)
+    for variable, value in zip(variables, values, strict=True):
+        stored = variable.op.name
+        if stored not in shapes or not np.array_equal(value, reader.get_tensor(stored)):
+            raise TaggerError(f"musicnn checkpoint {name} did not restore variable {stored}.")
+    if not variables:
+        raise TaggerError(f"musicnn checkpoint {name} defined no variables to restore.")
+    return session, x, is_training, probabilities
+
+
+def _worker_main(conn: Connection, model_names: tuple[str, ...]) -> None:
+    """Worker loop: load once, then answer ``samples_16k`` requests until ``None`` arrives."""
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import warnings
+
+    warnings.filterwarnings("ignore")  # musicnn's tf.compat.v1.layers deprecation warnings
+    try:
+        with _quiet_fd(2):
+            import tensorflow as tf
+            from musicnn import configuration
+
+            labels = {
+                name: configuration.MTT_LABELS
+                if name.startswith("MTT")
+                else configuration.MSD_LABELS
+                for name in model_names
+            }
+            loaded = {name: _load_model(tf, name, len(labels[name])) for name in model_names}
+            # The first runs pay for TF's graph optimisation and librosa's numba compilation;
+            # a 30 s noise clip (10 patches, a typical batch) does both now.
+            noise = np.random.default_rng(0).standard_normal(SAMPLE_RATE * 30)
+            warm = musicnn_input((0.1 * noise).astype(np.float32))
+            for session, x, is_training, probabilities in loaded.values():
+                session.run(probabilities, {x: warm, is_training: False})
+    except Exception as exc:  # any start-up failure is reported, then the worker exits
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", labels))
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        try:
+            batch = musicnn_input(request)
+            scores = {
+                name: session.run(probabilities, {x: batch, is_training: False}).mean(axis=0)
+                for name, (session, x, is_training, probabilities) in loaded.items()
+            }
+            conn.send(("ok", {name: s.tolist() for name, s in scores.items()}))
+        except Exception as exc:  # a bad request must not kill the warm worker
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class MusicTagger:
+    """Client for the worker process; thread-safe, restarts the worker if it died."""
+
+    def __init__(self, model_names: tuple[str, ...] = DEFAULT_MODELS) -> None:
+        self.model_names = model_names
+        self._lock = threading.Lock()
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._labels: dict[str, Sequence[str]] = {}
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while it runs (for RSS accounting)."""
+        return self._process.pid if self._process and self._process.is_alive() else None
+
+    def start(self) -> None:
+        """Start the worker and wait until its models are loaded and warm."""
+        with self._lock:
+            self._ensure_started()
+
+    def _ensure_started(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        self._stop()
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        process = ctx.Process(
+            target=_worker_main, args=(child, self.model_names), daemon=True, name="musicnn"
+        )
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+        status, payload = self._receive(_START_TIMEOUT_S, "start")
+        if status != "ready":
+            self._stop()
+            raise TaggerError(f"The musicnn tagger failed to start ({payload}).")
+        self._labels = payload
+
+    def _receive(self, timeout: float, what: str) -> tuple[str, Any]:
+        assert self._conn is not None
+        try:
+            if not self._conn.poll(timeout):
+                self._stop()
+                raise TaggerError(f"The musicnn tagger did not {what} within {timeout:.0f} s.")
+            return self._conn.recv()
+        except (EOFError, OSError) as exc:
+            self._stop()
+            raise TaggerError(f"The musicnn tagger process exited during {what}.") from exc
+
+    def tag(self, samples_16k: np.ndarray) -> list[AudioTag]:
+        """All tags of a 16 kHz mono clip, best first."""
+        with self._lock:
+            self._ensure_started()
+            assert self._conn is not None
+            try:
+                self._conn.send(np.ascontiguousarray(samples_16k, dtype=np.float32))
+            except (OSError, ValueError) as exc:
+                self._stop()
+                raise TaggerError("The musicnn tagger process is not running.") from exc
+            status, payload = self._receive(_REQUEST_TIMEOUT_S, "answer")
+        if status != "ok":
+            raise TaggerError(f"The musicnn tagger failed on this clip ({payload}).")
+        return merge_tags(payload, self._labels)
+
+    def close(self) -> None:
+        """Ask the worker to exit (it is a daemon, so it also dies with this process)."""
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._conn.send(None)
+            self._conn.close()
+        if self._process is not None:
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(timeout=5)
+        self._process, self._conn = None, None
+
+
+_shared: MusicTagger | None = None
+_shared_lock = threading.Lock()
+
+
+def get_tagger() -> MusicTagger:
+    """The process-wide tagger (started lazily on first use, closed at exit)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = MusicTagger()
+            atexit.register(_shared.close)
+        return _shared
