@@ -87,11 +87,40 @@ def parse_timestamp(value: str) -> float | None:
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
 
 
-def parse_youtube_url(url: str) -> YouTubeRef:
+def parse_youtube_url(url: str, *, lenient: bool = False) -> YouTubeRef:
     """Validate a single-video YouTube link and read its video id and ``t=`` start.
 
     Raises :class:`AudioInputError` for other hosts, playlists, channels and malformed links.
+    ``lenient=True`` (bulk downloads of scraped links) also accepts a YouTube link whose id
+    is followed by junk, e.g. Reddit's doubled ``...v=IDhttps://...`` or ``&ampv=ID``, by
+    taking the first 11 id characters as yt-dlp's own URL pattern does.
     """
+    try:
+        return _parse_strict(url)
+    except AudioInputError:
+        salvaged = _salvage(url) if lenient else None
+        if salvaged is None:
+            raise
+        return salvaged
+
+
+_LOOSE_ID = re.compile(
+    r"(?:[?&](?:amp;?)?v=|youtu\.be/|/shorts/|/embed/|/live/)([A-Za-z0-9_-]{11})"
+)
+_LOOSE_T = re.compile(r"[?&#]t=((?:\d+h)?(?:\d+m)?(?:\d+s?)?)")
+
+
+def _salvage(url: str) -> YouTubeRef | None:
+    host = _host(urlsplit(url.strip() if "://" in url else "https://" + url.strip()).netloc)
+    match = _LOOSE_ID.search(url)
+    if host not in _YOUTUBE_HOSTS | _SHORT_HOSTS or match is None:
+        return None
+    time_match = _LOOSE_T.search(url, match.end())
+    start = parse_timestamp(time_match.group(1)) if time_match else None
+    return YouTubeRef(video_id=match.group(1), start_s=start or None)
+
+
+def _parse_strict(url: str) -> YouTubeRef:
     text = url.strip()
     if not re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):
         text = "https://" + text
