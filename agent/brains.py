@@ -45,6 +45,10 @@ def make_model(settings: Settings, tool_names: Sequence[str] = ()) -> BaseChatMo
     )
 
 
+#: Every sentence of :func:`describe_failure` starts so, which marks a turn as failed.
+FAILURE_PREFIX = "The model"
+
+
 def describe_failure(error: BaseException, settings: Settings) -> str:
     """One actionable sentence for a failed model call; never contains the key."""
     host = urlparse(settings.base_url).netloc if settings.base_url else "api.openai.com"
@@ -68,5 +72,5 @@ def describe_failure(error: BaseException, settings: Settings) -> str:
             "try again later or check the model name (AGENT_MODEL)."
         )
     else:
-        sentence = f"The model call failed ({type(error).__name__}); please try again."
+        sentence = f"The agent failed ({type(error).__name__}); please try again."
     return settings.redact(sentence)

@@ -41,4 +41,4 @@ def build_agent(
     if settings.provider == "offline":
         log.info("no OPENAI_API_KEY or OPENAI_BASE_URL: using the offline brain")
     model = make_model(settings, [t.name for t in tools])
-    return MusicAgent(settings, build_graph(model, tools, settings))
+    return MusicAgent(settings, build_graph(model, tools, settings), [t.name for t in tools])

@@ -32,7 +32,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 
-from agent.brains import describe_failure
+from agent.brains import FAILURE_PREFIX, describe_failure
 from agent.offline import DESCRIBE_TOOL
 from agent.prompts import DEFAULT_AUDIO_REQUEST, DEFAULT_RANKING_REQUEST, compose_user_message
 from agent.schemas import CandidateRanking, ChatAnswer
@@ -40,6 +40,9 @@ from agent.settings import Settings
 from tools.catalog import CatalogContext, CatalogLike
 
 log = logging.getLogger(__name__)
+
+#: How ``ModelCallLimitMiddleware`` words the message it ends a looping turn with.
+CALL_LIMIT_PREFIX = "Model call limits exceeded"
 
 YOUTUBE_IN_TEXT = re.compile(
     r"https?://(?:www\.|m\.|music\.)?(?:youtube\.com/(?:watch\?\S+|shorts/\S+|live/\S+)|youtu\.be/\S+)",
@@ -118,9 +121,12 @@ TurnEvent = ToolStarted | ToolFinished | TextDelta | TurnResult
 class MusicAgent:
     """One compiled agent graph serving many chat sessions (and benchmark replay)."""
 
-    def __init__(self, settings: Settings, graph: CompiledStateGraph) -> None:
+    def __init__(
+        self, settings: Settings, graph: CompiledStateGraph, tool_names: Sequence[str] = ()
+    ) -> None:
         self.settings = settings
         self.graph = graph
+        self.tool_names = tuple(tool_names)
         self._catalog: CatalogContext | None = None
         self._catalog_lock = threading.Lock()
         self._sessions: dict[str, threading.Lock] = {}
@@ -187,6 +193,16 @@ class MusicAgent:
         """Open the catalog now rather than on the first turn."""
         self._context(None, (), None)
 
+    def catalog_status(self) -> str:
+        """``"open"``, ``"unavailable (why)"`` or ``"not opened yet"`` (for the UI/bench)."""
+        if self._catalog is None:
+            return "not opened yet"
+        return (
+            "open"
+            if self._catalog.catalog is not None
+            else f"unavailable ({self._catalog.unavailable})"
+        )
+
     # --- internals -------------------------------------------------------------------
 
     def _check_input(self, text: str, audio: str | None, candidates: Sequence[str]) -> str | None:
@@ -238,6 +254,7 @@ class MusicAgent:
         last_ai: AIMessage | None = None
         audio_description = None
         streamed_text = False
+        malformed = False
         try:
             for mode, chunk in self.graph.stream(
                 {"messages": [HumanMessage(content=message)]},
@@ -283,6 +300,7 @@ class MusicAgent:
                         for m in update.get("messages", []) or []:
                             if isinstance(m, AIMessage):
                                 last_ai = m
+                                malformed = malformed or bool(m.invalid_tool_calls)
                                 usage.add(m.usage_metadata)
                         if update.get("structured_response") is not None:
                             answer = update["structured_response"]
@@ -292,7 +310,7 @@ class MusicAgent:
             yield TextDelta(reply)
             yield TurnResult(reply=reply, trace=trace, usage=usage, brain=self.brain, ok=False)
             return
-        result = self._result(answer, last_ai, trace, usage, audio_description)
+        result = self._result(answer, last_ai, malformed, trace, usage, audio_description)
         if not streamed_text or answer is not None:
             yield TextDelta(result.reply)
         yield result
@@ -313,6 +331,7 @@ class MusicAgent:
         self,
         answer: ChatAnswer | CandidateRanking | None,
         last_ai: AIMessage | None,
+        malformed: bool,
         trace: list[ToolTrace],
         usage: TokenUsage,
         audio_description: Any,
@@ -339,13 +358,21 @@ class MusicAgent:
             return TurnResult(
                 reply=redact(answer.reply or "Ranked."), ranking=list(answer.order), **common
             )
-        if last_ai is not None and last_ai.invalid_tool_calls:
+        if malformed:
             reply = (
                 "The model sent a malformed tool call, so this turn has no answer; "
                 "please try again or rephrase."
             )
         elif last_ai is not None and isinstance(last_ai.content, str) and last_ai.content.strip():
-            reply = redact(last_ai.content.strip())  # plain text, or a retry-exhausted sentence
+            # Plain text from a model that skipped the answer tool is still an answer; a
+            # retry-exhausted sentence from the middleware is not.
+            reply = redact(last_ai.content.strip())
+            if reply.startswith(CALL_LIMIT_PREFIX):
+                reply = (
+                    f"The model did not finish within {self.settings.model_call_limit} steps; "
+                    "please try again or ask something narrower."
+                )
+            return TurnResult(reply=reply, ok=not reply.startswith(FAILURE_PREFIX), **common)
         else:
             reply = "The model gave no answer this turn; please try again or rephrase."
         return TurnResult(reply=reply, ok=False, **common)

@@ -90,6 +90,8 @@ _REGISTRY: dict[str, str] = {
     "random": "evals.systems.baselines:RandomSystem",
     "popularity": "evals.systems.baselines:PopularitySystem",
     "lexical": "evals.systems.baselines:LexicalSystem",
+    "agent": "evals.systems.agent:AgentSystem",
+    "llm-direct": "evals.systems.llm_direct:LLMDirectSystem",
 }
 
 

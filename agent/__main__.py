@@ -1,0 +1,109 @@
+"""``python -m agent``: talk to the agent from a terminal, or time it.
+
+    python -m agent ask "dreamy shoegaze like Slowdive" [--audio FILE_OR_URL] [--json]
+    python -m agent chat
+    python -m agent bench [--repeats 7]
+
+Every failure a user can cause ends in one sentence on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import uuid
+
+from agent.settings import SettingsError
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m agent", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    ask = commands.add_parser("ask", help="one turn, printed")
+    ask.add_argument("text")
+    ask.add_argument("--audio", help="a local audio file or a YouTube URL")
+    ask.add_argument("--json", action="store_true", help="print the TurnResult as JSON")
+    commands.add_parser("chat", help="an interactive session (/reset, /quit)")
+    bench = commands.add_parser("bench", help="warm turn latency and peak memory")
+    bench.add_argument("--repeats", type=int, default=7)
+    return parser.parse_args(argv)
+
+
+def command_ask(args: argparse.Namespace) -> None:
+    from agent import TextDelta, ToolFinished, ToolStarted, TurnResult, build_agent
+
+    agent = build_agent()
+    for event in agent.stream_turn(f"cli-{uuid.uuid4().hex}", args.text, args.audio):
+        if args.json:
+            if isinstance(event, TurnResult):
+                print(
+                    json.dumps(dataclasses.asdict(event), default=str, indent=2, ensure_ascii=False)
+                )
+        elif isinstance(event, ToolStarted):
+            print(
+                f"· {event.name}({json.dumps(event.args, ensure_ascii=False)[:120]})",
+                file=sys.stderr,
+            )
+        elif isinstance(event, ToolFinished):
+            status = "ok" if event.ok else "failed"
+            print(f"  {status} in {event.duration_s:.2f} s: {event.summary}", file=sys.stderr)
+        elif isinstance(event, TextDelta):
+            print(event.text, end="", flush=True)
+        elif isinstance(event, TurnResult):
+            print(f"\n[{event.brain}]")
+
+
+def command_chat() -> None:
+    from agent import TextDelta, ToolStarted, TurnResult, build_agent
+
+    agent = build_agent()
+    session = f"cli-{uuid.uuid4().hex}"
+    print(
+        f"Chatting with the {agent.brain}. Attach audio with '/audio PATH_OR_URL your text'; "
+        "/reset forgets, /quit leaves."
+    )
+    while True:
+        try:
+            line = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if line.strip() in ("/quit", "/exit"):
+            return
+        if line.strip() == "/reset":
+            agent.reset(session)
+            print("(forgotten)")
+            continue
+        audio = None
+        if line.startswith("/audio "):
+            _, audio, line = [*line.split(" ", 2), ""][:3]
+        for event in agent.stream_turn(session, line, audio):
+            if isinstance(event, ToolStarted):
+                print(f"  · {event.name}", file=sys.stderr)
+            elif isinstance(event, TextDelta):
+                print(event.text, end="", flush=True)
+            elif isinstance(event, TurnResult):
+                print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.command == "ask":
+            command_ask(args)
+        elif args.command == "chat":
+            command_chat()
+        else:
+            from agent.bench import bench, print_bench
+
+            print_bench(bench(args.repeats))
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
