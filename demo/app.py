@@ -1,0 +1,202 @@
+"""The Gradio app: layout, events and launch settings. ``python -m demo`` or
+``python demo/app.py`` starts it (also the Hugging Face Space's ``app_file``).
+
+Conventions:
+
+- :func:`build_app` wires any agent with the ``MusicAgent`` turn API into a page; tests pass
+  a stand-in, :func:`main` passes the real ``agent.build_agent()``.
+- One server-side chat session per Gradio ``session_hash`` (see ``demo.sessions``).
+- The ``/chat`` API endpoint takes the chat-box dict ``{"text", "files"}`` and returns
+  (chat, box, cards HTML, audio panel, audio text, plot, turn summary JSON); the last
+  output is what API clients read (see ``demo.chat.turn_summary``).
+- Environment: ``GRADIO_SERVER_NAME`` (default 127.0.0.1), ``GRADIO_SERVER_PORT`` (7860),
+  ``DEMO_CONCURRENCY`` (turns run at once, default 4), ``DEMO_QUEUE_SIZE`` (waiting turns,
+  default 64), plus the agent's own settings (``agent.settings``). No secret is ever shown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+if not __package__:
+    # Run as a script (``python demo/app.py``, as Spaces do): make the repo importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gradio as gr
+
+from demo import render
+from demo.chat import ChatController, TurnAgent, View
+from demo.inputs import MAX_UPLOAD_MB
+from demo.plot import timeline_figure
+from demo.style import CSS, HEAD, THEME
+
+log = logging.getLogger(__name__)
+
+TITLE = "musicrs-chat"
+EXAMPLES = [
+    {"text": "I love Boards of Canada and Tycho: dreamy, warm electronic music. What next?"},
+    {"text": "Recommend modal jazz like Kind of Blue by Miles Davis."},
+    {"text": "Heavy but melodic metal with clean vocals, something like Deftones?"},
+    {"text": "https://www.youtube.com/watch?v=dQw4w9WgXcQ more songs with this vibe"},
+]
+EMPTY_CARDS = (
+    '<div class="rec-empty">Recommendations appear here: say what you like, attach a clip '
+    "or paste a YouTube link.</div>"
+)
+PLACEHOLDER = (
+    "### 🎧 What are you in the mood for?\n"
+    "Tell me artists or songs you love, paste a YouTube link, or attach or record a clip "
+    "and I'll listen to it. You'll see each step as I work."
+)
+
+
+def _box(locked: bool | None) -> Any:
+    if locked is None:
+        return gr.skip()
+    return gr.MultimodalTextbox(value={"text": "", "files": []}, interactive=not locked)
+
+
+def _outputs(view: View, box_locked: bool | None) -> tuple[Any, ...]:
+    """A :class:`View` as the ``/chat`` outputs, skipping what did not change."""
+    cards = gr.skip() if view.cards is None else (view.cards or EMPTY_CARDS)
+    if view.audio is None:
+        panel = text = plot = gr.skip()
+    else:
+        panel = gr.Column(visible=True)
+        text = render.audio_panel_html(view.audio)
+        plot = timeline_figure(view.audio)
+    turn = gr.skip() if view.turn is None else view.turn
+    return (view.messages, _box(box_locked), cards, panel, text, plot, turn)
+
+
+def build_app(agent: TurnAgent, brain_label: str, *, notice: str = "") -> gr.Blocks:
+    """The page for ``agent``; ``notice`` is an optional start-up note (e.g. no catalog)."""
+    controller = ChatController(agent)
+    concurrency = int(os.environ.get("DEMO_CONCURRENCY", "4"))
+
+    def respond(value: dict[str, Any] | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        for view in controller.respond(request.session_hash, value):
+            # The box is cleared and locked while a turn streams, unlocked at its end.
+            yield _outputs(view, view.box_locked)
+
+    def new_conversation(request: gr.Request) -> tuple[Any, ...]:
+        view = controller.new_conversation(request.session_hash)
+        return (*_outputs(view, False)[:3], gr.Column(visible=False), "", None, None)
+
+    def oversize(report: str, request: gr.Request) -> tuple[Any, ...]:
+        try:
+            data = json.loads(report)
+            view = controller.oversize(request.session_hash, str(data["name"]), int(data["size"]))
+        except (ValueError, KeyError, TypeError):
+            return (gr.skip(),) * 7
+        return _outputs(view, None)
+
+    def forget(request: gr.Request) -> None:
+        controller.forget(request.session_hash)
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        with gr.Row(elem_id="header", equal_height=True):
+            gr.Markdown(
+                f"# 🎧 {TITLE}\nTalk about music, play me a clip or paste a YouTube link, "
+                "and get recommendations I can justify.",
+                elem_id="title",
+            )
+            gr.HTML(render.badge_html(brain_label), elem_id="brain", scale=0, min_width=180)
+        if notice:
+            gr.Markdown(f"ℹ️ {notice}", elem_id="notice")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    elem_id="chat",
+                    show_label=False,
+                    height=580,
+                    placeholder=PLACEHOLDER,
+                    buttons=["copy"],
+                    feedback_options=None,
+                    group_consecutive_messages=False,
+                )
+                # file_types stays open: a wrong file must reach us to be answered in the
+                # chat; Gradio's own type check would only raise a toast.
+                box = gr.MultimodalTextbox(
+                    elem_id="chat-box",
+                    show_label=False,
+                    sources=["upload", "microphone"],
+                    file_count="single",
+                    placeholder="Say what you like, paste a YouTube link, or attach a clip…",
+                    autofocus=True,
+                )
+                with gr.Row():
+                    gr.Examples(EXAMPLES, inputs=box, label="Try one")
+                new_button = gr.Button("🔄 New conversation", variant="secondary", size="sm")
+            with gr.Column(scale=2, elem_id="side"):
+                gr.Markdown("### 🎵 Recommendations")
+                cards = gr.HTML(EMPTY_CARDS, elem_id="cards")
+                with gr.Column(visible=False, elem_id="audio-panel") as panel:
+                    gr.Markdown("### 🔊 Your clip")
+                    panel_text = gr.HTML(elem_id="audio-text")
+                    panel_plot = gr.Plot(show_label=False, elem_id="audio-plot")
+        turn = gr.JSON(visible=False)
+        oversize_report = gr.Textbox(visible="hidden")
+        oversize_button = gr.Button("oversize", elem_id="oversize-trigger", visible="hidden")
+
+        outputs = [chatbot, box, cards, panel, panel_text, panel_plot, turn]
+        box.submit(
+            respond,
+            inputs=[box],
+            outputs=outputs,
+            api_name="chat",
+            concurrency_limit=concurrency,
+            trigger_mode="once",  # a double-click on send runs the turn once
+            show_progress="hidden",  # the streamed steps are the progress display
+        )
+        new_button.click(new_conversation, outputs=outputs, api_name="new_conversation")
+        oversize_button.click(
+            oversize,
+            inputs=[oversize_report],
+            outputs=outputs,
+            js="() => [window.__musicrsOversize || '']",
+            api_visibility="private",
+        )
+        app.unload(forget)
+    app.queue(
+        default_concurrency_limit=concurrency,
+        max_size=int(os.environ.get("DEMO_QUEUE_SIZE", "64")),
+    )
+    return app
+
+
+def launch_options() -> dict[str, Any]:
+    """``launch()`` keyword arguments: network, limits and look."""
+    return {
+        "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        # Decimal MB, the same limit the chat check and the audio tools apply.
+        "max_file_size": MAX_UPLOAD_MB * 1_000_000,
+        "show_error": False,
+        "theme": THEME,
+        "css": CSS,
+        "head": HEAD,
+    }
+
+
+def main() -> None:
+    """Prepare data and catalog if needed, build the real agent, serve the page."""
+    from agent import Settings, build_agent
+    from demo.readiness import prepare
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    notice = prepare()
+    settings = Settings.from_env()
+    agent = build_agent(settings)
+    app = build_app(agent, settings.brain_label, notice=notice)
+    app.launch(**launch_options())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""The chat turn: from a chat-box value to a stream of page updates.
+
+Conventions:
+
+- :class:`ChatController` holds one agent (anything with ``stream_turn`` and ``reset``, the
+  :class:`agent.MusicAgent` API) and the :class:`~demo.sessions.SessionStore`.
+- :meth:`ChatController.respond` is a generator; every item is a :class:`View`, which
+  ``demo.app`` turns into the outputs of the Gradio event (chat, box, cards, audio panel,
+  turn summary). Each item carries the whole chat: Gradio replaces the value on each yield.
+- Nothing raises into the page: the agent never raises for bad input, and anything else
+  (a bug) is logged and shown as one sentence, after which the session keeps working.
+- The turn summary (``View.turn``) is plain JSON for API clients: ``reply``,
+  ``recommendations`` (dicts), ``audio`` (the description as a dict, or ``None``),
+  ``brain`` and ``ok``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from agent import TextDelta, ToolFinished, ToolStarted, TurnEvent, TurnResult
+from demo import render
+from demo.inputs import ChatInput, Refusal, oversize_sentence, read_message
+from demo.sessions import ChatSession, SessionStore
+
+log = logging.getLogger(__name__)
+
+BUSY_MESSAGE = (
+    "I'm still answering your previous message; send this one again once that answer is done."
+)
+FAILURE_MESSAGE = (
+    "Something went wrong on our side while answering; please send your message again "
+    "(your conversation is still here)."
+)
+NEW_CONVERSATION_MESSAGE = "New conversation started: tell me what you'd like to hear."
+
+
+class TurnAgent(Protocol):
+    """The part of :class:`agent.MusicAgent` the demo uses."""
+
+    def stream_turn(
+        self, session_id: str, text: str, audio: str | None = None
+    ) -> Iterator[TurnEvent]: ...
+
+    def reset(self, session_id: str) -> None: ...
+
+
+@dataclass
+class View:
+    """One update of the page. ``None`` fields are left as they are on the page."""
+
+    messages: list[dict[str, Any]]
+    box_locked: bool = False
+    cards: str | None = None
+    audio: Any | None = None  # an AudioDescription when a clip was described this turn
+    turn: dict[str, Any] | None = None
+
+
+class ChatController:
+    """Runs turns for many browser sessions against one agent."""
+
+    def __init__(self, agent: TurnAgent, store: SessionStore | None = None) -> None:
+        self.agent = agent
+        self.store = store or SessionStore(forget=agent.reset)
+
+    def respond(self, key: str, value: dict[str, Any] | str | None) -> Iterator[View]:
+        """Answer one chat-box value for session ``key``, streaming the steps."""
+        session = self.store.get(key)
+        message = read_message(value)
+        if isinstance(message, Refusal):
+            session.messages.extend(_user_messages(message.text, message.files))
+            session.messages.append(_assistant(message.reason))
+            yield View(session.messages, turn=_refusal_turn(message.reason))
+            return
+        if not session.busy.acquire(blocking=False):
+            session.messages.append(_assistant(BUSY_MESSAGE))
+            yield View(session.messages, box_locked=True, turn=_refusal_turn(BUSY_MESSAGE))
+            return
+        try:
+            yield from self._turn(session, message)
+        finally:
+            session.busy.release()
+
+    def _turn(self, session: ChatSession, message: ChatInput) -> Iterator[View]:
+        messages = session.messages
+        files = (message.audio,) if message.audio else ()
+        messages.extend(_user_messages(message.text, files))
+        messages.extend(_assistant(note) for note in message.notes)
+        yield View(messages, box_locked=True)
+        started: dict[str, int] = {}  # tool call id -> index of its thought in ``messages``
+        answer: int | None = None
+        try:
+            for event in self.agent.stream_turn(
+                session.agent_session_id, message.text, message.audio
+            ):
+                if isinstance(event, ToolStarted):
+                    started[event.call_id] = len(messages)
+                    messages.append(render.started_message(event.call_id, event.name, event.args))
+                elif isinstance(event, ToolFinished):
+                    index = started.get(event.call_id)
+                    done = render.finished_message(
+                        messages[index] if index is not None else None,
+                        event.call_id,
+                        event.name,
+                        event.ok,
+                        event.duration_s,
+                        event.summary,
+                        event.error,
+                    )
+                    if index is None:
+                        messages.append(done)
+                    else:
+                        messages[index] = done
+                elif isinstance(event, TextDelta):
+                    if answer is None:
+                        answer = len(messages)
+                        messages.append(_assistant(""))
+                    messages[answer]["content"] += event.text
+                elif isinstance(event, TurnResult):
+                    _close_pending(messages, started)
+                    # The result's reply is authoritative: streamed deltas may be partial.
+                    if answer is None:
+                        messages.append(_assistant(event.reply))
+                    else:
+                        messages[answer]["content"] = event.reply
+                    yield View(
+                        messages,
+                        cards=render.cards_html(event.recommendations),
+                        audio=event.audio_description,
+                        turn=turn_summary(event),
+                    )
+                    return
+                yield View(messages, box_locked=True)
+        except Exception:
+            log.exception("chat turn failed")
+        _close_pending(messages, started)
+        messages.append(_assistant(FAILURE_MESSAGE))
+        yield View(messages, turn=_refusal_turn(FAILURE_MESSAGE))
+
+    def new_conversation(self, key: str) -> View:
+        session = self.store.new_conversation(key)
+        session.messages.append(_assistant(NEW_CONVERSATION_MESSAGE))
+        return View(session.messages, cards="", turn=None)
+
+    def oversize(self, key: str, name: str, size_bytes: int) -> View:
+        """The browser refused to upload a file over the limit: say so in the chat."""
+        session = self.store.get(key)
+        reason = oversize_sentence(Path(name).name or "the file", size_bytes)
+        session.messages.append(_assistant(reason))
+        return View(session.messages, turn=_refusal_turn(reason))
+
+    def forget(self, key: str) -> None:
+        self.store.drop(key)
+
+
+def turn_summary(result: TurnResult) -> dict[str, Any]:
+    """The JSON an API client gets for a finished turn."""
+    description = result.audio_description
+    return {
+        "reply": result.reply,
+        "recommendations": [dataclasses.asdict(r) for r in result.recommendations],
+        "audio": description.model_dump(mode="json") if description is not None else None,
+        "brain": result.brain,
+        "ok": getattr(result, "ok", True),
+    }
+
+
+def _refusal_turn(reason: str) -> dict[str, Any]:
+    return {"reply": reason, "recommendations": [], "audio": None, "brain": "", "ok": False}
+
+
+def _assistant(text: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": text}
+
+
+def _user_messages(text: str, files: tuple[str, ...]) -> list[dict[str, Any]]:
+    shown = [{"role": "user", "content": {"path": f}} for f in files if Path(f).is_file()]
+    if text:
+        shown.append({"role": "user", "content": text})
+    return shown
+
+
+def _close_pending(messages: list[dict[str, Any]], started: dict[str, int]) -> None:
+    # A tool that never reported back must not spin forever in the page.
+    for index in started.values():
+        metadata = messages[index].get("metadata", {})
+        if metadata.get("status") == "pending":
+            metadata["status"] = "done"
+            metadata["title"] = metadata["title"].replace("🔧", "⚠️").rstrip("…")

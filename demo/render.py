@@ -1,0 +1,198 @@
+"""Turn agent events and results into what the page shows: chat thoughts, cards, panels.
+
+Conventions:
+
+- Pure functions, no Gradio state: each takes agent objects and returns plain dicts
+  (Gradio chat messages) or HTML/Markdown strings, so they are tested without a server.
+- Every string that came from the agent, a tool or the user is HTML-escaped here before it
+  is put into HTML: tool output and model text are untrusted.
+- A chat message is a dict ``{"role", "content", "metadata"}``; a tool step is an
+  assistant message whose ``metadata`` has ``title`` (Gradio shows it as a collapsible
+  thought), ``id`` (the tool call id, to update it when the tool finishes), ``status``
+  (``pending`` while running, then ``done``) and ``duration`` in seconds.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote_plus
+
+from tools.audio import AudioInputError
+from tools.youtube import parse_youtube_url
+
+# What the user sees for each tool while it runs; unknown tools show their own name.
+TOOL_LABELS = {
+    "describe_audio": "Listening to the clip",
+    "search_catalog": "Searching the catalog",
+    "lookup_entity": "Looking it up",
+    "fetch_youtube_audio": "Fetching the YouTube audio",
+    "rank_candidates": "Ranking the candidates",
+}
+_MAX_ARG_CHARS = 160
+
+
+def tool_label(name: str) -> str:
+    return TOOL_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def started_message(call_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The pending thought shown as soon as a tool starts."""
+    return {
+        "role": "assistant",
+        "content": _args_text(args),
+        "metadata": {"title": f"🔧 {tool_label(name)}…", "id": call_id, "status": "pending"},
+    }
+
+
+def finished_message(
+    started: dict[str, Any] | None,
+    call_id: str,
+    name: str,
+    ok: bool,
+    duration_s: float,
+    summary: str,
+    error: str | None,
+) -> dict[str, Any]:
+    """The same thought once the tool is done: its duration and its result or error."""
+    icon = "✅" if ok else "⚠️"
+    body = summary if ok else f"**Failed:** {error or summary}"
+    if started and started.get("content"):
+        body = f"{started['content']}\n\n{body}"
+    return {
+        "role": "assistant",
+        "content": body,
+        "metadata": {
+            "title": f"{icon} {tool_label(name)}",
+            "id": call_id,
+            "status": "done",
+            "duration": round(max(duration_s, 0.0), 2),
+        },
+    }
+
+
+def _args_text(args: dict[str, Any]) -> str:
+    if not args:
+        return ""
+    text = json.dumps(args, ensure_ascii=False, default=str)
+    text = text if len(text) <= _MAX_ARG_CHARS else text[: _MAX_ARG_CHARS - 1] + "…"
+    return f"`{text}`"
+
+
+def badge_html(brain_label: str) -> str:
+    """The mode badge: which brain answers. ``brain_label`` never holds a key."""
+    offline = brain_label == "offline brain"
+    kind = "offline" if offline else "online"
+    hint = "runs locally, no API key" if offline else "model server"
+    return (
+        f'<div class="brain-badge {kind}" title="{html.escape(hint)}">'
+        f'<span class="dot"></span>{html.escape(brain_label)}</div>'
+    )
+
+
+def youtube_id(url: str | None) -> str | None:
+    """The video id of a single-video YouTube link, else ``None``."""
+    if not url:
+        return None
+    try:
+        return parse_youtube_url(url).video_id
+    except AudioInputError:
+        return None
+
+
+def cards_html(recommendations: Iterable[Any]) -> str:
+    """One card per recommendation: name, artist, why, and a way to play it."""
+    cards = [_card(rec) for rec in recommendations]
+    if not cards:
+        return ""
+    return f'<div class="rec-cards">{"".join(cards)}</div>'
+
+
+def _card(rec: Any) -> str:
+    name = html.escape(rec.name)
+    artist = f'<div class="rec-artist">{html.escape(rec.artist)}</div>' if rec.artist else ""
+    confidence = max(0.0, min(float(rec.confidence), 1.0))
+    video = youtube_id(rec.youtube_url)
+    if video:
+        watch = f"https://www.youtube.com/watch?v={video}"
+        # The player sits in a closed <details>: the iframe loads only when opened, so the
+        # page makes no network request until the user asks to play.
+        play = (
+            f'<details class="rec-player"><summary>Play here</summary>'
+            f'<iframe loading="lazy" src="https://www.youtube-nocookie.com/embed/{video}" '
+            f'title="{name}" allow="encrypted-media; picture-in-picture" allowfullscreen>'
+            f'</iframe></details><a class="rec-link" href="{watch}" target="_blank" '
+            f'rel="noopener">Open on YouTube ↗</a>'
+        )
+    else:
+        query = quote_plus(" ".join(p for p in (rec.name, rec.artist) if p))
+        play = (
+            f'<a class="rec-link" href="https://www.youtube.com/results?search_query={query}" '
+            f'target="_blank" rel="noopener">Search on YouTube ↗</a>'
+        )
+    return (
+        f'<div class="rec-card"><div class="rec-head"><div class="rec-name">{name}</div>'
+        f'<div class="rec-conf" title="confidence">{confidence:.0%}</div></div>{artist}'
+        f'<div class="rec-why">{html.escape(rec.why)}</div>{play}</div>'
+    )
+
+
+# Feature fields worth showing, in order, with how to print them; others are skipped.
+_FEATURES: tuple[tuple[str, str, str], ...] = (
+    ("tempo_bpm", "Tempo", "{:.0f} BPM"),
+    ("loudness_lufs", "Loudness", "{:.1f} LUFS"),
+    ("brightness_hz", "Brightness", "{:.0f} Hz"),
+    ("onset_density", "Onsets", "{:.1f} /s"),
+    ("percussive_ratio", "Percussive", "{:.0%}"),
+    ("dynamic_range_db", "Dynamic range", "{:.1f} dB"),
+    ("duration_analysed_s", "Analysed", "{:.0f} s"),
+)
+
+
+def audio_panel_html(description: Any) -> str:
+    """The audio panel: what was heard, key features as tiles, top tags, words heard."""
+    parts = []
+    summary = getattr(description, "summary", "")
+    if summary:
+        parts.append(f'<p class="clip-summary">{html.escape(summary)}</p>')
+    features = getattr(description, "features", None)
+    rows = _feature_rows(features) if features is not None else []
+    if rows:
+        tiles = "".join(
+            f'<div class="feat"><span class="feat-k">{label}</span>'
+            f'<span class="feat-v">{html.escape(value)}</span></div>'
+            for label, value in rows
+        )
+        parts.append(f'<div class="feat-grid">{tiles}</div>')
+    tags = list(getattr(description, "tags", None) or [])[:8]
+    if tags:
+        chips = "".join(
+            f'<span class="tag">{html.escape(t.name)} <b>{t.score:.2f}</b></span>' for t in tags
+        )
+        parts.append(f'<div class="tags">{chips}</div>')
+    lyrics = (getattr(description, "lyrics", None) or "").strip()
+    if lyrics:
+        snippet = lyrics if len(lyrics) <= 200 else lyrics[:199] + "…"
+        parts.append(f'<p class="clip-lyrics">Words heard: “{html.escape(snippet)}”</p>')
+    skipped = dict(getattr(description, "skipped", None) or {})
+    if skipped:
+        why = "; ".join(f"{part}: {reason}" for part, reason in skipped.items())
+        parts.append(f'<p class="clip-note">Not analysed: {html.escape(why)}</p>')
+    return f'<div class="clip">{"".join(parts)}</div>'
+
+
+def _feature_rows(features: Any) -> list[tuple[str, str]]:
+    rows = []
+    key, mode = getattr(features, "key", None), getattr(features, "mode", None)
+    if key:
+        rows.append(("Key", f"{key} {mode or ''}".strip()))
+    for field, label, fmt in _FEATURES:
+        value = getattr(features, field, None)
+        if isinstance(value, int | float):
+            rows.append((label, fmt.format(value)))
+    vocals = getattr(features, "vocals_likely", None)
+    if isinstance(vocals, bool):
+        rows.append(("Vocals", "likely" if vocals else "unlikely"))
+    return rows

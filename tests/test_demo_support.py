@@ -1,0 +1,135 @@
+"""Helpers for the demo tests: a stand-in agent and a launched app on a free port.
+
+``StandInAgent`` implements the ``MusicAgent`` turn API with canned, input-dependent
+answers and real ``agent.turns`` event classes, so the page can be tested quickly and
+without a catalog; the tests that need the real agent say so and use ``agent.build_agent``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import gradio as gr
+
+from agent import Recommendation, TextDelta, ToolFinished, ToolStarted, TurnEvent, TurnResult
+from tools.audio import AudioSource
+from tools.describe import AudioDescription
+from tools.dsp import DspFeatures
+from tools.tagger import AudioTag
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def served(app: gr.Blocks) -> Iterator[str]:
+    """Launch ``app`` on a free localhost port in this process; yield its URL."""
+    from demo.app import launch_options
+
+    options = launch_options() | {"server_name": "127.0.0.1", "server_port": free_port()}
+    app.launch(prevent_thread_lock=True, quiet=True, **options)
+    try:
+        yield f"http://127.0.0.1:{options['server_port']}/"
+    finally:
+        app.close()
+
+
+def fake_description(path: str) -> AudioDescription:
+    return AudioDescription(
+        summary="A steady 120 BPM groove in A minor with bright synths.",
+        source=AudioSource(
+            path=path,
+            format_name="wav",
+            codec="pcm_s16le",
+            channels=1,
+            sample_rate=22050,
+            declared_duration_s=8.0,
+            size_bytes=Path(path).stat().st_size,
+        ),
+        duration_s=8.0,
+        analysed_windows_s=[(0.0, 8.0)],
+        features=DspFeatures(
+            tempo_bpm=120.0,
+            tempo_confidence=0.9,
+            key="A",
+            mode="minor",
+            key_confidence=0.7,
+            loudness_lufs=-14.0,
+            dynamic_range_db=6.0,
+            brightness_hz=2400.0,
+            onset_density=4.0,
+            percussive_ratio=0.6,
+            voice_activity_ratio=0.0,
+            vocals_likely=False,
+            duration_analysed_s=8.0,
+        ),
+        tags=[AudioTag(name="techno", score=0.61, source="MSD")],
+        loudness_curve_db=[-30.0 + (i % 4) for i in range(16)],
+    )
+
+
+class StandInAgent:
+    """The ``MusicAgent`` turn API with canned answers; remembers each session's texts."""
+
+    brain = "offline brain"
+
+    def __init__(self, step_delay_s: float = 0.05) -> None:
+        self.step_delay_s = step_delay_s
+        self.history: dict[str, list[str]] = {}
+        self.resets: list[str] = []
+        self._lock = threading.Lock()
+
+    def stream_turn(
+        self, session_id: str, text: str, audio: str | None = None
+    ) -> Iterator[TurnEvent]:
+        with self._lock:
+            self.history.setdefault(session_id, []).append(text)
+        description = None
+        if audio:
+            yield ToolStarted("c0", "describe_audio", {"path": Path(audio).name})
+            time.sleep(self.step_delay_s)
+            if Path(audio).read_bytes()[:4] != b"RIFF":
+                reply = f"'{Path(audio).name}' is not an audio file that can be read."
+                yield ToolFinished("c0", "describe_audio", False, 0.01, "", reply)
+                yield TurnResult(reply=reply, brain=self.brain, ok=False)
+                return
+            description = fake_description(audio)
+            yield ToolFinished("c0", "describe_audio", True, 0.2, description.summary)
+        if "playlist" in text:
+            reply = "That link is a YouTube playlist; paste a link to one video instead."
+            yield TurnResult(reply=reply, brain=self.brain, ok=False)
+            return
+        yield ToolStarted("c1", "search_catalog", {"query": text[:40]})
+        time.sleep(self.step_delay_s)
+        yield ToolFinished("c1", "search_catalog", True, 0.1, "3 hits")
+        for word in ("Here are ", "three picks."):
+            yield TextDelta(word)
+        recommendations = [
+            Recommendation("Kind of Blue", "Miles Davis", "modal jazz, like you asked", None, 0.8),
+            Recommendation(
+                "Giant Steps",
+                "John Coltrane",
+                "fast changes <b>not bold</b>",
+                "https://www.youtube.com/watch?v=30FTr6G53VU",
+                0.6,
+            ),
+        ]
+        yield TurnResult(
+            reply="Here are three picks.",
+            recommendations=recommendations,
+            audio_description=description,
+            brain=self.brain,
+        )
+
+    def reset(self, session_id: str) -> None:
+        with self._lock:
+            self.resets.append(session_id)
+            self.history.pop(session_id, None)
