@@ -3,14 +3,14 @@
 Conventions: the offline brain with the default catalog and the audio tools; every model
 is loaded and every code path compiled by one untimed warm-up turn of each kind; figures
 are medians over ``repeats`` turns, each in a fresh session; the clip is a generated 30 s
-WAV (a chord with a pulse, so tempo and tags have something to find); peak RSS is
-``ru_maxrss`` of this process after all turns, i.e. with everything loaded.
+WAV (a chord with a pulse, so tempo and tags have something to find); peak RSS is the sum
+of the high-water marks (``VmHWM``) of this process and its live children (the audio
+tagger runs in its own process), read after all turns, i.e. with everything loaded.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import resource
 import statistics
 import tempfile
 import time
@@ -53,6 +53,21 @@ def synth_clip(path: Path, seconds: float = 30.0, rate: int = 22050) -> Path:
     return path
 
 
+def _high_water_kb(pid: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process plus that of each live child, in MB (Linux ``/proc``)."""
+    children: list[str] = []
+    for task in Path("/proc/self/task").iterdir():
+        children += (task / "children").read_text().split()
+    return (_high_water_kb("self") + sum(_high_water_kb(pid) for pid in children)) / 1024
+
+
 def _median_turn_s(agent, text: str, audio: str | None, repeats: int, tag: str) -> float:
     durations = []
     for i in range(repeats):
@@ -80,7 +95,7 @@ def bench(repeats: int = 7) -> BenchResult:
     return BenchResult(
         text_median_s=text_s,
         clip_median_s=clip_s,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_rss_mb=peak_rss_mb(),
         repeats=repeats,
         catalog=agent.catalog_status(),
         tools=names,

@@ -228,8 +228,8 @@ class OfflineBrain(BaseChatModel):
                 why.append("discussed in r/" + ", r/".join(hit["communities"][:2]))
             if hit.get("related"):
                 why.append("mentioned alongside " + ", ".join(hit["related"][:2]))
-            if heard:
-                why.append("searched with what I heard in your clip")
+            if turn.heard_terms():
+                why.append("searched with what I heard: " + turn.heard_terms(limit=4))
             artists = hit.get("artists") or []
             urls = hit.get("youtube_urls") or []
             out.append(
@@ -305,8 +305,8 @@ class _Turn:
                 return summary.strip()[:400]
         return None
 
-    def heard_terms(self) -> str:
-        """Tag names (and key facts) from the audio description, for the catalog query."""
+    def heard_terms(self, limit: int = 8) -> str:
+        """Tag names (or the summary) from the audio description, for the catalog query."""
         terms: list[str] = []
         for payload in self._json(DESCRIBE_TOOL):
             for tag in payload.get("tags") or []:
@@ -315,10 +315,11 @@ class _Turn:
                     terms.append(name)
             if not terms and isinstance(payload.get("summary"), str):
                 terms.append(payload["summary"][:200])
-        return " ".join(terms[:8])
+        return ", ".join(terms[:limit])
 
     def search_query(self) -> str:
-        return " ".join(part for part in (self.text, self.heard_terms()) if part).strip()[:500]
+        heard = self.heard_terms().replace(",", "")
+        return " ".join(part for part in (self.text, heard) if part).strip()[:500]
 
     def search_hits(self) -> list[dict[str, Any]]:
         return [
