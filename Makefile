@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 DATA ?= $(or $(MUSICRS_DATA),../shared/musicrs/musicrs.jsonl)
 
-.PHONY: install install-test run test lint format bench
+.PHONY: install install-test run demo bench-demo test lint format bench
 
 # torch first, from the CPU wheel: otherwise a dependency pulls a multi-GB CUDA build.
 install:
@@ -14,9 +14,18 @@ install:
 install-test: install
 	$(PIP) install --quiet -e ".[test]"
 
-# The main job on its embedded default: offline, no API key.
+# The main job, offline by default: install, build the catalog if it is missing (with a
+# progress bar), then serve the chat demo on http://127.0.0.1:7860.
 run: install
-	$(PYTHON) -m evals run --system popularity --mode query_only --data $(DATA) --out runs/popularity
+	$(MAKE) demo
+
+# The demo without reinstalling; the catalog build inside it is skipped when one exists.
+demo:
+	MUSICRS_DATA=$(DATA) $(PYTHON) -m demo
+
+# Cold start, streamed-step and answer latency, 10 concurrent sessions (medians).
+bench-demo:
+	MUSICRS_DATA=$(DATA) $(PYTHON) -m demo.bench
 
 test: install-test
 	$(PYTHON) -m pytest

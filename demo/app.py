@@ -156,6 +156,8 @@ def build_app(agent: TurnAgent, brain_label: str, *, notice: str = "") -> gr.Blo
             show_progress="hidden",  # the streamed steps are the progress display
         )
         new_button.click(new_conversation, outputs=outputs, api_name="new_conversation")
+        # The chat's own trash button must forget the agent's memory too, not just the view.
+        chatbot.clear(new_conversation, outputs=outputs, api_visibility="private")
         oversize_button.click(
             oversize,
             inputs=[oversize_report],

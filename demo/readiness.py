@@ -38,7 +38,7 @@ def prepare() -> str:
     """Get the catalog (and on Spaces the tagger packages) ready; a note if not."""
     if os.environ.get("SPACE_ID"):
         _install_tagger_packages()
-    catalog = _catalog_path()
+    catalog = catalog_path()
     problem = catalog_problem(catalog)
     if problem is None:
         return ""
@@ -49,7 +49,7 @@ def prepare() -> str:
     return build_catalog(data, catalog)
 
 
-def _catalog_path() -> str | None:
+def catalog_path() -> str | None:
     from agent import Settings
 
     return Settings.from_env().catalog_path

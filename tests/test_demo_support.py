@@ -133,3 +133,41 @@ class StandInAgent:
         with self._lock:
             self.resets.append(session_id)
             self.history.pop(session_id, None)
+
+
+def build_small_catalog(musicrs_path: Path, base: Path, threads: int = 40) -> Path:
+    """A catalog of the first ``threads`` MusiCRS threads, built once per test session
+    with the catalog's own CLI; skips the calling test when the build is not possible."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    catalog = base / "demo-catalog"
+    done = catalog / "built"
+    if done.is_file():
+        return catalog
+    catalog.mkdir(parents=True, exist_ok=True)
+    subset = base / "demo-musicrs.jsonl"
+    with musicrs_path.open(encoding="utf-8") as lines:
+        subset.write_text("".join(line for _, line in zip(range(threads), lines, strict=False)))
+    command = [sys.executable, "-m", "vectorstore", "build", "--data", str(subset)]
+    run = subprocess.run(
+        [*command, "--path", str(catalog)], capture_output=True, text=True, check=False
+    )
+    if run.returncode != 0:
+        pytest.skip(f"the catalog CLI could not build a catalog: {run.stderr.strip()[-300:]}")
+    done.touch()
+    return catalog
+
+
+def real_agent(catalog: Path):  # -> agent.MusicAgent
+    """The real agent on the offline brain, reading ``catalog``."""
+    import dataclasses
+
+    from agent import Settings, build_agent
+
+    settings = dataclasses.replace(
+        Settings.from_env(), provider="offline", catalog_path=str(catalog)
+    )
+    return build_agent(settings)

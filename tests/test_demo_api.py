@@ -1,0 +1,153 @@
+"""The launched app through ``gradio_client``, with the REAL agent (offline brain) reading a
+small catalog built by ``python -m vectorstore build`` from the first MusiCRS threads.
+
+Skips visibly when the MusiCRS file or the catalog CLI is not available. The ``/chat``
+outputs are (chat, box, cards, audio panel, audio text, plot, turn summary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gradio_client import Client, handle_file
+
+from demo.app import build_app
+from demo.chat import BUSY_MESSAGE
+from demo.inputs import EMPTY_MESSAGE
+from tests.audio_fixtures import four_on_the_floor, text_renamed_mp3
+from tests.test_demo_support import build_small_catalog, real_agent, served
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def url(musicrs_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    catalog = build_small_catalog(musicrs_path, tmp_path_factory.getbasetemp())
+    agent = real_agent(catalog)
+    with served(build_app(agent, agent.settings.brain_label)) as address:
+        yield address
+
+
+def client(url: str) -> Client:
+    return Client(url, verbose=False, download_files=False)
+
+
+def send(client: Client, text: str = "", *files: Path) -> tuple[Any, ...]:
+    value = {"text": text, "files": [handle_file(str(f)) for f in files]}
+    return client.predict(value, api_name="/chat")
+
+
+def texts(chat: list[dict[str, Any]], role: str) -> list[str]:
+    """The plain text of each ``role`` message (Gradio returns content as blocks)."""
+    found = []
+    for message in chat:
+        if message["role"] != role or message.get("metadata"):
+            continue
+        blocks = message["content"] if isinstance(message["content"], list) else []
+        found.append(" ".join(b.get("text", "") for b in blocks if b.get("type") == "text"))
+    return found
+
+
+def steps(chat: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m["metadata"] for m in chat if m.get("metadata") and m["metadata"].get("title")]
+
+
+def assert_answers(client: Client) -> dict[str, Any]:
+    """The session still works: a text turn gives recommendations."""
+    turn = send(client, "Recommend modal jazz like Kind of Blue by Miles Davis.")[-1]
+    assert turn["ok"] and turn["recommendations"], turn
+    return turn
+
+
+def test_text_turn_returns_recommendations_and_steps(url: str) -> None:
+    chat, box, cards, *_, turn = send(client(url), "Recommend modal jazz like Kind of Blue.")
+    assert turn["ok"] and turn["brain"] == "offline brain"
+    recommendations = turn["recommendations"]
+    assert recommendations and all(r["name"] and r["why"] for r in recommendations)
+    assert 'class="rec-card"' in cards
+    assert steps(chat) and all(s["status"] == "done" and "duration" in s for s in steps(chat))
+    assert texts(chat, "user") == ["Recommend modal jazz like Kind of Blue."]
+    assert box["value"] == {"text": "", "files": []} and box["interactive"]
+
+
+def test_audio_upload_returns_description_and_recommendations(url: str, tmp_path: Path) -> None:
+    clip = four_on_the_floor(tmp_path / "groove.wav", seconds=8.0, bpm=128.0)
+    chat, _, cards, panel, panel_text, plot, turn = send(client(url), "", clip)
+    assert turn["audio"] and turn["audio"]["features"]["tempo_bpm"] > 0
+    assert turn["recommendations"] and 'class="rec-card"' in cards
+    assert panel["visible"] and "BPM" in panel_text and plot is not None
+    assert any(s["title"].endswith("Listening to the clip") for s in steps(chat))
+
+
+def test_two_clients_at_once_keep_separate_histories(url: str) -> None:
+    jazz, metal = client(url), client(url)
+    prompts = {
+        "jazz": ["I love modal jazz.", "More like Coltrane please."],
+        "metal": ["Heavy melodic metal?", "Something like Deftones."],
+    }
+
+    def converse(pair: tuple[Client, list[str]]) -> list[dict[str, Any]]:
+        chat: list[dict[str, Any]] = []
+        for prompt in pair[1]:
+            chat = send(pair[0], prompt)[0]
+        return chat
+
+    with ThreadPoolExecutor(2) as pool:
+        chats = list(pool.map(converse, [(jazz, prompts["jazz"]), (metal, prompts["metal"])]))
+    assert texts(chats[0], "user") == prompts["jazz"]
+    assert texts(chats[1], "user") == prompts["metal"]
+
+
+def test_empty_message_gets_a_sentence(url: str) -> None:
+    session = client(url)
+    chat, *_, turn = send(session, "   ")
+    assert texts(chat, "assistant")[-1] == EMPTY_MESSAGE and not turn["ok"]
+    assert_answers(session)
+
+
+def test_non_audio_uploads_get_a_sentence(url: str, tmp_path: Path) -> None:
+    session = client(url)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("definitely not music\n")
+    chat, *_, turn = send(session, "like this", notes)
+    assert "'notes.txt' is not an audio file" in turn["reply"] and not turn["ok"]
+    # Named like audio but is not: the agent's audio tools say so, in one sentence.
+    fake = text_renamed_mp3(tmp_path / "song.mp3")
+    chat, *_, turn = send(session, "", fake)
+    assert "song.mp3" in texts(chat, "assistant")[-1] and not turn["recommendations"]
+    assert "Traceback" not in str(chat)
+    assert_answers(session)
+
+
+def test_oversize_upload_is_refused(url: str, tmp_path: Path) -> None:
+    big = tmp_path / "big.wav"
+    with big.open("wb") as handle:  # sparse: 200 MB on paper, nothing on disk
+        handle.truncate(200_000_000)
+    session = client(url)
+    # The server's max_file_size refuses the upload itself (the page shows it in the chat,
+    # see test_demo_browser); an API client gets the HTTP error.
+    with pytest.raises(Exception, match=r"(?i)size|413|large"):
+        send(session, "", big)
+    assert_answers(session)
+
+
+def test_playlist_link_gets_a_sentence(url: str) -> None:
+    session = client(url)
+    turn = send(
+        session, "https://www.youtube.com/playlist?list=PLx0sYbCqOb8TBPRdmBHs5Iftvv9TPboYG"
+    )[-1]
+    assert "playlist" in turn["reply"] and not turn["ok"]
+    assert_answers(session)
+
+
+def test_double_send_runs_once_or_says_busy(url: str) -> None:
+    session = client(url)
+    jobs = [session.submit({"text": "jazz please", "files": []}, api_name="/chat") for _ in "ab"]
+    turns = [job.result()[-1] for job in jobs]
+    replies = [t["reply"] for t in turns]
+    assert all(t["ok"] for t in turns) or BUSY_MESSAGE in replies
+    assert_answers(session)

@@ -1,0 +1,177 @@
+"""The page in the SYSTEM Chromium (``/usr/bin/chromium``, never a downloaded browser),
+driven by Playwright. Screenshots go to ``artifacts/demo/`` (ignored by git).
+
+- ``test_steps_stream_before_the_answer`` uses the stand-in agent with slow steps, so a
+  running step can be seen before the answer exists (the real offline brain is too fast
+  for that to be observable).
+- The other tests use the REAL agent on a small catalog (skipped visibly without the
+  MusiCRS file or the catalog CLI), as ``test_demo_api`` does.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from demo.app import build_app
+from demo.chat import NEW_CONVERSATION_MESSAGE
+from demo.inputs import EMPTY_MESSAGE, MAX_UPLOAD_MB
+from tests.audio_fixtures import four_on_the_floor
+from tests.test_demo_support import StandInAgent, build_small_catalog, real_agent, served
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "demo"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+BOX = "#chat-box textarea"
+SEND = "#chat-box button.submit-button"
+FILE_INPUT = "#chat-box input[type=file]"
+UPLOADED = "#chat-box .thumbnail-item"  # the attached file's chip, once uploaded
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def real_url(musicrs_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    catalog = build_small_catalog(musicrs_path, tmp_path_factory.getbasetemp())
+    agent = real_agent(catalog)
+    with served(build_app(agent, agent.settings.brain_label)) as address:
+        yield address
+
+
+def open_page(browser, url: str):  # -> playwright Page
+    page = browser.new_page(viewport={"width": 1360, "height": 960})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_selector(BOX)
+    return page
+
+
+def send(page, text: str) -> None:
+    page.fill(BOX, text)
+    page.click(SEND)
+
+
+def last_bot_text(page) -> str:
+    return page.locator("#chat [data-testid=bot]").last.inner_text()
+
+
+def wait_for_bot_text(page, fragment: str) -> None:
+    page.wait_for_function(
+        """(fragment) => {
+            const bots = document.querySelectorAll('#chat [data-testid=bot]');
+            return bots.length && bots[bots.length - 1].innerText.includes(fragment);
+        }""",
+        arg=fragment,
+    )
+
+
+def wait_until_idle(page) -> None:
+    """The turn is over when the chat box is editable again."""
+    page.wait_for_function("() => !document.querySelector('#chat-box textarea').disabled")
+
+
+def test_steps_stream_before_the_answer(browser) -> None:
+    with served(build_app(StandInAgent(step_delay_s=1.0), "offline brain")) as url:
+        page = open_page(browser, url)
+        assert page.locator("#brain").inner_text().strip() == "offline brain"
+        send(page, "Recommend modal jazz like Kind of Blue.")
+        page.wait_for_selector("#chat .thought-group .loading-spinner")
+        assert page.locator(".rec-card").count() == 0  # the step shows before the answer
+        page.screenshot(path=ARTIFACTS / "streaming-step.png", full_page=True)
+        page.wait_for_selector(".rec-card")
+        wait_until_idle(page)
+        assert page.locator("#chat .thought-group").count() == 1
+        assert "(0.1s)" in page.locator("#chat .thought-group").first.inner_text()
+        page.close()
+
+
+def test_text_turn_then_clip_in_the_page(browser, real_url: str, tmp_path: Path) -> None:
+    page = open_page(browser, real_url)
+    page.screenshot(path=ARTIFACTS / "empty.png", full_page=True)
+    send(page, "Recommend modal jazz like Kind of Blue by Miles Davis.")
+    page.wait_for_selector(".rec-card")
+    wait_until_idle(page)
+    titles = page.locator("#chat .thought-group .title").all_inner_texts()
+    assert any("Searching the catalog" in t for t in titles), titles
+    assert page.locator(".rec-card .rec-link").count() == page.locator(".rec-card").count()
+    page.screenshot(path=ARTIFACTS / "text-turn.png", full_page=True)
+
+    clip = four_on_the_floor(tmp_path / "groove.wav", seconds=8.0, bpm=128.0)
+    page.set_input_files(FILE_INPUT, str(clip))
+    page.wait_for_selector(
+        "#chat-box .thumbnail-item, #chat-box [data-testid=file-chip]", state="attached"
+    )
+    page.click(SEND)
+    page.wait_for_selector("#audio-panel .feat")
+    page.wait_for_selector(
+        "#audio-plot img, #audio-plot canvas, #audio-plot svg.main-svg, #audio-plot .matplotlib"
+    )
+    wait_until_idle(page)
+    assert "BPM" in page.locator("#audio-panel").inner_text()
+    titles = page.locator("#chat .thought-group .title").all_inner_texts()
+    assert any("Listening to the clip" in t for t in titles), titles
+    page.screenshot(path=ARTIFACTS / "audio-turn.png", full_page=True)
+
+    page.click("text=New conversation")
+    wait_for_bot_text(page, NEW_CONVERSATION_MESSAGE)
+    assert page.locator("#audio-panel").is_hidden()
+    page.close()
+
+
+def test_bad_input_in_the_page_keeps_the_session(browser, real_url: str, tmp_path: Path) -> None:
+    page = open_page(browser, real_url)
+
+    page.click(SEND)  # nothing typed, nothing attached
+    wait_for_bot_text(page, EMPTY_MESSAGE)
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("definitely not music\n")
+    page.set_input_files(FILE_INPUT, str(notes))
+    page.wait_for_selector(UPLOADED)
+    page.click(SEND)
+    wait_for_bot_text(page, "'notes.txt' is not an audio file")
+    wait_until_idle(page)
+
+    big = tmp_path / "big.wav"
+    with big.open("wb") as handle:  # sparse: 200 MB on paper, nothing on disk
+        handle.truncate(200_000_000)
+    page.set_input_files(FILE_INPUT, str(big))
+    wait_for_bot_text(page, f"over the {MAX_UPLOAD_MB} MB upload limit")
+
+    send(page, "https://www.youtube.com/playlist?list=PLx0sYbCqOb8TBPRdmBHs5Iftvv9TPboYG")
+    wait_for_bot_text(page, "playlist")
+    wait_until_idle(page)
+
+    page.fill(BOX, "Something like Miles Davis please")
+    page.dblclick(SEND)
+    page.wait_for_selector(".rec-card")
+    wait_until_idle(page)
+    users = page.locator("#chat [data-testid=user]").all_inner_texts()
+    assert users.count("Something like Miles Davis please") == 1, users
+    page.screenshot(path=ARTIFACTS / "bad-input.png", full_page=True)
+    assert "Traceback" not in page.locator("#chat").inner_text()
+    page.close()
