@@ -7,8 +7,8 @@ Conventions:
   a stand-in, :func:`main` passes the real ``agent.build_agent()``.
 - One server-side chat session per Gradio ``session_hash`` (see ``demo.sessions``).
 - The ``/chat`` API endpoint takes the chat-box dict ``{"text", "files"}`` and returns
-  (chat, box, cards HTML, audio panel, audio text, plot, turn summary JSON); the last
-  output is what API clients read (see ``demo.chat.turn_summary``).
+  (chat, box, cards HTML, audio panel HTML, plot, turn summary JSON); the last output is
+  what API clients read (see ``demo.chat.turn_summary``).
 - Environment: ``GRADIO_SERVER_NAME`` (default 127.0.0.1), ``GRADIO_SERVER_PORT`` (7860),
   ``DEMO_CONCURRENCY`` (turns run at once, default 4), ``DEMO_QUEUE_SIZE`` (waiting turns,
   default 64), plus the agent's own settings (``agent.settings``). No secret is ever shown.
@@ -62,7 +62,7 @@ def _box(locked: bool | None) -> Any:
     return gr.MultimodalTextbox(value={"text": "", "files": []}, interactive=not locked)
 
 
-def _outputs(view: View, box_locked: bool | None) -> tuple[Any, ...]:
+def _outputs(view: View) -> tuple[Any, ...]:
     """A :class:`View` as the ``/chat`` outputs, skipping what did not change."""
     cards = gr.skip() if view.cards is None else (view.cards or EMPTY_CARDS)
     if view.audio is None:
@@ -72,7 +72,7 @@ def _outputs(view: View, box_locked: bool | None) -> tuple[Any, ...]:
         text = render.audio_panel_html(view.audio)
         plot = timeline_figure(view.audio)
     turn = gr.skip() if view.turn is None else view.turn
-    return (view.messages, _box(box_locked), cards, panel, text, plot, turn)
+    return (view.messages, _box(view.box_locked), cards, panel, text, plot, turn)
 
 
 def build_app(agent: TurnAgent, brain_label: str, *, notice: str = "") -> gr.Blocks:
@@ -82,12 +82,11 @@ def build_app(agent: TurnAgent, brain_label: str, *, notice: str = "") -> gr.Blo
 
     def respond(value: dict[str, Any] | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         for view in controller.respond(request.session_hash, value):
-            # The box is cleared and locked while a turn streams, unlocked at its end.
-            yield _outputs(view, view.box_locked)
+            yield _outputs(view)
 
     def new_conversation(request: gr.Request) -> tuple[Any, ...]:
         view = controller.new_conversation(request.session_hash)
-        return (*_outputs(view, False)[:3], gr.Column(visible=False), "", None, None)
+        return (*_outputs(view)[:3], gr.Column(visible=False), "", None, None)
 
     def oversize(report: str, request: gr.Request) -> tuple[Any, ...]:
         try:
@@ -95,7 +94,7 @@ def build_app(agent: TurnAgent, brain_label: str, *, notice: str = "") -> gr.Blo
             view = controller.oversize(request.session_hash, str(data["name"]), int(data["size"]))
         except (ValueError, KeyError, TypeError):
             return (gr.skip(),) * 7
-        return _outputs(view, None)
+        return _outputs(view)
 
     def forget(request: gr.Request) -> None:
         controller.forget(request.session_hash)

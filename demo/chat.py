@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 BUSY_MESSAGE = (
     "I'm still answering your previous message; send this one again once that answer is done."
 )
+# API clients only: the page shows nothing new for a double-click.
+DUPLICATE_MESSAGE = "This message is already being answered."
 FAILURE_MESSAGE = (
     "Something went wrong on our side while answering; please send your message again "
     "(your conversation is still here)."
@@ -55,7 +57,8 @@ class View:
     """One update of the page. ``None`` fields are left as they are on the page."""
 
     messages: list[dict[str, Any]]
-    box_locked: bool = False
+    # True: cleared and locked (a turn streams); False: cleared and editable.
+    box_locked: bool | None = False
     cards: str | None = None
     audio: Any | None = None  # an AudioDescription when a clip was described this turn
     turn: dict[str, Any] | None = None
@@ -78,12 +81,17 @@ class ChatController:
             yield View(session.messages, turn=_refusal_turn(message.reason))
             return
         if not session.busy.acquire(blocking=False):
+            if message == session.running:  # a double-click: the turn is already running
+                yield View(session.messages, box_locked=None, turn=_refusal_turn(DUPLICATE_MESSAGE))
+                return
             session.messages.append(_assistant(BUSY_MESSAGE))
-            yield View(session.messages, box_locked=True, turn=_refusal_turn(BUSY_MESSAGE))
+            yield View(session.messages, box_locked=None, turn=_refusal_turn(BUSY_MESSAGE))
             return
+        session.running = message
         try:
             yield from self._turn(session, message)
         finally:
+            session.running = None
             session.busy.release()
 
     def _turn(self, session: ChatSession, message: ChatInput) -> Iterator[View]:
@@ -152,7 +160,7 @@ class ChatController:
         session = self.store.get(key)
         reason = oversize_sentence(Path(name).name or "the file", size_bytes)
         session.messages.append(_assistant(reason))
-        return View(session.messages, turn=_refusal_turn(reason))
+        return View(session.messages, box_locked=None, turn=_refusal_turn(reason))
 
     def forget(self, key: str) -> None:
         self.store.drop(key)

@@ -7,8 +7,9 @@ Conventions:
   so "new conversation" starts a clean agent thread without touching other sessions.
 - The displayed chat lives here rather than being round-tripped through the browser: the
   server's copy is the truth, so two tabs or two API clients can never mix histories.
-- ``busy`` is held while a turn runs. A second send from the same session while it is held
-  is answered with a sentence instead of queueing a duplicate turn (double-clicks).
+- ``busy`` is held while a turn runs and ``running`` names its message. A second send from
+  the same session meanwhile never starts a turn: the same message again (a double-click)
+  changes nothing, a different one is answered with a sentence.
 - At most ``capacity`` sessions are kept; the least recently used is forgotten first (its
   agent thread is reset too), so a public Space cannot grow without bound.
 """
@@ -30,6 +31,7 @@ class ChatSession:
     conversation: int = 0
     messages: list[dict[str, Any]] = field(default_factory=list)
     busy: threading.Lock = field(default_factory=threading.Lock)
+    running: object = None  # the message being answered while ``busy`` is held
 
     @property
     def agent_session_id(self) -> str:

@@ -28,6 +28,7 @@ CSS = """
 .gradio-container { max-width: 1280px !important; margin: auto; }
 #header { align-items: center; gap: 12px; }
 #header h1 { margin: 0; font-size: 1.6rem; }
+#brain { margin-left: auto; flex-grow: 0 !important; }
 #header p { margin: 2px 0 0; opacity: .75; }
 .brain-badge { display: inline-flex; align-items: center; gap: 8px; padding: 6px 14px;
   border-radius: 999px; font-weight: 600; font-size: .85rem; white-space: nowrap;

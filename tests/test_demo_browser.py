@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from demo.app import build_app
-from demo.chat import NEW_CONVERSATION_MESSAGE
+from demo.chat import BUSY_MESSAGE, NEW_CONVERSATION_MESSAGE
 from demo.inputs import EMPTY_MESSAGE, MAX_UPLOAD_MB
 from tests.audio_fixtures import four_on_the_floor
 from tests.test_demo_support import StandInAgent, build_small_catalog, real_agent, served
@@ -172,6 +172,7 @@ def test_bad_input_in_the_page_keeps_the_session(browser, real_url: str, tmp_pat
     wait_until_idle(page)
     users = page.locator("#chat [data-testid=user]").all_inner_texts()
     assert users.count("Something like Miles Davis please") == 1, users
+    assert BUSY_MESSAGE not in page.locator("#chat").inner_text()
     page.screenshot(path=ARTIFACTS / "bad-input.png", full_page=True)
     assert "Traceback" not in page.locator("#chat").inner_text()
     page.close()

@@ -10,7 +10,7 @@ import pytest
 
 from agent import Recommendation, TurnResult
 from demo import render
-from demo.chat import BUSY_MESSAGE, FAILURE_MESSAGE, ChatController
+from demo.chat import BUSY_MESSAGE, DUPLICATE_MESSAGE, FAILURE_MESSAGE, ChatController
 from demo.inputs import EMPTY_MESSAGE, MAX_UPLOAD_MB, ChatInput, Refusal, read_message
 from demo.plot import timeline_figure
 from demo.sessions import SessionStore
@@ -121,13 +121,16 @@ def test_turn_streams_steps_then_answer() -> None:
     assert final.messages[-1]["content"] == "Here are three picks."
 
 
-def test_busy_session_answers_with_a_sentence() -> None:
+def test_busy_session_answers_with_a_sentence_and_ignores_a_double_click() -> None:
     controller = ChatController(StandInAgent(step_delay_s=0))
-    session = controller.store.get("tab")
-    session.busy.acquire()
-    views = list(controller.respond("tab", "again"))
+    running = controller.respond("tab", "jazz")
+    next(running)  # the first turn is under way
+    views = list(controller.respond("tab", "jazz"))
+    assert views[-1].turn["reply"] == DUPLICATE_MESSAGE
+    assert [m["content"] for m in views[-1].messages] == ["jazz"]
+    views = list(controller.respond("tab", "metal"))
     assert views[-1].messages[-1]["content"] == BUSY_MESSAGE
-    session.busy.release()
+    list(running)
     assert list(controller.respond("tab", "now"))[-1].turn["ok"]
 
 
