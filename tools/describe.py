@@ -5,7 +5,7 @@ Conventions
 - :func:`describe_audio` raises :class:`tools.audio.AudioInputError` only when the file
   itself is unusable. Each *part* (``dsp``, ``tags``, ``lyrics``) can be switched off and
   runs in isolation: if one fails, the others are kept and ``skipped[part]`` says why.
-- Long files are analysed on a few representative windows (default: three 20 s windows at
+- Long files are analysed on a few representative windows (default: three 15 s windows at
   25 %, 50 % and 75 % of the track); anything up to ``window_s * max_windows`` is analysed
   whole. The loudness curve always covers the whole file.
 - Tags run in the tagger's worker process while DSP and lyrics run here, so the parts
@@ -123,7 +123,7 @@ def describe_audio(
     tags: bool = True,
     lyrics: bool = True,
     limits: AudioLimits = DEFAULT_LIMITS,
-    window_s: float = 20.0,
+    window_s: float = 15.0,
     max_windows: int = 3,
 ) -> AudioDescription:
     """Decode ``path`` and describe it; see the module docstring for the guarantees."""
@@ -150,16 +150,19 @@ def describe_audio(
     features: DspFeatures | None = None
     tag_list: list[AudioTag] = []
     transcript: str | None = None
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # Tags wait on the worker process and Whisper runs in CTranslate2, both outside the GIL,
+    # so running them in threads beside the DSP overlaps all three parts.
+    with ThreadPoolExecutor(max_workers=2) as pool:
         tag_future = pool.submit(timed, "tags", _run_tags, samples_16k) if tags else None
+        lyrics_future = pool.submit(timed, "lyrics", _run_lyrics, samples_16k) if lyrics else None
         if dsp:
             try:
                 features = timed("dsp", _run_dsp, analysed, sr)
             except Exception as exc:  # a part's failure is reported, never fatal
                 skipped["dsp"] = _failure("DSP", exc)
-        if lyrics:
+        if lyrics_future is not None:
             try:
-                transcript, note = timed("lyrics", _run_lyrics, samples_16k)
+                transcript, note = lyrics_future.result()
                 notes.extend([note] if note else [])
             except Exception as exc:
                 skipped["lyrics"] = _failure("Lyrics", exc)
@@ -295,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tags", action="store_true", help="skip musicnn tags")
     parser.add_argument("--no-lyrics", action="store_true", help="skip Whisper transcription")
     parser.add_argument(
-        "--window", type=float, default=20.0, help="window length (s) for long files"
+        "--window", type=float, default=15.0, help="window length (s) for long files"
     )
     parser.add_argument("--windows", type=int, default=3, help="number of windows for long files")
     args = parser.parse_args(argv)

@@ -64,33 +64,25 @@ class DspFeatures(BaseModel):
 
 
 def k_weight(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """BS.1770 K-weighting: a +4 dB high shelf above ~1.5 kHz, then a 38 Hz high-pass.
+    """BS.1770 K-weighting: a +4 dB high shelf above ~1.7 kHz, then a 38 Hz high-pass.
 
-    Coefficients come from the analogue prototypes (as in pyloudnorm) so any rate works.
+    Coefficients are derived for any rate from the analogue prototypes the way libebur128
+    does it, which reproduces BS.1770's published 48 kHz coefficients exactly.
     """
-    # Stage 1: high shelf, G = +4 dB, Q = 1/sqrt(2), fc = 1681.97 Hz.
+    # Stage 1: high shelf.
     gain_db, q, fc = 3.999843853973347, 0.7071752369554196, 1681.974450955533
-    a = 10 ** (gain_db / 40)
-    w0 = 2 * np.pi * fc / sample_rate
-    alpha = np.sin(w0) / (2 * q)
-    cos_w0 = np.cos(w0)
-    b1 = [
-        a * ((a + 1) + (a - 1) * cos_w0 + 2 * np.sqrt(a) * alpha),
-        -2 * a * ((a - 1) + (a + 1) * cos_w0),
-        a * ((a + 1) + (a - 1) * cos_w0 - 2 * np.sqrt(a) * alpha),
-    ]
-    a1 = [
-        (a + 1) - (a - 1) * cos_w0 + 2 * np.sqrt(a) * alpha,
-        2 * ((a - 1) - (a + 1) * cos_w0),
-        (a + 1) - (a - 1) * cos_w0 - 2 * np.sqrt(a) * alpha,
-    ]
-    # Stage 2: high-pass, Q = 0.5, fc = 38.14 Hz.
+    k = np.tan(np.pi * fc / sample_rate)
+    vh = 10 ** (gain_db / 20)
+    vb = vh**0.4996667741545416
+    a0 = 1 + k / q + k * k
+    b1 = [(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0]
+    a1 = [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
+    # Stage 2: high-pass (RLB weighting).
     q, fc = 0.5003270373238773, 38.13547087602444
-    w0 = 2 * np.pi * fc / sample_rate
-    alpha = np.sin(w0) / (2 * q)
-    cos_w0 = np.cos(w0)
-    b2 = [(1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2]
-    a2 = [1 + alpha, -2 * cos_w0, 1 - alpha]
+    k = np.tan(np.pi * fc / sample_rate)
+    a0 = 1 + k / q + k * k
+    b2 = [1.0, -2.0, 1.0]
+    a2 = [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
     shelved = signal.lfilter(b1, a1, samples.astype(np.float64))
     return signal.lfilter(b2, a2, shelved)
 

@@ -76,11 +76,15 @@ class Transcriber:
             segments, _info = self._model.transcribe(
                 np.ascontiguousarray(samples_16k, dtype=np.float32),
                 language="en" if self.english_only else None,
-                beam_size=5,
+                beam_size=1,
                 vad_filter=True,
                 # Conditioning on earlier text makes Whisper loop on music; each segment
                 # stands alone instead.
                 condition_on_previous_text=False,
+                # No temperature fallback: re-decoding "failed" segments at higher
+                # temperatures is what makes Whisper slow (and inventive) on music.
+                temperature=0.0,
+                without_timestamps=True,
             )
             kept = [
                 segment.text.strip()

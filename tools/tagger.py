@@ -41,6 +41,9 @@ PATCH_FRAMES = 188  # musicnn's 3 s input: time_to_frames(3 s) + 1 at hop 256, 1
 DEFAULT_MODELS = ("MTT_musicnn", "MSD_musicnn")
 _START_TIMEOUT_S = 180.0
 _REQUEST_TIMEOUT_S = 60.0
+# Patches per session.run: TF keeps buffers sized for the largest batch it has seen, so
+# bounding the batch bounds the worker's memory (a 60 s request is 20 patches).
+_MAX_PATCHES = 8
 
 
 class TaggerError(RuntimeError):
@@ -116,7 +119,9 @@ def _load_model(tf: Any, name: str, n_labels: int) -> tuple[Any, Any, Any, Any]:
         with tf.name_scope("model"):
             logits = models.define_model(x, is_training, name, n_labels)[0]
         probabilities = tf.nn.sigmoid(logits)
-        session = tf.compat.v1.Session(graph=graph)
+        # One inter-op thread: the graph is a chain, and every extra pool costs memory.
+        config = tf.compat.v1.ConfigProto(inter_op_parallelism_threads=1)
+        session = tf.compat.v1.Session(graph=graph, config=config)
         checkpoint = os.path.join(os.path.dirname(models.__file__), name) + os.sep
         tf.compat.v1.train.Saver().restore(session, checkpoint)
         reader = tf.compat.v1.train.NewCheckpointReader(checkpoint)
@@ -171,7 +176,12 @@ def _worker_main(conn: Connection, model_names: tuple[str, ...]) -> None:
         try:
             batch = musicnn_input(request)
             scores = {
-                name: session.run(probabilities, {x: batch, is_training: False}).mean(axis=0)
+                name: np.concatenate(
+                    [
+                        session.run(probabilities, {x: chunk, is_training: False})
+                        for chunk in np.array_split(batch, -(-len(batch) // _MAX_PATCHES))
+                    ]
+                ).mean(axis=0)
                 for name, (session, x, is_training, probabilities) in loaded.items()
             }
             conn.send(("ok", {name: s.tolist() for name, s in scores.items()}))

@@ -107,7 +107,7 @@ def parse_youtube_url(url: str, *, lenient: bool = False) -> YouTubeRef:
 _LOOSE_ID = re.compile(
     r"(?:[?&](?:amp;?)?v=|youtu\.be/|/shorts/|/embed/|/live/)([A-Za-z0-9_-]{11})"
 )
-_LOOSE_T = re.compile(r"[?&#]t=((?:\d+h)?(?:\d+m)?(?:\d+s?)?)")
+_LOOSE_T = re.compile(r"t=((?:\d+h)?(?:\d+m)?(?:\d+s?)?)")  # may follow the id directly
 
 
 def _salvage(url: str) -> YouTubeRef | None:
