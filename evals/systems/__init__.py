@@ -90,6 +90,9 @@ _REGISTRY: dict[str, str] = {
     "random": "evals.systems.baselines:RandomSystem",
     "popularity": "evals.systems.baselines:PopularitySystem",
     "lexical": "evals.systems.baselines:LexicalSystem",
+    "minilm": "evals.systems.catalog_systems:MiniLMSystem",
+    "nbcrs": "evals.systems.catalog_systems:NbcrsSystem",
+    "hybrid": "evals.systems.catalog_systems:HybridSystem",
     "agent": "evals.systems.agent:AgentSystem",
     "llm-direct": "evals.systems.llm_direct:LLMDirectSystem",
 }

@@ -1,0 +1,150 @@
+"""Command line: ``python -m vectorstore build|search|bench``.
+
+Conventions: every failure the user can fix prints one ``error:`` sentence on stderr and
+exits with status 2; results go to stdout (``--json`` for machines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from vectorstore.errors import CatalogError
+
+
+def _cards(data: str | None) -> list:
+    """Cards from a user's track file (.csv, or .jsonl without MusiCRS fields) or MusiCRS."""
+    from vectorstore.cards import cards_from_threads, cards_from_tracks, read_user_tracks
+
+    if data and Path(data).suffix.lower() == ".csv":
+        return cards_from_tracks(read_user_tracks(data))
+    if data and Path(data).is_file():
+        with Path(data).open(encoding="utf-8") as handle:
+            first = next((line for line in handle if line.strip()), "")
+        try:
+            is_musicrs = "final_candidates" in json.loads(first)
+        except (json.JSONDecodeError, TypeError):
+            is_musicrs = False  # the track reader names the bad line
+        if not is_musicrs:
+            return cards_from_tracks(read_user_tracks(data))
+    from evals.data import DatasetError, load_conversations
+
+    try:
+        return cards_from_threads(load_conversations(data))
+    except DatasetError as error:
+        raise CatalogError(str(error)) from None
+
+
+def build(args: argparse.Namespace) -> None:
+    from vectorstore.store import build_catalog
+
+    report = build_catalog(
+        _cards(args.data), args.path, collection=args.collection, progress=not args.quiet
+    )
+    print(
+        f"catalog ready: {report.embedded} embedded, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.deleted} deleted in {report.seconds:.1f} s"
+    )
+
+
+def search(args: argparse.Namespace) -> None:
+    from vectorstore.search import query_note
+    from vectorstore.store import open_catalog
+
+    catalog = open_catalog(args.path, collection=args.collection)
+    hits = (
+        catalog.lookup(args.query, args.k)
+        if args.lookup
+        else catalog.search(
+            args.query, args.k, kind=args.kind, community=args.community, artist=args.artist
+        )
+    )
+    note = query_note(args.query)
+    if args.json:
+        rows = [
+            {
+                "score": h.score,
+                "dense_rank": h.dense_rank,
+                "lexical_rank": h.lexical_rank,
+                "card": h.card.model_dump(),
+            }
+            for h in hits
+        ]
+        print(json.dumps({"note": note, "hits": rows}, ensure_ascii=False, indent=1))
+        return
+    if note:
+        print(note)
+    for rank, hit in enumerate(hits, start=1):
+        print(f"{rank:>3}. {hit.score:.4f}  {hit.card.text}")
+    if not hits:
+        print("No matches.")
+
+
+def bench(args: argparse.Namespace) -> None:
+    from vectorstore.bench import run_bench
+
+    if not run_bench(
+        args.data, repeats=args.repeats, queries=args.queries, server=not args.no_server
+    ):
+        sys.exit(1)
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="python -m vectorstore", description=__doc__.splitlines()[0]
+    )
+    commands = main.add_subparsers(dest="command", required=True)
+
+    def store_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--path", help="store directory (default $CATALOG_PATH or .cache/catalog)"
+        )
+        command.add_argument("--collection", help="collection name (default musicrs_entities)")
+
+    make = commands.add_parser("build", help="build or update the catalog (resumable)")
+    make.add_argument(
+        "--data", help="MusiCRS JSONL (default $MUSICRS_DATA) or your tracks .csv/.jsonl"
+    )
+    make.add_argument("--quiet", action="store_true", help="no progress bar")
+    store_options(make)
+    make.set_defaults(run=build)
+
+    find = commands.add_parser("search", help="hybrid search (or --lookup a name)")
+    find.add_argument("query")
+    find.add_argument("--k", type=int, default=10)
+    find.add_argument("--kind", choices=["song", "album", "artist"])
+    find.add_argument("--community")
+    find.add_argument("--artist")
+    find.add_argument("--lookup", action="store_true", help="fuzzy name lookup instead of search")
+    find.add_argument("--json", action="store_true")
+    store_options(find)
+    find.set_defaults(run=search)
+
+    measure = commands.add_parser("bench", help="build, rebuild, search latency and memory")
+    measure.add_argument("--data", help="MusiCRS JSONL (default $MUSICRS_DATA)")
+    measure.add_argument("--repeats", type=int, default=1, help="runs of each build (median)")
+    measure.add_argument("--queries", type=int, default=60, help="timed searches (median)")
+    measure.add_argument("--no-server", action="store_true", help="skip the Chroma server figures")
+    measure.set_defaults(run=bench)
+    return main
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if getattr(args, "k", 1) < 1:
+        print("error: --k must be at least 1.", file=sys.stderr)
+        sys.exit(2)
+    try:
+        args.run(args)
+    except CatalogError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume.", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,439 @@
+"""The Chroma-backed catalog: build (incremental, resumable) and hybrid search.
+
+Conventions
+-----------
+- Where: an embedded ``PersistentClient`` at ``path`` (default ``$CATALOG_PATH`` or
+  ``.cache/catalog``), or an ``HttpClient`` when ``CHROMA_HOST`` (and optionally
+  ``CHROMA_PORT``, default 8000) is set. The collection is ``$CATALOG_COLLECTION`` or
+  ``musicrs_entities``; cosine space; our embedding function is always passed (Chroma's
+  default one downloads a model).
+- One record per card: id = card id, document = ``card.text``, embedding of
+  ``card.embedding_text``, metadata = kind, mentions, one ``community_<name>`` flag per
+  community, the two hashes below and the card itself as JSON (so a server holds everything).
+- Incremental build: ``embed_hash`` (embedding text + embedding function) decides
+  re-embedding, ``card_hash`` (the whole card) decides a metadata update; unchanged cards
+  are not touched; cards no longer in the source are deleted. Writes go in batches of at
+  most ``client.get_max_batch_size()``.
+- The manifest (collection metadata ``manifest``) says ``building`` from the first write and
+  ``complete`` only after the last. Readers refuse any other state with a sentence telling to
+  re-run the build, which then resumes: finished records hash equal and are skipped.
+- Search fuses, by reciprocal rank, Chroma's dense ranking with a BM25 ranking over each
+  card's text and all its related names (Chroma local has no lexical search). Filters (kind,
+  community, artist) apply to both before fusion.
+- Every Chroma or network failure becomes one :class:`CatalogError` sentence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from tqdm import tqdm
+
+from vectorstore.cards import EntityCard, Kind
+from vectorstore.embeddings import (
+    MiniLMEmbeddingFunction,
+    OpenAIEmbeddingFunction,
+    embedding_function_from_env,
+)
+from vectorstore.errors import CatalogError
+from vectorstore.search import SearchHit, checked_query
+from vectorstore.text import (
+    BM25Index,
+    entity_key,
+    loose_key,
+    reciprocal_rank_fusion,
+    tokenize,
+    top_ranks,
+)
+
+DEFAULT_PATH = Path(".cache/catalog")
+DEFAULT_COLLECTION = "musicrs_entities"
+WRITE_BATCH = 512  # below every Chroma max batch size; small enough for a lively progress bar
+READ_PAGE = 5000
+LOOKUP_FLOOR = 70.0  # token-sort ratios below this are different names, not typos
+Embedder = MiniLMEmbeddingFunction | OpenAIEmbeddingFunction
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where a catalog lives: a local directory, or a server (host, port)."""
+
+    path: Path
+    collection: str
+    host: str | None = None
+    port: int = 8000
+
+    @property
+    def where(self) -> str:
+        return f"the Chroma server at {self.host}:{self.port}" if self.host else f"{self.path}"
+
+
+def store_location(
+    path: str | os.PathLike[str] | None = None, collection: str | None = None
+) -> StoreLocation:
+    """The location chosen by arguments, then ``CATALOG_PATH``/``CHROMA_HOST``/``CHROMA_PORT``."""
+    host = os.environ.get("CHROMA_HOST") or None
+    port_text = os.environ.get("CHROMA_PORT", "8000")
+    if not port_text.isdigit():
+        raise CatalogError(f"CHROMA_PORT={port_text!r} is not a port number.")
+    return StoreLocation(
+        path=Path(path or os.environ.get("CATALOG_PATH") or DEFAULT_PATH),
+        collection=collection or os.environ.get("CATALOG_COLLECTION") or DEFAULT_COLLECTION,
+        host=host,
+        port=int(port_text),
+    )
+
+
+@contextlib.contextmanager
+def chroma_errors(location: StoreLocation, doing: str) -> Iterator[None]:
+    """Turn any Chroma or transport failure into one sentence naming the store and the cure."""
+    try:
+        yield
+    except CatalogError:
+        raise
+    except Exception as error:
+        cure = (
+            f"check that `chroma run --port {location.port}` is running there"
+            if location.host
+            else "check the path is writable and not used by another Chroma version"
+        )
+        raise CatalogError(
+            f"Chroma failed while {doing} at {location.where} ({type(error).__name__}: "
+            f"{str(error)[:160]}); {cure}, then retry."
+        ) from None
+
+
+def make_client(location: StoreLocation) -> Any:
+    """An embedded or HTTP Chroma client for ``location`` (telemetry off)."""
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False)
+    with chroma_errors(location, "connecting"):
+        if location.host:
+            client = chromadb.HttpClient(host=location.host, port=location.port, settings=settings)
+            client.heartbeat()
+            return client
+        location.path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(location.path), settings=settings)
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def _metadata(card: EntityCard, embedder: Embedder) -> dict[str, Any]:
+    card_json = card.model_dump_json(exclude={"text"})
+    return {
+        "kind": card.kind,
+        "mentions": card.mentions,
+        "embed_hash": _hash(
+            card.embedding_text, embedder.name(), json.dumps(embedder.get_config())
+        ),
+        "card_hash": _hash(card_json),
+        "card": card_json,
+        **{f"community_{c}": True for c in card.communities},
+    }
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did: records embedded, only re-described, untouched, deleted; seconds."""
+
+    embedded: int
+    updated: int
+    unchanged: int
+    deleted: int
+    seconds: float
+
+
+def _read_manifest(collection: Any) -> dict[str, Any]:
+    raw = (collection.metadata or {}).get("manifest")
+    return json.loads(raw) if raw else {}
+
+
+def _write_manifest(collection: Any, **manifest: Any) -> None:
+    collection.modify(metadata={"manifest": json.dumps(manifest)})
+
+
+def _existing_metadata(collection: Any) -> dict[str, dict[str, Any]]:
+    """Every record's metadata by id, read page by page."""
+    found: dict[str, dict[str, Any]] = {}
+    offset = 0
+    while True:
+        page = collection.get(include=["metadatas"], limit=READ_PAGE, offset=offset)
+        found.update(zip(page["ids"], page["metadatas"], strict=True))
+        if len(page["ids"]) < READ_PAGE:
+            return found
+        offset += READ_PAGE
+
+
+def build_catalog(
+    cards: Sequence[EntityCard],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    collection: str | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = True,
+) -> BuildReport:
+    """Write ``cards`` to the store, touching only what changed; see the module conventions."""
+    started = time.perf_counter()
+    if len({c.id for c in cards}) != len(cards):
+        raise CatalogError(
+            "Two cards share an id; build cards with vectorstore.cards, which merges them."
+        )
+    location = store_location(path, collection)
+    embedder = embedder or embedding_function_from_env()
+    client = make_client(location)
+    with chroma_errors(location, "building the catalog"):
+        store = client.get_or_create_collection(
+            location.collection,
+            embedding_function=embedder,
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        previous = _read_manifest(store)
+        if previous.get("embedding") not in (None, embedder.name()):
+            # Another model's vectors have another dimension: start this collection afresh.
+            client.delete_collection(location.collection)
+            store = client.create_collection(
+                location.collection,
+                embedding_function=embedder,
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        _write_manifest(store, state="building", embedding=embedder.name(), started=time.time())
+        existing = _existing_metadata(store)
+        batch = min(WRITE_BATCH, client.get_max_batch_size())
+        wanted = {card.id: (card, _metadata(card, embedder)) for card in cards}
+        to_embed = [
+            cid
+            for cid, (_, meta) in wanted.items()
+            if existing.get(cid, {}).get("embed_hash") != meta["embed_hash"]
+        ]
+        to_update = [
+            cid
+            for cid, (_, meta) in wanted.items()
+            if cid in existing
+            and existing[cid].get("embed_hash") == meta["embed_hash"]
+            and existing[cid].get("card_hash") != meta["card_hash"]
+        ]
+        stale = sorted(set(existing) - set(wanted))
+        bar = tqdm(
+            total=len(to_embed) + len(to_update), desc="catalog", unit="card", disable=not progress
+        )
+        for start in range(0, len(to_embed), batch):
+            ids = to_embed[start : start + batch]
+            records = [wanted[i] for i in ids]
+            store.upsert(
+                ids=ids,
+                embeddings=embedder.encode([card.embedding_text for card, _ in records]),
+                documents=[card.text for card, _ in records],
+                metadatas=[meta for _, meta in records],
+            )
+            bar.update(len(ids))
+        for start in range(0, len(to_update), batch):
+            ids = to_update[start : start + batch]
+            store.update(
+                ids=ids,
+                documents=[wanted[i][0].text for i in ids],
+                metadatas=[_replaced(existing[i], wanted[i][1]) for i in ids],
+            )
+            bar.update(len(ids))
+        bar.close()
+        for start in range(0, len(stale), batch):
+            store.delete(ids=stale[start : start + batch])
+        _write_manifest(
+            store,
+            state="complete",
+            embedding=embedder.name(),
+            count=len(wanted),
+            catalog_hash=_hash(*sorted(meta["card_hash"] for _, meta in wanted.values())),
+            finished=time.time(),
+        )
+    return BuildReport(
+        len(to_embed),
+        len(to_update),
+        len(wanted) - len(to_embed) - len(to_update),
+        len(stale),
+        time.perf_counter() - started,
+    )
+
+
+def _replaced(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """New metadata that also clears flags the old record had (Chroma merges metadata)."""
+    return {**{key: None for key in old if key not in new}, **new}
+
+
+class Catalog:
+    """A complete catalog opened for search, lookup and get."""
+
+    def __init__(self, location: StoreLocation, client: Any, collection: Any, embedder: Embedder):
+        self.location, self.client, self.collection, self.embedder = (
+            location,
+            client,
+            collection,
+            embedder,
+        )
+        with chroma_errors(location, "reading the catalog"):
+            metadata = _existing_metadata(collection)
+        self.cards = [EntityCard.model_validate_json(meta["card"]) for meta in metadata.values()]
+        self.index = {card.id: i for i, card in enumerate(self.cards)}
+        self.lexical = BM25Index(tokenize(" ".join([c.text, *c.related])) for c in self.cards)
+        self.kinds = np.array([c.kind for c in self.cards])
+        self.lookup_names = [loose_key(c.name) for c in self.cards]
+        self.lookup_credits = [
+            loose_key(f"{c.name} {c.artists[0]}") if c.artists else "" for c in self.cards
+        ]
+
+    def __len__(self) -> int:
+        return len(self.cards)
+
+    def get(self, entity_id: str) -> EntityCard | None:
+        """The card whose id (or name, normalised) is ``entity_id``, else None."""
+        position = self.index.get(entity_key(entity_id))
+        return None if position is None else self.cards[position]
+
+    def admitted(self, kind: Kind | None, community: str | None, artist: str | None) -> np.ndarray:
+        """Which cards the filters admit."""
+        mask = np.ones(len(self.cards), dtype=bool)
+        if kind is not None:
+            mask &= self.kinds == kind
+        if community is not None:
+            wanted = community.lower().removeprefix("r/")
+            mask &= np.array([wanted in c.communities for c in self.cards], dtype=bool)
+        if artist is not None:
+            key = entity_key(artist)
+            mask &= np.array(
+                [c.id == key or key in map(entity_key, c.artists) for c in self.cards], dtype=bool
+            )
+        return mask
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        kind: Kind | None = None,
+        community: str | None = None,
+        artist: str | None = None,
+    ) -> list[SearchHit]:
+        """The ``k`` best cards for ``query``: dense and BM25 rankings fused by reciprocal rank."""
+        text = checked_query(query)
+        mask = self.admitted(kind, community, artist)
+        fetch = max(4 * k, 50)
+        lexical = top_ranks(
+            self.lexical.scores(tokenize(text), mask), fetch, mask, positive_only=True
+        )
+        dense = self._dense_ranks(text, fetch, mask, kind, community, artist)
+        fused = reciprocal_rank_fusion(dense, lexical)
+        best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+        return [SearchHit(self.cards[i], fused[i], dense.get(i), lexical.get(i)) for i in best]
+
+    def _dense_ranks(
+        self,
+        text: str,
+        fetch: int,
+        mask: np.ndarray,
+        kind: str | None,
+        community: str | None,
+        artist: str | None,
+    ) -> dict[int, int]:
+        where: dict[str, Any] | None = None
+        clauses = [{"kind": kind}] if kind else []
+        clauses += (
+            [{f"community_{community.lower().removeprefix('r/')}": True}] if community else []
+        )
+        if clauses:
+            where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        ids = [self.cards[i].id for i in np.flatnonzero(mask)] if artist else None
+        if ids == [] or not mask.any():
+            return {}
+        with chroma_errors(self.location, "searching"):
+            result = self.collection.query(
+                query_embeddings=self.embedder.encode([text]),
+                n_results=min(fetch, int(mask.sum())),
+                where=where,
+                ids=ids,
+                include=["distances"],
+            )
+        found = [self.index[i] for i in result["ids"][0] if i in self.index and mask[self.index[i]]]
+        return {position: rank for rank, position in enumerate(found, start=1)}
+
+    def lookup(self, name: str, k: int = 5) -> list[SearchHit]:
+        """Cards whose name (or "name artist") matches ``name`` as typed, best first."""
+        return fuzzy_lookup(name, self.cards, self.lookup_names, self.lookup_credits, k)
+
+
+def fuzzy_lookup(
+    name: str,
+    cards: Sequence[EntityCard],
+    names: Sequence[str],
+    credits: Sequence[str],
+    k: int,
+    admitted: np.ndarray | None = None,
+) -> list[SearchHit]:
+    """Rank ``cards`` by the better token-sort ratio of ``name`` against their name or
+    "name artist" (so word order and typos are forgiven but "radio" is not "Radiohead");
+    ties go to the more often mentioned card."""
+    wanted = loose_key(checked_query(name))
+    if not wanted:
+        return []
+    best: dict[int, float] = {}
+    for choices in (names, credits):
+        for _, ratio, i in process.extract(
+            wanted,
+            choices,
+            scorer=fuzz.token_sort_ratio,
+            limit=8 * k + 20,
+            score_cutoff=LOOKUP_FLOOR,
+        ):
+            if admitted is None or admitted[i]:
+                best[i] = max(best.get(i, 0.0), ratio)
+    ranked = sorted(best, key=lambda i: (-best[i], -cards[i].mentions, i))[:k]
+    return [SearchHit(cards[i], best[i] / 100.0) for i in ranked]
+
+
+def open_catalog(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    collection: str | None = None,
+    embedder: Embedder | None = None,
+) -> Catalog:
+    """Open a complete catalog (embedded at ``path``, or the configured server)."""
+    location = store_location(path, collection)
+    if not location.host and not location.path.exists():
+        raise CatalogError(
+            f"No catalog at {location.path}; run `python -m vectorstore build` first."
+        )
+    embedder = embedder or embedding_function_from_env()
+    client = make_client(location)
+    with chroma_errors(location, "opening the catalog"):
+        names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+        if location.collection not in names:
+            raise CatalogError(
+                f"No catalog named {location.collection!r} at {location.where}; "
+                "run `python -m vectorstore build` first."
+            )
+        store = client.get_collection(location.collection, embedding_function=embedder)
+        manifest = _read_manifest(store)
+    if manifest.get("state") != "complete":
+        raise CatalogError(
+            f"The catalog at {location.where} is incomplete (its last build was interrupted); "
+            "run `python -m vectorstore build` again to finish it."
+        )
+    if manifest.get("embedding") != embedder.name():
+        raise CatalogError(
+            f"The catalog at {location.where} was built with "
+            f"{manifest.get('embedding')} embeddings, "
+            f"not {embedder.name()}; set CATALOG_EMBEDDINGS to match or rebuild."
+        )
+    return Catalog(location, client, store, embedder)
