@@ -21,6 +21,7 @@ Must not import ``agent``, ``demo`` or ``evals``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -82,17 +83,22 @@ def main(argv: list[str] | None = None) -> int:
         if first.skipped:
             print(f"warning: parts skipped during warm-up: {first.skipped}")
         describe_audio(long_file)
+        cases = {
+            "dsp_30s": (clip, {"tags": False, "lyrics": False}),
+            "tags_30s": (clip, {"dsp": False, "lyrics": False}),
+            "lyrics_30s": (clip, {"dsp": False, "tags": False}),
+            "all_10min": (long_file, {}),
+        }
         figures = {
-            "dsp_30s": median_s(lambda: describe_audio(clip, tags=False, lyrics=False), args.repeats),
-            "tags_30s": median_s(lambda: describe_audio(clip, dsp=False, lyrics=False), args.repeats),
-            "lyrics_30s": median_s(lambda: describe_audio(clip, dsp=False, tags=False), args.repeats),
-            "all_10min": median_s(lambda: describe_audio(long_file), args.repeats),
+            name: median_s(lambda p=path, kw=parts: describe_audio(p, **kw), args.repeats)
+            for name, (path, parts) in cases.items()
         }
         example = describe_audio(clip)
     worker = get_tagger().pid
     rss = {"main": peak_rss_gb(), "tagger worker": peak_rss_gb(worker) if worker else 0.0}
     ok = True
-    print(f"\nmedian of {args.repeats} warm runs (wall clock, decode included):")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nmedian of {args.repeats} warm runs (wall clock, decode included; load {load}):")
     for name, seconds in figures.items():
         target = TARGETS_S[name]
         ok &= seconds < target

@@ -113,10 +113,14 @@ def run(
     *,
     seconds: float | None,
     cache_root: Path,
-    fetch: Callable[..., Path] = youtube.fetch_youtube_audio,
+    fetch: Callable[..., Path] | None = None,
     progress: bool = True,
 ) -> tuple[int, list[dict], str | None]:
-    """Download every missing job; returns (files done, failures, reason the run stopped)."""
+    """Download every missing job; returns (files done, failures, reason the run stopped).
+
+    ``fetch`` defaults to :func:`tools.youtube.fetch_youtube_audio` (looked up at call time).
+    """
+    fetch = fetch or youtube.fetch_youtube_audio
     done, failures, consecutive = 0, [], 0
     todo = [job for job in jobs if not job.target.is_file()]
     done += len(jobs) - len(todo)

@@ -31,7 +31,7 @@ from tools.audio import DEFAULT_LIMITS, AudioInputError, AudioLimits, probe_audi
 
 CACHE_ENV = "MUSICRS_AUDIO_CACHE"
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "musicrs-chat" / "youtube"
-UPLOAD_HINT = "please upload the audio file instead"
+UPLOAD_HINT = "upload the audio file instead"
 SOCKET_TIMEOUT_S = 15.0
 # Where the no-network pre-flight check connects; one TCP connect, answered in milliseconds
 # when there is no route or no DNS, so an offline machine fails fast instead of retrying.
@@ -135,14 +135,16 @@ def _parse_strict(url: str) -> YouTubeRef:
     segments = [s for s in parts.path.split("/") if s]
     if host in _SHORT_HOSTS:
         video_id = segments[0] if segments else ""
-    elif segments[:1] == ["watch"]:
-        video_id = (query.get("v") or [""])[0]
+    elif segments[:1] == ["watch"] and "v" in query:
+        video_id = query["v"][0]
     elif len(segments) >= 2 and segments[0] in _ID_PATHS:
         video_id = segments[1]
     elif segments[:1] == ["playlist"] or "list" in query:
         raise AudioInputError(
             f"That link is a YouTube playlist; paste a link to a single video, or {UPLOAD_HINT}."
         )
+    elif segments[:1] == ["watch"]:
+        video_id = ""  # a watch page without ?v= is a broken link, reported as malformed
     else:
         raise AudioInputError(
             "That YouTube link is not a single video (channel, search or home page links "
