@@ -174,3 +174,11 @@ def test_tagger_start_failure_is_reported_not_raised_from_describe(
     description = describe_audio(clips["piano"], lyrics=False)
     assert "failed to start" in description.skipped["tags"]
     assert description.features is not None
+
+
+def test_warm_up_leaves_every_model_loaded() -> None:
+    describe_module.warm_up()
+    assert get_tagger().pid is not None
+    from tools.lyrics import get_transcriber
+
+    assert get_transcriber() is get_transcriber()  # loaded once, then shared

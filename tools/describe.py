@@ -18,6 +18,7 @@ Must not import ``agent``, ``demo`` or ``evals``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +49,14 @@ SUMMARY_TAGS = 5
 SUMMARY_TAG_MIN_SCORE = 0.1
 SWITCHED_OFF = "switched off by the caller"
 
-__all__ = ["AudioDescription", "AudioTag", "DspFeatures", "describe_audio", "describe_source"]
+__all__ = [
+    "AudioDescription",
+    "AudioTag",
+    "DspFeatures",
+    "describe_audio",
+    "describe_source",
+    "warm_up",
+]
 
 
 class AudioDescription(BaseModel):
@@ -196,6 +204,24 @@ def describe_audio(
         loudness_curve_hop_s=round(hop, 3),
         timings_s={k: round(v, 3) for k, v in timings.items()},
     )
+
+
+def warm_up(*, dsp: bool = True, tags: bool = True, lyrics: bool = True) -> None:
+    """Load every model and compile librosa's kernels now (e.g. at app start), so the first
+    user's clip is described as fast as any later one. Failures surface later as skips."""
+    from tools.dsp import warm_up as warm_dsp
+    from tools.lyrics import get_transcriber
+    from tools.tagger import TaggerError, get_tagger
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        started = pool.submit(get_tagger().start) if tags else None
+        if dsp:
+            warm_dsp()
+        if lyrics:
+            get_transcriber()
+        if started is not None:
+            with contextlib.suppress(TaggerError):
+                started.result()
 
 
 def _length_phrase(duration_s: float, windows_s: list[tuple[float, float]]) -> str:

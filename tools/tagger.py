@@ -8,9 +8,9 @@ Conventions
   instruments, tempo and mood words) and ``MSD_musicnn`` (Million Song Dataset: genres,
   eras, moods). A tag name both know keeps the higher score.
 - musicnn needs TensorFlow's v1 graph mode, which it switches on process-wide. It therefore
-  runs in its own process (multiprocessing 'spawn', so nothing is inherited from a main
-  process that may already hold torch or CTranslate2 threads); the worker keeps the graphs
-  loaded, so after its start-up every request is warm.
+  runs in its own process (``python -m tools.tagger``, a fresh interpreter, so nothing is
+  inherited from a main process that may already hold torch or CTranslate2 threads); the
+  worker keeps the graphs loaded, so after its start-up every request is warm.
 - Traps handled here (DESIGN.md §3): ``TF_USE_LEGACY_KERAS=1`` is set before TensorFlow is
   imported; the log-mel input is computed in float32 (musicnn's ``batch_data`` uses float16,
   which overflows under numpy 2 and makes every clip look alike); the checkpoint restore is
@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,7 @@ FFT_SIZE = 512
 N_MELS = 96
 PATCH_FRAMES = 188  # musicnn's 3 s input: time_to_frames(3 s) + 1 at hop 256, 16 kHz
 DEFAULT_MODELS = ("MTT_musicnn", "MSD_musicnn")
+KNOWN_MODELS = ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg")
 _START_TIMEOUT_S = 180.0
 _REQUEST_TIMEOUT_S = 60.0
 # Patches per session.run: TF keeps buffers sized for the largest batch it has seen, so
@@ -137,14 +140,15 @@ def _load_model(tf: Any, name: str, n_labels: int) -> tuple[Any, Any, Any, Any]:
     return session, x, is_training, probabilities
 
 
-def _worker_main(conn: Connection, model_names: tuple[str, ...]) -> None:
+def _worker_main(requests: Connection, replies: Connection, model_names: tuple[str, ...]) -> None:
     """Worker loop: load once, then answer ``samples_16k`` requests until ``None`` arrives."""
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import warnings
 
     warnings.filterwarnings("ignore")  # musicnn's tf.compat.v1.layers deprecation warnings
     try:
+        unknown = sorted(set(model_names) - set(KNOWN_MODELS))
+        if unknown:
+            raise ValueError(f"unknown musicnn model {', '.join(unknown)}")
         with _quiet_fd(2):
             import tensorflow as tf
             from musicnn import configuration
@@ -163,13 +167,13 @@ def _worker_main(conn: Connection, model_names: tuple[str, ...]) -> None:
             for session, x, is_training, probabilities in loaded.values():
                 session.run(probabilities, {x: warm, is_training: False})
     except Exception as exc:  # any start-up failure is reported, then the worker exits
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        replies.send(("error", f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", labels))
+    replies.send(("ready", labels))
     while True:
         try:
-            request = conn.recv()
-        except EOFError:
+            request = requests.recv()
+        except EOFError:  # the client process has gone
             return
         if request is None:
             return
@@ -184,25 +188,44 @@ def _worker_main(conn: Connection, model_names: tuple[str, ...]) -> None:
                 ).mean(axis=0)
                 for name, (session, x, is_training, probabilities) in loaded.items()
             }
-            conn.send(("ok", {name: s.tolist() for name, s in scores.items()}))
+            replies.send(("ok", {name: s.tolist() for name, s in scores.items()}))
         except Exception as exc:  # a bad request must not kill the warm worker
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            replies.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _worker_cli() -> None:
+    """``python -m tools.tagger MODEL...``: requests on stdin, replies on stdout.
+
+    The reply channel is a private copy of stdout, and fd 1 is pointed at stderr, so a
+    stray print from a library can never corrupt the protocol.
+    """
+    replies = Connection(os.dup(1), readable=False)
+    os.dup2(2, 1)
+    requests = Connection(os.dup(0), writable=False)
+    _worker_main(requests, replies, tuple(sys.argv[1:]) or DEFAULT_MODELS)
 
 
 class MusicTagger:
-    """Client for the worker process; thread-safe, restarts the worker if it died."""
+    """Client for the worker process; thread-safe, restarts the worker if it died.
+
+    The worker is a plain ``python -m tools.tagger`` subprocess rather than a
+    multiprocessing child: 'spawn' re-imports the parent's ``__main__`` module, which would
+    re-run an unguarded script (a Gradio ``app.py``) inside the worker.
+    """
 
     def __init__(self, model_names: tuple[str, ...] = DEFAULT_MODELS) -> None:
         self.model_names = model_names
         self._lock = threading.Lock()
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._conn: Connection | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._requests: Connection | None = None
+        self._replies: Connection | None = None
         self._labels: dict[str, Sequence[str]] = {}
 
     @property
     def pid(self) -> int | None:
         """The worker's process id while it runs (for RSS accounting)."""
-        return self._process.pid if self._process and self._process.is_alive() else None
+        running = self._process is not None and self._process.poll() is None
+        return self._process.pid if running else None
 
     def start(self) -> None:
         """Start the worker and wait until its models are loaded and warm."""
@@ -210,17 +233,25 @@ class MusicTagger:
             self._ensure_started()
 
     def _ensure_started(self) -> None:
-        if self._process is not None and self._process.is_alive():
+        if self._process is not None and self._process.poll() is None:
             return
         self._stop()
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        process = ctx.Process(
-            target=_worker_main, args=(child, self.model_names), daemon=True, name="musicnn"
+        env = dict(os.environ)
+        # Set before TensorFlow is imported: musicnn's tf.compat.v1.layers need Keras 2.
+        env["TF_USE_LEGACY_KERAS"] = "1"
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # The worker must import this package even when it is run from a checkout.
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tools.tagger", *self.model_names],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
         )
-        process.start()
-        child.close()
-        self._process, self._conn = process, parent
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._requests = Connection(os.dup(self._process.stdin.fileno()), readable=False)
+        self._replies = Connection(os.dup(self._process.stdout.fileno()), writable=False)
         status, payload = self._receive(_START_TIMEOUT_S, "start")
         if status != "ready":
             self._stop()
@@ -228,12 +259,12 @@ class MusicTagger:
         self._labels = payload
 
     def _receive(self, timeout: float, what: str) -> tuple[str, Any]:
-        assert self._conn is not None
+        assert self._replies is not None
         try:
-            if not self._conn.poll(timeout):
+            if not self._replies.poll(timeout):
                 self._stop()
                 raise TaggerError(f"The musicnn tagger did not {what} within {timeout:.0f} s.")
-            return self._conn.recv()
+            return self._replies.recv()
         except (EOFError, OSError) as exc:
             self._stop()
             raise TaggerError(f"The musicnn tagger process exited during {what}.") from exc
@@ -242,9 +273,9 @@ class MusicTagger:
         """All tags of a 16 kHz mono clip, best first."""
         with self._lock:
             self._ensure_started()
-            assert self._conn is not None
+            assert self._requests is not None
             try:
-                self._conn.send(np.ascontiguousarray(samples_16k, dtype=np.float32))
+                self._requests.send(np.ascontiguousarray(samples_16k, dtype=np.float32))
             except (OSError, ValueError) as exc:
                 self._stop()
                 raise TaggerError("The musicnn tagger process is not running.") from exc
@@ -254,21 +285,27 @@ class MusicTagger:
         return merge_tags(payload, self._labels)
 
     def close(self) -> None:
-        """Ask the worker to exit (it is a daemon, so it also dies with this process)."""
+        """Ask the worker to exit; kill it if it does not."""
         with self._lock:
             self._stop()
 
     def _stop(self) -> None:
-        if self._conn is not None:
+        if self._requests is not None:
             with contextlib.suppress(OSError, ValueError):
-                self._conn.send(None)
-            self._conn.close()
+                self._requests.send(None)
+            self._requests.close()
+        if self._replies is not None:
+            self._replies.close()
         if self._process is not None:
-            self._process.join(timeout=5)
-            if self._process.is_alive():
+            for stream in (self._process.stdin, self._process.stdout):
+                if stream is not None:
+                    stream.close()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 self._process.kill()
-                self._process.join(timeout=5)
-        self._process, self._conn = None, None
+                self._process.wait(timeout=5)
+        self._process, self._requests, self._replies = None, None, None
 
 
 _shared: MusicTagger | None = None
@@ -283,3 +320,7 @@ def get_tagger() -> MusicTagger:
             _shared = MusicTagger()
             atexit.register(_shared.close)
         return _shared
+
+
+if __name__ == "__main__":
+    _worker_cli()
