@@ -242,8 +242,12 @@ def build_catalog(
             bar.update(len(ids))
         for start in range(0, len(to_update), batch):
             ids = to_update[start : start + batch]
+            # Chroma re-embeds documents passed without embeddings: hand it the stored ones.
+            stored = store.get(ids=ids, include=["embeddings"])
+            vectors = dict(zip(stored["ids"], stored["embeddings"], strict=True))
             store.update(
                 ids=ids,
+                embeddings=[vectors[i] for i in ids],
                 documents=[wanted[i][0].text for i in ids],
                 metadatas=[_replaced(existing[i], wanted[i][1]) for i in ids],
             )
