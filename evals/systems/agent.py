@@ -45,7 +45,12 @@ class AgentSystem(RankingSystem):
     def rank(self, request: RankingRequest) -> RankedList:
         session = f"replay:{request.name}"
         audio = str(request.audio_paths[0]) if request.audio_paths else None
-        catalog = self.leak_free_catalog(request.name, request.candidates)
+        catalog = self.leak_free_catalog(
+            request.name,
+            request.candidates,
+            data=self.context.data_path,
+            cache_dir=self.context.cache_dir,
+        )
         try:
             result = self.agent.run_turn(
                 session,
