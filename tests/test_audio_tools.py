@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from langchain_core.messages import ToolMessage
+from langchain.messages import ToolMessage
 
 from tests import audio_fixtures as fx
 from tests.test_audio_ingest import assert_one_sentence

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 
-from langchain_core.tools import tool
+from langchain.tools import tool
 
 from tools import youtube
 from tools.audio import AudioInputError

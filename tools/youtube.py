@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -247,6 +248,16 @@ class _Logger:
     def error(self, msg: str) -> None: ...
 
 
+def js_runtimes() -> dict[str, dict]:
+    """JavaScript runtimes on PATH for yt-dlp's YouTube challenges (with yt-dlp-ejs).
+
+    yt-dlp enables only deno by default; any other installed runtime is just as good.
+    """
+    executables = {"deno": "deno", "node": "node", "bun": "bun", "quickjs": "qjs"}
+    found = {name: {} for name, exe in executables.items() if shutil.which(exe)}
+    return found or {"deno": {}}
+
+
 def download_with_ytdlp(
     url: str,
     workdir: Path,
@@ -279,6 +290,7 @@ def download_with_ytdlp(
         "extractor_retries": 0,
         "cachedir": False,
         "max_filesize": int(limits.max_file_mb * 1e6),
+        "js_runtimes": js_runtimes(),
     }
     if start or duration is not None:
         end = (start or 0.0) + (duration if duration is not None else limits.max_duration_s)
