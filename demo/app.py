@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,12 +102,14 @@ def build_app(agent: TurnAgent, brain_label: str, *, notice: str = "") -> gr.Blo
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         with gr.Row(elem_id="header", equal_height=True):
-            gr.Markdown(
-                f"# 🎧 {TITLE}\nTalk about music, play me a clip or paste a YouTube link, "
-                "and get recommendations I can justify.",
-                elem_id="title",
-            )
-            gr.HTML(render.badge_html(brain_label), elem_id="brain", scale=0, min_width=180)
+            with gr.Column(scale=1):
+                gr.Markdown(
+                    f"# 🎧 {TITLE}\nTalk about music, play me a clip or paste a YouTube link, "
+                    "and get recommendations I can justify.",
+                    elem_id="title",
+                )
+            with gr.Column(scale=0, min_width=220):
+                gr.HTML(render.badge_html(brain_label), elem_id="brain")
         if notice:
             gr.Markdown(f"ℹ️ {notice}", elem_id="notice")
         with gr.Row(equal_height=False):
@@ -189,12 +192,18 @@ def launch_options() -> dict[str, Any]:
 def main() -> None:
     """Prepare data and catalog if needed, build the real agent, serve the page."""
     from agent import Settings, build_agent
-    from demo.readiness import prepare
+    from demo.readiness import prepare, warm_audio_tools
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     notice = prepare()
     settings = Settings.from_env()
     agent = build_agent(settings)
+    agent.warm_up()  # open the catalog now: the first turn should not pay for it
+    status = agent.catalog_status()
+    if status != "open" and not notice:
+        notice = f"The catalog is {status}; answers rest on your words and clips only."
+    # In the background: the page is ready before librosa and the tagger are.
+    threading.Thread(target=warm_audio_tools, name="warm-audio", daemon=True).start()
     app = build_app(agent, settings.brain_label, notice=notice)
     app.launch(**launch_options())
 

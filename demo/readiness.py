@@ -10,6 +10,7 @@ Conventions:
   :data:`HF_DATASET_ID` (a Space has no local file; this is the only network use here).
 - The build runs as ``python -m vectorstore build`` in a child process with its own
   progress bar on the console: it is resumable, so an interrupted start-up loses nothing.
+- :func:`warm_audio_tools` runs after start-up, in the background: it only saves time.
 - On a Hugging Face Space (``SPACE_ID`` set) musicnn and tf-keras are installed with
   ``--no-deps`` if missing: musicnn's 2019 metadata pins numpy<1.17, so a requirements
   file cannot hold it (the Makefile does the same locally).
@@ -114,3 +115,15 @@ def _install_tagger_packages() -> None:
     command += ["musicnn==0.1.0", "tf-keras==2.21.0"]
     if subprocess.run(command, check=False).returncode != 0:
         log.warning("Installing musicnn failed: clips are described without tags.")
+
+
+def warm_audio_tools() -> None:
+    """Compile librosa's kernels and start the tagger so the first clip is answered fast."""
+    try:
+        from tools.dsp import warm_up
+        from tools.tagger import get_tagger
+
+        warm_up()
+        get_tagger()
+    except Exception as error:  # the clip's own turn will report what is wrong
+        log.warning("Audio warm-up failed (%s); the first clip will be slower.", error)

@@ -104,13 +104,13 @@ def youtube_id(url: str | None) -> str | None:
 
 def cards_html(recommendations: Iterable[Any]) -> str:
     """One card per recommendation: name, artist, why, and a way to play it."""
-    cards = [_card(rec) for rec in recommendations]
+    cards = [_card(rank, rec) for rank, rec in enumerate(recommendations, 1)]
     if not cards:
         return ""
     return f'<div class="rec-cards">{"".join(cards)}</div>'
 
 
-def _card(rec: Any) -> str:
+def _card(rank: int, rec: Any) -> str:
     name = html.escape(rec.name)
     artist = f'<div class="rec-artist">{html.escape(rec.artist)}</div>' if rec.artist else ""
     confidence = max(0.0, min(float(rec.confidence), 1.0))
@@ -134,8 +134,9 @@ def _card(rec: Any) -> str:
         )
     return (
         f'<div class="rec-card"><div class="rec-head"><div class="rec-name">{name}</div>'
-        f'<div class="rec-conf" title="confidence">{confidence:.0%}</div></div>{artist}'
-        f'<div class="rec-why">{html.escape(rec.why)}</div>{play}</div>'
+        f'<div class="rec-rank" title="confidence {confidence:.0%}">#{rank}</div></div>'
+        f'{artist}<div class="rec-why" title="{html.escape(rec.why)}">{html.escape(rec.why)}</div>'
+        f"{play}</div>"
     )
 
 

@@ -28,7 +28,7 @@ CSS = """
 .gradio-container { max-width: 1280px !important; margin: auto; }
 #header { align-items: center; gap: 12px; }
 #header h1 { margin: 0; font-size: 1.6rem; }
-#brain { margin-left: auto; flex-grow: 0 !important; }
+#brain { display: flex; justify-content: flex-end; }
 #header p { margin: 2px 0 0; opacity: .75; }
 .brain-badge { display: inline-flex; align-items: center; gap: 8px; padding: 6px 14px;
   border-radius: 999px; font-weight: 600; font-size: .85rem; white-space: nowrap;
@@ -42,10 +42,11 @@ CSS = """
   box-shadow: 0 1px 2px rgba(0,0,0,.05); }
 .rec-head { display: flex; justify-content: space-between; gap: 8px; align-items: baseline; }
 .rec-name { font-weight: 700; font-size: 1.02rem; }
-.rec-conf { font-size: .75rem; padding: 1px 8px; border-radius: 999px;
+.rec-rank { font-size: .75rem; font-weight: 700; padding: 1px 8px; border-radius: 999px;
   background: var(--color-accent-soft); color: var(--color-accent); }
 .rec-artist { opacity: .8; font-size: .9rem; margin-top: 2px; }
-.rec-why { margin: 8px 0; font-size: .9rem; line-height: 1.4; }
+.rec-why { margin: 8px 0; font-size: .9rem; line-height: 1.4; display: -webkit-box;
+  -webkit-line-clamp: 4; -webkit-box-orient: vertical; overflow: hidden; }
 .rec-link { font-size: .85rem; font-weight: 600; color: var(--color-accent); }
 .rec-player summary { cursor: pointer; font-size: .85rem; font-weight: 600; margin-bottom: 4px; }
 .rec-player iframe { width: 100%; aspect-ratio: 16 / 9; border: 0; border-radius: 8px; }

@@ -119,7 +119,7 @@ def test_non_audio_uploads_get_a_sentence(url: str, tmp_path: Path) -> None:
     # Named like audio but is not: the agent's audio tools say so, in one sentence.
     fake = text_renamed_mp3(tmp_path / "song.mp3")
     chat, *_, turn = send(session, "", fake)
-    assert "song.mp3" in texts(chat, "assistant")[-1] and not turn["recommendations"]
+    assert "'song.mp3' is not" in texts(chat, "assistant")[-1] and turn["audio"] is None
     assert "Traceback" not in str(chat)
     assert_answers(session)
 

@@ -135,9 +135,11 @@ class StandInAgent:
             self.history.pop(session_id, None)
 
 
-def build_small_catalog(musicrs_path: Path, base: Path, threads: int = 40) -> Path:
-    """A catalog of the first ``threads`` MusiCRS threads, built once per test session
-    with the catalog's own CLI; skips the calling test when the build is not possible."""
+def build_small_catalog(musicrs_path: Path, base: Path) -> Path:
+    """A catalog of the first MusiCRS thread of each subreddit (9 threads, every genre),
+    built once per test session with the catalog's own CLI; skips the calling test when
+    the build is not possible."""
+    import json
     import subprocess
     import sys
 
@@ -148,10 +150,13 @@ def build_small_catalog(musicrs_path: Path, base: Path, threads: int = 40) -> Pa
     if done.is_file():
         return catalog
     catalog.mkdir(parents=True, exist_ok=True)
-    subset = base / "demo-musicrs.jsonl"
+    firsts: dict[str, str] = {}
     with musicrs_path.open(encoding="utf-8") as lines:
-        subset.write_text("".join(line for _, line in zip(range(threads), lines, strict=False)))
-    command = [sys.executable, "-m", "vectorstore", "build", "--data", str(subset)]
+        for line in lines:
+            firsts.setdefault(json.loads(line)["source_subreddit"], line)
+    subset = base / "demo-musicrs.jsonl"
+    subset.write_text("".join(firsts.values()), encoding="utf-8")
+    command = [sys.executable, "-m", "vectorstore", "build", "--quiet", "--data", str(subset)]
     run = subprocess.run(
         [*command, "--path", str(catalog)], capture_output=True, text=True, check=False
     )
@@ -170,4 +175,6 @@ def real_agent(catalog: Path):  # -> agent.MusicAgent
     settings = dataclasses.replace(
         Settings.from_env(), provider="offline", catalog_path=str(catalog)
     )
-    return build_agent(settings)
+    agent = build_agent(settings)
+    agent.warm_up()  # as demo.app.main does: the catalog opens before the first turn
+    return agent
