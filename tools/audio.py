@@ -178,7 +178,8 @@ def _decode(path: Path, *, sample_rate: int, max_seconds: float) -> tuple[np.nda
         "-t", f"{max_seconds:.3f}", "-f", "f32le", "pipe:1",
     ]  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, timeout=_FFMPEG_TIMEOUT_S, check=False)
-    samples = np.frombuffer(run.stdout, dtype="<f4").astype(np.float32)
+    # One writable copy of ffmpeg's bytes; later clean-up works on it in place.
+    samples = np.frombuffer(run.stdout, dtype="<f4").astype(np.float32, copy=True)
     return samples, run.stderr.decode("utf-8", "replace").strip()
 
 
@@ -213,7 +214,7 @@ def load_audio(path: str | Path, *, limits: AudioLimits = DEFAULT_LIMITS) -> Dec
             "please upload a shorter clip."
         )
     if not np.all(np.isfinite(samples)):
-        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+        np.nan_to_num(samples, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     peak = float(np.max(np.abs(samples)))
     if peak <= 10 ** (limits.silence_dbfs / 20):
         raise AudioInputError(
@@ -228,7 +229,7 @@ def load_audio(path: str | Path, *, limits: AudioLimits = DEFAULT_LIMITS) -> Dec
             f"{_fmt_duration(duration)} could be decoded and analysed."
         )
     return DecodedAudio(
-        samples=np.clip(samples, -1.0, 1.0),
+        samples=np.clip(samples, -1.0, 1.0, out=samples),
         sample_rate=limits.sample_rate,
         source=source,
         warnings=tuple(warnings),
@@ -255,7 +256,8 @@ def level_curve_db(
     hop_s = max(0.5, duration / max_points)
     hop = max(1, round(hop_s * sample_rate))
     n = max(1, len(samples) // hop)
-    frames = samples[: n * hop].reshape(n, hop).astype(np.float64)
-    rms = np.sqrt(np.mean(frames**2, axis=1))
+    frames = samples[: n * hop].reshape(n, hop)
+    # einsum accumulates in float64 without materialising a float64 copy of a long file.
+    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / hop)
     curve = 20 * np.log10(np.maximum(rms, 1e-5))
     return [round(float(v), 2) for v in curve], hop / sample_rate
