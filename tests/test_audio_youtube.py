@@ -13,6 +13,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from yt_dlp.networking.exceptions import TransportError
@@ -249,3 +250,66 @@ def test_failed_fetch_leaves_no_temp_files_and_no_cache_entry(
 def test_negative_start_is_refused(tmp_path: Path) -> None:
     with pytest.raises(AudioInputError, match="start time"):
         fetch_youtube_audio("https://youtu.be/VCLxJd1d84s", start=-1, cache_root=tmp_path)
+
+
+class FakeYoutubeDL:
+    """Stands in for yt_dlp.YoutubeDL: canned metadata, records the download ranges."""
+
+    info: ClassVar[dict] = {}
+    ranges: ClassVar[list | None] = None
+
+    def __init__(self, params: dict) -> None:
+        self.params = params
+
+    def __enter__(self) -> FakeYoutubeDL:
+        return self
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def extract_info(self, url: str, download: bool) -> dict:
+        return dict(self.info)
+
+    def process_ie_result(self, info: dict, download: bool) -> dict:
+        ranges = self.params.get("download_ranges")
+        FakeYoutubeDL.ranges = ranges.ranges if ranges else None
+        workdir = Path(self.params["paths"]["home"])
+        fx.click_track(workdir / "download.wav", seconds=1)
+        return info
+
+
+@pytest.mark.parametrize(
+    ("info", "start", "duration", "ranges"),
+    [
+        ({"duration": 3 * 3600}, None, None, [(0.0, 900.0)]),  # a 3 h mix: first 15 min
+        ({"duration": 3 * 3600}, 600.0, None, [(600.0, 1500.0)]),
+        ({"duration": 240}, None, None, None),  # a song: all of it
+        ({"duration": 240}, 30.0, 10.0, [(30.0, 40.0)]),
+    ],
+)
+def test_long_videos_are_cut_to_the_duration_limit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, info, start, duration, ranges
+) -> None:
+    import yt_dlp
+
+    monkeypatch.setattr(yt_dlp, "YoutubeDL", FakeYoutubeDL)
+    monkeypatch.setattr(FakeYoutubeDL, "info", info)
+    downloaded = download_with_ytdlp("https://www.youtube.com/watch?v=dQw4w9WgXcQ", tmp_path,
+                                     start=start, duration=duration)  # fmt: skip
+    assert downloaded.name == "download.wav"
+    assert FakeYoutubeDL.ranges == ranges
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [({"_type": "playlist", "entries": []}, "playlist"), ({"is_live": True}, "live stream")],
+)
+def test_playlists_and_live_streams_found_by_yt_dlp_are_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, info: dict, expected: str
+) -> None:
+    import yt_dlp
+
+    monkeypatch.setattr(yt_dlp, "YoutubeDL", FakeYoutubeDL)
+    monkeypatch.setattr(FakeYoutubeDL, "info", info)
+    with pytest.raises(AudioInputError, match=expected):
+        download_with_ytdlp("https://www.youtube.com/watch?v=dQw4w9WgXcQ", tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -5,8 +5,9 @@ Conventions
 - Only single YouTube videos are fetched (youtube.com/watch, youtu.be, music.youtube.com,
   youtube.com/shorts, /live, /embed); no other host is ever contacted (DESIGN.md §6).
 - A *section* is ``(start_s, duration_s)``; ``start_s`` defaults to the link's ``?t=``,
-  ``duration_s=None`` means "to the end". The result is a mono 16-bit WAV at 22050 Hz in the
-  cache, named by video id and section, so a second request touches no network.
+  ``duration_s=None`` means "to the end", capped at the duration limit (15 min). The
+  result is a mono 16-bit WAV at 22050 Hz in the cache, named by video id and section, so
+  a second request touches no network.
 - Every failure raises :class:`tools.audio.AudioInputError` with one sentence that suggests
   uploading the clip instead; yt-dlp's own exceptions never escape.
 - Downloads happen in a temporary directory that is always removed; cache files are
@@ -270,7 +271,9 @@ def download_with_ytdlp(
 
     Works for any URL yt-dlp can read (the YouTube path passes a canonical watch URL; tests
     pass a local HTTP file through yt-dlp's generic extractor). A section is cut by yt-dlp's
-    ``download_ranges`` so only that part is fetched. Raises :class:`AudioInputError`.
+    ``download_ranges`` so only that part is fetched; a video longer than the duration limit
+    is cut to its first ``limits.max_duration_s`` from ``start``. Raises
+    :class:`AudioInputError`.
     """
     import yt_dlp
     from yt_dlp.utils import download_range_func
@@ -306,12 +309,11 @@ def download_with_ytdlp(
                 raise AudioInputError(
                     f"That video is a live stream, which cannot be fetched; {UPLOAD_HINT}."
                 )
-            length = info.get("duration")
-            if length and duration is None and length - (start or 0.0) > limits.max_duration_s:
-                raise AudioInputError(
-                    f"That video is {length / 60:.0f} minutes long, over the "
-                    f"{limits.max_duration_s / 60:.0f}-minute limit; add a start time (?t=) "
-                    f"and a duration, or {UPLOAD_HINT}."
+            length, begin = info.get("duration"), start or 0.0
+            if duration is None and length and length - begin > limits.max_duration_s:
+                # A mix or an album: fetch only the first stretch the limits allow.
+                ydl.params["download_ranges"] = download_range_func(
+                    None, [(begin, begin + limits.max_duration_s)]
                 )
             info = ydl.process_ie_result(info, download=True)
     except AudioInputError:
@@ -359,9 +361,9 @@ def fetch_youtube_audio(
 ) -> Path:
     """The audio of one YouTube video (or a section of it) as a cached WAV file.
 
-    ``start`` defaults to the link's ``?t=``; ``duration=None`` means to the end (a video
-    longer than ``limits.max_duration_s`` then needs a duration). A cached section is
-    returned without touching the network. Raises :class:`AudioInputError`.
+    ``start`` defaults to the link's ``?t=``; ``duration=None`` means to the end, at most
+    ``limits.max_duration_s``. A cached section is returned without touching the network.
+    Raises :class:`AudioInputError`.
     """
     ref = parse_youtube_url(url)
     start = ref.start_s if start is None else start
