@@ -182,3 +182,21 @@ def test_warm_up_leaves_every_model_loaded() -> None:
     from tools.lyrics import get_transcriber
 
     assert get_transcriber() is get_transcriber()  # loaded once, then shared
+
+
+def test_summary_quotes_long_lyrics_briefly_and_names_skipped_parts() -> None:
+    lyrics = "la " * 200
+    summary = describe_module.summarize(
+        duration_s=30.0,
+        windows_s=[(0.0, 30.0)],
+        features=None,
+        tags=[],
+        lyrics=lyrics,
+        skipped={"dsp": SWITCHED_OFF, "tags": "Tagging analysis failed (worker crashed)."},
+    )
+    quote = summary.split('"')[1]
+    assert quote.endswith("…") and len(quote) <= describe_module.SUMMARY_LYRICS_CHARS + 1
+    assert summary.endswith(
+        "Not analysed: dsp (switched off by the caller); tags (Tagging analysis failed "
+        "(worker crashed))."
+    )

@@ -21,9 +21,10 @@ import argparse
 import contextlib
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -48,6 +49,7 @@ SUMMARY_TAGS = 5
 # Tags below this mean activation are noise for a summary (musicnn rarely exceeds 0.6).
 SUMMARY_TAG_MIN_SCORE = 0.1
 SWITCHED_OFF = "switched off by the caller"
+SUMMARY_LYRICS_CHARS = 300  # the summary quotes this much; ``lyrics`` keeps all of it
 
 __all__ = [
     "AudioDescription",
@@ -148,7 +150,7 @@ def describe_audio(
     notes = list(decoded.warnings)
     samples_16k = resample(analysed, sr, MODEL_RATE) if tags or lyrics else analysed
 
-    def timed(name: str, fn, *args):
+    def timed(name: str, fn: Callable[..., Any], *args: Any) -> Any:
         t0 = time.perf_counter()
         try:
             return fn(*args)
@@ -292,7 +294,9 @@ def summarize(
     elif "tags" not in skipped:
         sentences.append("No tag scored clearly.")
     if lyrics:
-        sentences.append(f'Words heard: "{lyrics}"')
+        limit = SUMMARY_LYRICS_CHARS
+        quoted = lyrics if len(lyrics) <= limit else lyrics[:limit].rstrip() + "…"
+        sentences.append(f'Words heard: "{quoted}"')
     elif features is not None and features.vocals_likely:
         sentences.append("A voice is likely present, but no words could be made out.")
     elif "lyrics" not in skipped or features is not None:

@@ -22,6 +22,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 from scipy import signal
 
+from tools.audio import resample
+
 N_FFT = 2048
 HOP = 512
 N_MELS = 96
@@ -215,8 +217,6 @@ def compute_features(samples: np.ndarray, sample_rate: int) -> DspFeatures:
 
 
 def _to_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    from tools.audio import resample
-
     return resample(samples, sample_rate, 16000).astype(np.float32)
 
 
