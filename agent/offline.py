@@ -27,7 +27,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from agent.prompts import parse_user_message
+from agent.prompts import DEFAULT_AUDIO_REQUEST, DEFAULT_RANKING_REQUEST, parse_user_message
 from agent.schemas import CandidateRanking, ChatAnswer, RecommendationOut
 
 DESCRIBE_TOOL = "describe_audio"
@@ -319,7 +319,9 @@ class _Turn:
 
     def search_query(self) -> str:
         heard = self.heard_terms().replace(",", "")
-        return " ".join(part for part in (self.text, heard) if part).strip()[:500]
+        # The turn API's stand-in request for an audio-only turn is not the user's words.
+        text = "" if self.text in (DEFAULT_AUDIO_REQUEST, DEFAULT_RANKING_REQUEST) else self.text
+        return " ".join(part for part in (text, heard) if part).strip()[:500]
 
     def search_hits(self) -> list[dict[str, Any]]:
         return [

@@ -12,20 +12,21 @@ Conventions:
   starting with ``"Error:"`` so the model can recover (DESIGN.md §4).
 - Results are compact JSON (``ensure_ascii=False``) so the offline brain and an LLM read
   the same facts.
-- ``rank_candidates`` scores the pool of the turn (``CatalogContext.candidates``) and
-  returns indices into that list, best first, with every index exactly once.
+- ``rank_candidates`` scores the pool of the turn (``CatalogContext.candidates``) with the
+  same leak-free fusion as the ``hybrid`` evals system (:func:`score_pool`) and returns
+  indices into that list, best first, every index exactly once; equal scores keep the
+  shown (seeded, shuffled) order.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 from langchain.tools import ToolRuntime, tool
 
 
@@ -63,10 +64,6 @@ class CatalogLike(Protocol):
     def lookup(self, name: str, k: int = 5) -> list[Any]: ...
 
 
-#: A ranker of a candidate pool: ``(catalog, query, candidates, community) -> scores``.
-PoolScorer = Callable[[CatalogLike, str, Sequence[str], str | None], Sequence[float]]
-
-
 @dataclass
 class CatalogContext:
     """The runtime context of one turn, as far as the catalog tools are concerned.
@@ -79,7 +76,6 @@ class CatalogContext:
     unavailable: str = "no catalog is configured"
     candidates: tuple[str, ...] = ()
     community: str | None = None
-    scorer: PoolScorer | None = field(default=None, repr=False)
 
 
 MAX_K = 25
@@ -174,9 +170,7 @@ def rank_candidates(query: str, runtime: ToolRuntime[Any]) -> str:
     candidates = tuple(getattr(context, "candidates", ()) or ())
     if not candidates:
         return "Error: this turn has no candidate list to rank."
-    catalog = getattr(context, "catalog", None)
-    scorer = getattr(context, "scorer", None) or score_pool
-    scores = list(scorer(catalog, query, candidates, getattr(context, "community", None)))
+    scores = score_pool(query, candidates)
     # Stable sort: ties keep the shown (already shuffled) order, which is seeded.
     order = sorted(range(len(candidates)), key=lambda i: -scores[i])
     top = [
@@ -188,64 +182,54 @@ def rank_candidates(query: str, runtime: ToolRuntime[Any]) -> str:
 CATALOG_TOOLS = [search_catalog, lookup_entity, rank_candidates]
 
 
-# --- the default pool scorer -------------------------------------------------------------
+# --- the pool scorer ----------------------------------------------------------------------
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset(
-    "a an and are as at be by for from i in is it me my of on or that the this to was were "
-    "with you your some any like songs song music album albums artist artists track tracks "
-    "what which who looking recommend recommendations similar feat ft".split()
-)
+#: Fusion weights of the z-scored features, as the ``hybrid`` evals system chose them on the
+#: dev split (its catalog-expansion features got weight 0 there, so they are left out).
+LEXICAL_WEIGHT = 0.5
+DENSE_WEIGHT = 0.5
 
 
-def _words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in _STOP]
+class NameVectors:
+    """MiniLM vectors of texts, memoised per process (candidate names recur across pools)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._memo: dict[str, np.ndarray] = {}
+        self._embedder: Any = None
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            if self._embedder is None:
+                from vectorstore.embeddings import MiniLMEmbeddingFunction
+
+                self._embedder = MiniLMEmbeddingFunction()
+            missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+            if missing:
+                self._memo.update(zip(missing, self._embedder.encode(missing), strict=True))
+            return np.stack([self._memo[t] for t in texts])
 
 
-def score_pool(
-    catalog: CatalogLike | None,
-    query: str,
-    candidates: Sequence[str],
-    community: str | None,
-) -> list[float]:
-    """Score each candidate for ``query`` from the query's catalog neighbourhood.
+name_vectors = NameVectors()
 
-    The query is expanded with the words of the catalog hits it retrieves (names, artists,
-    related entities, weighted by hit score), then each candidate name is scored by BM25
-    against that expanded query. Only the catalog's answer to the *query* is used, never a
-    lookup of a candidate, so in a candidate-blind view nothing about the pool leaks.
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def score_pool(query: str, candidates: Sequence[str]) -> list[float]:
+    """Score each candidate for ``query``: BM25 of the query against the candidate names
+    (idf from the pool itself) and MiniLM cosine similarity of query and name, each
+    z-scored within the pool, fused with the ``hybrid`` system's dev-chosen weights.
+
+    The catalog is not consulted at all, so the scores cannot leak pool membership
+    (DESIGN.md §5); the catalog tools called before it supply the evidence a reply cites.
     """
-    weights: Counter[str] = Counter()
-    for word in _words(query):
-        weights[word] += 1.0
-    if catalog is not None and query.strip():
-        for hit in catalog.search(query[:500], k=20, community=community):
-            card = hit.card
-            text = " ".join([card.name, *card.artists, *list(card.related)[:5]])
-            for word in set(_words(text)):
-                weights[word] += 0.3 * max(float(hit.score), 0.0)
-    return _bm25(weights, candidates)
+    from vectorstore.text import bm25_scores
 
-
-def _bm25(
-    weights: Counter[str], documents: Sequence[str], k1: float = 1.2, b: float = 0.75
-) -> list[float]:
-    tokens = [_words(d) for d in documents]
-    n = len(documents)
-    average = sum(map(len, tokens)) / n if n else 0.0
-    frequency = Counter(w for ws in tokens for w in set(ws))
-    scores = []
-    for words in tokens:
-        counts = Counter(words)
-        norm = k1 * (1 - b + b * len(words) / average) if average else k1
-        scores.append(
-            sum(
-                weights[w]
-                * math.log(1 + (n - frequency[w] + 0.5) / (frequency[w] + 0.5))
-                * counts[w]
-                * (k1 + 1)
-                / (counts[w] + norm)
-                for w in counts.keys() & weights.keys()
-            )
-        )
-    return scores
+    lexical = np.asarray(bm25_scores(query, list(candidates)), dtype=np.float64)
+    vectors = name_vectors([*candidates, query])
+    dense = (vectors[:-1] @ vectors[-1]).astype(np.float64)
+    fused = LEXICAL_WEIGHT * _standardised(lexical) + DENSE_WEIGHT * _standardised(dense)
+    return fused.tolist()
