@@ -16,7 +16,7 @@ from tests import audio_fixtures as fx
 from tools import describe as describe_module
 from tools.audio import AudioInputError, load_audio, resample
 from tools.describe import SWITCHED_OFF, AudioDescription, analysis_windows, describe_audio
-from tools.tagger import MusicTagger, TaggerError, get_tagger, musicnn_input
+from tools.tagger import MusicTagger, TaggerError, get_tagger, musicnn_input, verify_restored
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +59,24 @@ def test_float16_trap_is_real_and_avoided() -> None:
     patches = musicnn_input(loud)
     assert patches.shape == (1, 188, 96) and patches.dtype == np.float32
     assert np.isfinite(patches).all() and patches.max() > 4.8  # above float16's log10(65504)
+
+
+def test_worker_verified_every_restored_variable(described) -> None:
+    restored = get_tagger().restored_variables
+    assert set(restored) == {"MTT_musicnn", "MSD_musicnn"}
+    assert all(count > 50 for count in restored.values()), restored
+
+
+def test_restore_verification_catches_missing_or_unrestored_weights() -> None:
+    weights = {"conv/kernel": np.ones((3, 3)), "dense/bias": np.zeros(4)}
+    assert verify_restored("MTT_musicnn", weights, dict(weights)) == 2
+    with pytest.raises(TaggerError, match="dense/bias"):
+        verify_restored("MTT_musicnn", weights, {"conv/kernel": np.ones((3, 3))})
+    freshly_initialised = {**weights, "conv/kernel": np.full((3, 3), 0.5)}
+    with pytest.raises(TaggerError, match="conv/kernel"):
+        verify_restored("MTT_musicnn", freshly_initialised, weights)
+    with pytest.raises(TaggerError, match="no variables"):
+        verify_restored("MTT_musicnn", {}, weights)
 
 
 def test_piano_and_beat_get_clearly_different_tags(described) -> None:

@@ -27,7 +27,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -111,8 +111,25 @@ def _quiet_fd(fd: int) -> Iterator[None]:
         os.close(saved)
 
 
-def _load_model(tf: Any, name: str, n_labels: int) -> tuple[Any, Any, Any, Any]:
-    """Build one musicnn graph in its own tf.Graph, restore it, prove the weights loaded."""
+def verify_restored(
+    model: str, values: Mapping[str, np.ndarray], stored: Mapping[str, np.ndarray]
+) -> int:
+    """Check every graph variable equals its checkpoint tensor; return how many were checked.
+
+    musicnn's own loader swallows restore errors and tags with random initial weights, which
+    looks like working code; this makes that failure loud.
+    """
+    if not values:
+        raise TaggerError(f"musicnn model {model} defined no variables to restore.")
+    for name, value in values.items():
+        if name not in stored or not np.array_equal(value, stored[name]):
+            raise TaggerError(f"musicnn checkpoint {model} did not restore variable {name}.")
+    return len(values)
+
+
+def _load_model(tf: Any, name: str, n_labels: int) -> tuple[tuple[Any, Any, Any, Any], int]:
+    """Build one musicnn graph in its own tf.Graph and restore it; also returns how many
+    variables were verified against the checkpoint."""
     from musicnn import models
 
     graph = tf.Graph()
@@ -128,16 +145,11 @@ def _load_model(tf: Any, name: str, n_labels: int) -> tuple[Any, Any, Any, Any]:
         checkpoint = os.path.join(os.path.dirname(models.__file__), name) + os.sep
         tf.compat.v1.train.Saver().restore(session, checkpoint)
         reader = tf.compat.v1.train.NewCheckpointReader(checkpoint)
-        shapes = reader.get_variable_to_shape_map()
         variables = tf.compat.v1.global_variables()
-        values = session.run(variables)
-    for variable, value in zip(variables, values, strict=True):
-        stored = variable.op.name
-        if stored not in shapes or not np.array_equal(value, reader.get_tensor(stored)):
-            raise TaggerError(f"musicnn checkpoint {name} did not restore variable {stored}.")
-    if not variables:
-        raise TaggerError(f"musicnn checkpoint {name} defined no variables to restore.")
-    return session, x, is_training, probabilities
+        values = dict(zip([v.op.name for v in variables], session.run(variables), strict=True))
+    stored = {var: reader.get_tensor(var) for var in values if reader.has_tensor(var)}
+    restored = verify_restored(name, values, stored)
+    return (session, x, is_training, probabilities), restored
 
 
 def _worker_main(requests: Connection, replies: Connection, model_names: tuple[str, ...]) -> None:
@@ -159,7 +171,9 @@ def _worker_main(requests: Connection, replies: Connection, model_names: tuple[s
                 else configuration.MSD_LABELS
                 for name in model_names
             }
-            loaded = {name: _load_model(tf, name, len(labels[name])) for name in model_names}
+            built = {name: _load_model(tf, name, len(labels[name])) for name in model_names}
+            loaded = {name: model for name, (model, _) in built.items()}
+            restored = {name: count for name, (_, count) in built.items()}
             # The first runs pay for TF's graph optimisation and librosa's numba compilation;
             # a 30 s noise clip (10 patches, a typical batch) does both now.
             noise = np.random.default_rng(0).standard_normal(SAMPLE_RATE * 30)
@@ -169,7 +183,7 @@ def _worker_main(requests: Connection, replies: Connection, model_names: tuple[s
     except Exception as exc:  # any start-up failure is reported, then the worker exits
         replies.send(("error", f"{type(exc).__name__}: {exc}"))
         return
-    replies.send(("ready", labels))
+    replies.send(("ready", {"labels": labels, "restored": restored}))
     while True:
         try:
             request = requests.recv()
@@ -220,6 +234,7 @@ class MusicTagger:
         self._requests: Connection | None = None
         self._replies: Connection | None = None
         self._labels: dict[str, Sequence[str]] = {}
+        self.restored_variables: dict[str, int] = {}
 
     @property
     def pid(self) -> int | None:
@@ -256,7 +271,9 @@ class MusicTagger:
         if status != "ready":
             self._stop()
             raise TaggerError(f"The musicnn tagger failed to start ({payload}).")
-        self._labels = payload
+        self._labels = payload["labels"]
+        # Variables per checkpoint that the worker verified against the stored tensors.
+        self.restored_variables = payload["restored"]
 
     def _receive(self, timeout: float, what: str) -> tuple[str, Any]:
         assert self._replies is not None
