@@ -179,3 +179,8 @@ def test_level_curve_tracks_loudness_over_the_whole_file() -> None:
     curve, hop = level_curve_db(quiet_then_loud.astype(np.float32), sr, max_points=10)
     assert hop == pytest.approx(2.0) and len(curve) == 10
     assert curve[0] == pytest.approx(-40.0, abs=0.1) and curve[-1] == pytest.approx(-6.0, abs=0.1)
+
+
+def test_level_curve_of_a_clip_shorter_than_one_hop() -> None:
+    curve, hop = level_curve_db(np.full(100, 0.5, dtype=np.float32), 1000)
+    assert curve == [pytest.approx(-6.02, abs=0.01)] and hop == pytest.approx(0.1)

@@ -254,7 +254,7 @@ def level_curve_db(
     """
     duration = len(samples) / sample_rate
     hop_s = max(0.5, duration / max_points)
-    hop = max(1, round(hop_s * sample_rate))
+    hop = max(1, min(len(samples), round(hop_s * sample_rate)))
     n = max(1, len(samples) // hop)
     frames = samples[: n * hop].reshape(n, hop)
     # einsum accumulates in float64 without materialising a float64 copy of a long file.
