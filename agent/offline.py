@@ -196,7 +196,7 @@ class OfflineBrain(BaseChatModel):
                 + "."
             )
         catalog_error = turn.error_of(SEARCH_TOOL)
-        recommendations = self._recommendations(turn, {c.get("id") for c in named}, heard)
+        recommendations = self._recommendations(turn, {c.get("id") for c in named})
         if recommendations:
             lines.append("Recommendations:")
             lines += [
@@ -214,16 +214,17 @@ class OfflineBrain(BaseChatModel):
             )
         return ChatAnswer(reply="\n".join(lines), recommendations=recommendations)
 
-    def _recommendations(
-        self, turn: _Turn, exclude: set[str | None], heard: str | None
-    ) -> list[RecommendationOut]:
-        query = turn.text[:60] or "your clip"
+    def _recommendations(self, turn: _Turn, exclude: set[str | None]) -> list[RecommendationOut]:
+        query = turn.user_words()[:60] or "what I heard"
+        hits = turn.search_hits()
+        # Search scores are fused ranks, meaningful only relative to the best hit.
+        top = max((float(h.get("score", 0.0)) for h in hits), default=0.0) or 1.0
         out: list[RecommendationOut] = []
-        for hit in turn.search_hits():
+        for rank, hit in enumerate(hits, 1):
             if hit.get("id") in exclude:
                 continue
             score = float(hit.get("score", 0.0))
-            why = [f"catalog match for “{query}” (score {score:.2f})"]
+            why = [f"#{rank} catalog match for “{query}”"]
             if hit.get("communities"):
                 why.append("discussed in r/" + ", r/".join(hit["communities"][:2]))
             if hit.get("related"):
@@ -238,7 +239,7 @@ class OfflineBrain(BaseChatModel):
                     artist=artists[0] if artists and artists[0] != hit.get("name") else None,
                     why="; ".join(why),
                     youtube_url=urls[0] if urls else None,
-                    confidence=round(min(max(score, 0.0), 1.0), 3),
+                    confidence=round(0.9 * min(max(score / top, 0.0), 1.0), 2),
                 )
             )
             if len(out) == MAX_RECOMMENDATIONS:
@@ -319,9 +320,11 @@ class _Turn:
 
     def search_query(self) -> str:
         heard = self.heard_terms().replace(",", "")
-        # The turn API's stand-in request for an audio-only turn is not the user's words.
-        text = "" if self.text in (DEFAULT_AUDIO_REQUEST, DEFAULT_RANKING_REQUEST) else self.text
-        return " ".join(part for part in (text, heard) if part).strip()[:500]
+        return " ".join(part for part in (self.user_words(), heard) if part).strip()[:500]
+
+    def user_words(self) -> str:
+        """The user's request; empty when the turn API stood in for an audio-only turn."""
+        return "" if self.text in (DEFAULT_AUDIO_REQUEST, DEFAULT_RANKING_REQUEST) else self.text
 
     def search_hits(self) -> list[dict[str, Any]]:
         return [

@@ -7,7 +7,8 @@ Conventions:
 - A benchmark-replay turn (the user message carries a numbered candidate list) ends with
   :class:`CandidateRanking`: indices into that list, best first. Indices, not names, so
   nothing has to be re-parsed from free text.
-- ``confidence`` is in [0, 1]; 1 means the tools gave strong, direct evidence.
+- ``confidence`` is in [0, 1]; 1 means the tools gave strong, direct evidence. The offline
+  brain uses 0.9 × the hit's search score relative to the best hit (it never claims 1).
 """
 
 from __future__ import annotations

@@ -157,7 +157,8 @@ class MusicAgent:
             return
         if audio is None:
             found = YOUTUBE_IN_TEXT.search(text)
-            audio = found.group(0) if found else None
+            # Sentence punctuation after a pasted link is not part of it.
+            audio = found.group(0).rstrip(".,;:!?)]}'\"") if found else None
         if not text.strip():
             text = DEFAULT_RANKING_REQUEST if candidates else DEFAULT_AUDIO_REQUEST
         context = self._context(catalog, candidates, community)

@@ -247,3 +247,26 @@ def test_cli_ask_json(tmp_path: Path, capsys, monkeypatch):
     monkeypatch.setenv("AGENT_CATALOG", str(tmp_path / "none"))
     assert main(["ask", "", "--json"]) == 0
     assert '"reply": "Please type a message' in capsys.readouterr().out
+
+
+def test_youtube_link_in_text_is_fetched_and_a_failure_is_reported(catalog):
+    from langchain_core.tools import tool
+
+    @tool("fetch_youtube_audio")
+    def unreachable_youtube(url: str) -> str:
+        """Stand-in for the real tool on a machine without network."""
+        return "Error: YouTube could not be reached; please upload the audio file instead."
+
+    @tool("describe_audio")
+    def never_called(path: str) -> str:
+        """Must not run: there is no fetched file to describe."""
+        raise AssertionError(path)
+
+    agent = build_agent(Settings(), tools=[*CATALOG_TOOLS, unreachable_youtube, never_called])
+    result = agent.run_turn(
+        "yt", "more like (https://www.youtube.com/watch?v=dQw4w9WgXcQ).", catalog=catalog
+    )
+    assert result.trace[0].name == "fetch_youtube_audio"
+    assert result.trace[0].args == {"url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}
+    assert "could not use your clip: YouTube could not be reached" in result.reply
+    assert "describe_audio" not in [t.name for t in result.trace]
