@@ -15,10 +15,14 @@ Conventions
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vectorstore.cards import EntityCard
+import numpy as np
+
+from vectorstore.cards import EntityCard, Kind
 from vectorstore.errors import CatalogError
+from vectorstore.text import entity_key, reciprocal_rank_fusion
 
 MAX_QUERY_CHARS = 2000  # MusiCRS queries reach ~1,000 characters; twice that is not a query
 LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
@@ -57,3 +61,36 @@ def query_note(query: str) -> str | None:
         "The catalog is mostly English and its model reads English best, so results for this "
         "query rely on names written the same way; try an English description too."
     )
+
+
+class CardFilters:
+    """Boolean masks over a list of cards for the kind, community and artist filters
+    (an artist admits its own card and the cards attributed to it)."""
+
+    def __init__(self, cards: Sequence[EntityCard]) -> None:
+        self.kinds = np.array([card.kind for card in cards])
+        self.communities = [frozenset(card.communities) for card in cards]
+        self.credits = [frozenset({card.id, *map(entity_key, card.artists)}) for card in cards]
+
+    def mask(self, kind: Kind | None, community: str | None, artist: str | None) -> np.ndarray:
+        mask = np.ones(len(self.kinds), dtype=bool)
+        if kind is not None:
+            mask &= self.kinds == kind
+        if community is not None:
+            wanted = community_name(community)
+            mask &= np.fromiter((wanted in c for c in self.communities), bool, len(mask))
+        if artist is not None:
+            key = entity_key(artist)
+            mask &= np.fromiter((key in c for c in self.credits), bool, len(mask))
+        return mask
+
+
+def community_name(community: str) -> str:
+    """``"r/Jazz"`` → ``"jazz"``: communities are stored as lower-case subreddit names."""
+    return community.strip().lower().removeprefix("r/")
+
+
+def fused_best(dense: dict[int, int], lexical: dict[int, int], k: int) -> list[tuple[int, float]]:
+    """The ``k`` best documents by reciprocal rank fusion, ties by document index."""
+    fused = reciprocal_rank_fusion(dense, lexical)
+    return [(i, fused[i]) for i in sorted(fused, key=lambda i: (-fused[i], i))[:k]]

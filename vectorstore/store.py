@@ -46,12 +46,11 @@ from vectorstore.embeddings import (
     embedding_function_from_env,
 )
 from vectorstore.errors import CatalogError
-from vectorstore.search import SearchHit, checked_query
+from vectorstore.search import CardFilters, SearchHit, checked_query, community_name, fused_best
 from vectorstore.text import (
     BM25Index,
     entity_key,
     loose_key,
-    reciprocal_rank_fusion,
     tokenize,
     top_ranks,
 )
@@ -292,7 +291,7 @@ class Catalog:
         self.cards = [EntityCard.model_validate_json(meta["card"]) for meta in metadata.values()]
         self.index = {card.id: i for i, card in enumerate(self.cards)}
         self.lexical = BM25Index(tokenize(" ".join([c.text, *c.related])) for c in self.cards)
-        self.kinds = np.array([c.kind for c in self.cards])
+        self.filters = CardFilters(self.cards)
         self.lookup_names = [loose_key(c.name) for c in self.cards]
         self.lookup_credits = [
             loose_key(f"{c.name} {c.artists[0]}") if c.artists else "" for c in self.cards
@@ -306,21 +305,6 @@ class Catalog:
         position = self.index.get(entity_key(entity_id))
         return None if position is None else self.cards[position]
 
-    def admitted(self, kind: Kind | None, community: str | None, artist: str | None) -> np.ndarray:
-        """Which cards the filters admit."""
-        mask = np.ones(len(self.cards), dtype=bool)
-        if kind is not None:
-            mask &= self.kinds == kind
-        if community is not None:
-            wanted = community.lower().removeprefix("r/")
-            mask &= np.array([wanted in c.communities for c in self.cards], dtype=bool)
-        if artist is not None:
-            key = entity_key(artist)
-            mask &= np.array(
-                [c.id == key or key in map(entity_key, c.artists) for c in self.cards], dtype=bool
-            )
-        return mask
-
     def search(
         self,
         query: str,
@@ -332,15 +316,16 @@ class Catalog:
     ) -> list[SearchHit]:
         """The ``k`` best cards for ``query``: dense and BM25 rankings fused by reciprocal rank."""
         text = checked_query(query)
-        mask = self.admitted(kind, community, artist)
+        mask = self.filters.mask(kind, community, artist)
         fetch = max(4 * k, 50)
         lexical = top_ranks(
             self.lexical.scores(tokenize(text), mask), fetch, mask, positive_only=True
         )
         dense = self._dense_ranks(text, fetch, mask, kind, community, artist)
-        fused = reciprocal_rank_fusion(dense, lexical)
-        best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-        return [SearchHit(self.cards[i], fused[i], dense.get(i), lexical.get(i)) for i in best]
+        return [
+            SearchHit(self.cards[i], score, dense.get(i), lexical.get(i))
+            for i, score in fused_best(dense, lexical, k)
+        ]
 
     def _dense_ranks(
         self,
@@ -353,9 +338,7 @@ class Catalog:
     ) -> dict[int, int]:
         where: dict[str, Any] | None = None
         clauses = [{"kind": kind}] if kind else []
-        clauses += (
-            [{f"community_{community.lower().removeprefix('r/')}": True}] if community else []
-        )
+        clauses += [{f"community_{community_name(community)}": True}] if community else []
         if clauses:
             where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
         ids = [self.cards[i].id for i in np.flatnonzero(mask)] if artist else None

@@ -37,13 +37,12 @@ from evals.data import fold_of
 from vectorstore.cards import Cooccurrence, EntityCard, Kind, facts_from_threads
 from vectorstore.embeddings import embedding_function_from_env
 from vectorstore.errors import CatalogError
-from vectorstore.search import SearchHit, checked_query
+from vectorstore.search import CardFilters, SearchHit, checked_query, fused_best
 from vectorstore.store import Embedder, fuzzy_lookup
 from vectorstore.text import (
     BM25Index,
     entity_key,
     loose_key,
-    reciprocal_rank_fusion,
     tokenize,
     top_ranks,
 )
@@ -105,7 +104,7 @@ class FoldCatalog:
     def __post_init__(self) -> None:
         self.index = {card.id: i for i, card in enumerate(self.cards)}
         self.lexical = BM25Index(tokenize(card.name) for card in self.cards)
-        self.kinds = np.array([card.kind for card in self.cards])
+        self.filters = CardFilters(self.cards)
         self.lookup_names = [loose_key(card.name) for card in self.cards]
         self.by_loose_name: dict[str, list[int]] = {}
         for position, name in enumerate(self.lookup_names):
@@ -205,21 +204,10 @@ class LeakFreeView:
         return None if position is None or not self.admitted[position] else self.card(position)
 
     def mask(self, kind: Kind | None, community: str | None, artist: str | None) -> np.ndarray:
-        mask = self.admitted.copy()
-        if kind is not None:
-            mask &= self.catalog.kinds == kind
-        cards = self.catalog.cards
-        if community is not None:
-            wanted = community.lower().removeprefix("r/")
-            mask &= np.array([wanted in c.communities for c in cards], dtype=bool)
-        if artist is not None:
-            key = entity_key(artist)
-            if key in self.excluded:
-                return np.zeros_like(mask)
-            mask &= np.array(
-                [c.id == key or key in map(entity_key, c.artists) for c in cards], dtype=bool
-            )
-        return mask
+        """Admitted cards passing the filters (an excluded artist admits nothing)."""
+        if artist is not None and entity_key(artist) in self.excluded:
+            return np.zeros_like(self.admitted)
+        return self.admitted & self.catalog.filters.mask(kind, community, artist)
 
     def search(
         self,
@@ -239,9 +227,10 @@ class LeakFreeView:
         lexical = top_ranks(
             self.catalog.lexical.scores(tokenize(text), mask), fetch, mask, positive_only=True
         )
-        fused = reciprocal_rank_fusion(dense, lexical)
-        best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-        return [SearchHit(self.card(i), fused[i], dense.get(i), lexical.get(i)) for i in best]
+        return [
+            SearchHit(self.card(i), score, dense.get(i), lexical.get(i))
+            for i, score in fused_best(dense, lexical, k)
+        ]
 
     def mentioned(self, text: str, longest: int = MENTION_WORDS) -> list[SearchHit]:
         """Admitted cards whose whole name occurs in ``text`` as a phrase of up to
