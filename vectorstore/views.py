@@ -61,19 +61,17 @@ def _atomic_write(path: Path, payload: bytes) -> None:
 
 
 class NameVectors:
-    """Embeddings of names, computed once and kept on disk (``names.json`` + ``names.npy``)."""
+    """Embeddings of names, computed once and kept on disk in one ``names.npz`` (names and
+    vectors together, replaced atomically, so they can never disagree)."""
 
     def __init__(self, directory: Path, embedder: Embedder) -> None:
         self.directory, self.embedder = directory, embedder
-        names_file = directory / "names.json"
-        vectors_file = directory / "names.npy"
-        if names_file.is_file() and vectors_file.is_file():
-            self.names: list[str] = json.loads(names_file.read_text(encoding="utf-8"))
-            self.vectors = np.load(vectors_file)
-        else:
-            self.names, self.vectors = [], np.zeros((0, 0), dtype=np.float32)
-        if len(self.names) != len(self.vectors):
-            self.names, self.vectors = [], np.zeros((0, 0), dtype=np.float32)
+        self.file = directory / "names.npz"
+        self.names: list[str] = []
+        self.vectors = np.zeros((0, 0), dtype=np.float32)
+        if self.file.is_file():
+            with np.load(self.file) as stored:
+                self.names, self.vectors = stored["names"].tolist(), stored["vectors"]
         self.row = {name: i for i, name in enumerate(self.names)}
 
     def matrix(self, names: Sequence[str]) -> np.ndarray:
@@ -85,10 +83,9 @@ class NameVectors:
             self.row.update((name, len(self.names) + i) for i, name in enumerate(missing))
             self.names += missing
             self.directory.mkdir(parents=True, exist_ok=True)
-            _atomic_write(self.directory / "names.json", json.dumps(self.names).encode("utf-8"))
-            with (self.directory / ".names.npy.tmp").open("wb") as handle:
-                np.save(handle, self.vectors)
-            os.replace(self.directory / ".names.npy.tmp", self.directory / "names.npy")
+            temporary = self.directory / f".names.{os.getpid()}.npz"
+            np.savez(temporary, names=np.array(self.names, dtype=str), vectors=self.vectors)
+            os.replace(temporary, self.file)
         return self.vectors[[self.row[name] for name in names]]
 
 

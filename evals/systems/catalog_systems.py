@@ -3,7 +3,9 @@
 Conventions
 -----------
 - Text vectors come from :class:`vectorstore.embeddings.MiniLMEmbeddingFunction` (offline,
-  L2-normalised), memoised per process: candidate names recur across pools.
+  L2-normalised); candidate names are cached under ``<cache_dir>/text-vectors`` (they recur
+  across pools and runs), queries per process. ``fit`` only warms that cache in one batch:
+  rankings are identical without it, so it reads no knowledge of other threads.
 - Ties keep a seeded random order (:func:`evals.systems.baselines.seeded_rng`), so a ranking
   depends only on the run seed and the thread.
 - ``hybrid`` is leak-free (DESIGN.md §5): it reads the query, the candidate names, the
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -26,16 +29,19 @@ from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext
 from evals.systems.baselines import seeded_rng
 from vectorstore.embeddings import MiniLMEmbeddingFunction
 from vectorstore.text import bm25_scores, entity_key
-from vectorstore.views import LeakFreeView, leak_free_catalog
+from vectorstore.views import LeakFreeView, NameVectors, leak_free_catalog
 
 NEIGHBOURS = 10  # the paper's k, the thread itself included
 
 
 class TextVectors:
-    """MiniLM vectors of texts, computed once per process."""
+    """MiniLM vectors: candidate names cached on disk (they recur across pools and runs),
+    queries memoised in memory (each is asked once)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache_dir: Path) -> None:
         self.embedder = MiniLMEmbeddingFunction()
+        self.names = NameVectors(cache_dir / "text-vectors" / self.embedder.name(), self.embedder)
+        # The model is fixed by the installed wheel, so its name identifies the vectors.
         self.memo: dict[str, np.ndarray] = {}
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
@@ -45,14 +51,13 @@ class TextVectors:
         return np.stack([self.memo[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
 
-_VECTORS: TextVectors | None = None
+_VECTORS: dict[Path, TextVectors] = {}
 
 
-def text_vectors() -> TextVectors:
-    global _VECTORS
-    if _VECTORS is None:
-        _VECTORS = TextVectors()
-    return _VECTORS
+def text_vectors(cache_dir: Path) -> TextVectors:
+    if cache_dir not in _VECTORS:
+        _VECTORS[cache_dir] = TextVectors(cache_dir)
+    return _VECTORS[cache_dir]
 
 
 def order_by(scores: np.ndarray, request: RankingRequest, seed: int) -> list[str]:
@@ -75,11 +80,14 @@ class MiniLMSystem(RankingSystem):
 
     def fit(self, conversations: Sequence[Conversation]) -> None:
         """Only warms the name-vector memo in one batch; rankings are identical without it."""
-        text_vectors()([name for c in conversations for name in c.final_candidates])
+        text_vectors(self.context.cache_dir).names.matrix(
+            sorted({name for c in conversations for name in c.final_candidates})
+        )
 
     def rank(self, request: RankingRequest) -> RankedList:
-        vectors = text_vectors()
-        scores = vectors(list(request.candidates)) @ vectors([request.query or ""])[0]
+        vectors = text_vectors(self.context.cache_dir)
+        names = vectors.names.matrix(list(request.candidates))
+        scores = names @ vectors([request.query or ""])[0]
         return RankedList(order_by(scores, request, self.context.seed))
 
 
@@ -100,11 +108,11 @@ class NbcrsSystem(RankingSystem):
 
     def fit(self, conversations: Sequence[Conversation]) -> None:
         self.threads = list(conversations)
-        self.queries = text_vectors()([c.query for c in self.threads])
+        self.queries = text_vectors(self.context.cache_dir)([c.query for c in self.threads])
 
     def rank(self, request: RankingRequest) -> RankedList:
         same = [i for i, c in enumerate(self.threads) if c.source_subreddit == request.subreddit]
-        query = text_vectors()([request.query or ""])[0]
+        query = text_vectors(self.context.cache_dir)([request.query or ""])[0]
         nearest = sorted(same, key=lambda i: -float(self.queries[i] @ query))[
             : min(len(same), NEIGHBOURS)
         ]
@@ -145,14 +153,16 @@ class HybridSystem(RankingSystem):
     def fit(self, conversations: Sequence[Conversation]) -> None:
         """Only warms the name-vector memo in one batch (faster than pool by pool); the
         rankings are identical without it, so no knowledge of other threads is used."""
-        text_vectors()([name for c in conversations for name in c.final_candidates])
+        text_vectors(self.context.cache_dir).names.matrix(
+            sorted({name for c in conversations for name in c.final_candidates})
+        )
 
     def features(self, request: RankingRequest) -> np.ndarray:
         """One row per candidate, one standardised column per name in :data:`FEATURES`."""
         query = request.query or ""
         candidates = list(request.candidates)
-        vectors = text_vectors()
-        names = vectors(candidates)
+        vectors = text_vectors(self.context.cache_dir)
+        names = vectors.names.matrix(candidates)
         lexical = np.asarray(bm25_scores(query, candidates), dtype=np.float64)
         dense = names @ vectors([query])[0]
         view = leak_free_catalog(
