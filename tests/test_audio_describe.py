@@ -6,7 +6,9 @@ The tagger worker and Whisper load once per session (``tools.tagger.get_tagger``
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -218,3 +220,14 @@ def test_summary_quotes_long_lyrics_briefly_and_names_skipped_parts() -> None:
         "Not analysed: dsp (switched off by the caller); tags (Tagging analysis failed "
         "(worker crashed))."
     )
+
+
+def test_a_killed_tagger_worker_is_restarted_on_the_next_request(clips) -> None:
+    tagger = get_tagger()
+    tagger.start()
+    old_pid = tagger.pid
+    assert old_pid is not None
+    os.kill(old_pid, signal.SIGKILL)
+    description = describe_audio(clips["beat"], dsp=False, lyrics=False)
+    assert description.tags and "tags" not in description.skipped
+    assert tagger.pid not in (None, old_pid)

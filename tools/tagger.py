@@ -53,6 +53,10 @@ class TaggerError(RuntimeError):
     """The tagger could not start or answer; the message is one sentence."""
 
 
+class _WorkerGone(TaggerError):
+    """The worker process ended (it may be restarted)."""
+
+
 class AudioTag(BaseModel):
     """One tag with its score."""
 
@@ -284,19 +288,27 @@ class MusicTagger:
             return self._replies.recv()
         except (EOFError, OSError) as exc:
             self._stop()
-            raise TaggerError(f"The musicnn tagger process exited during {what}.") from exc
+            raise _WorkerGone(f"The musicnn tagger process exited during {what}.") from exc
 
     def tag(self, samples_16k: np.ndarray) -> list[AudioTag]:
-        """All tags of a 16 kHz mono clip, best first."""
+        """All tags of a 16 kHz mono clip, best first.
+
+        A worker that died since the last request (killed, out of memory) is restarted and
+        the request retried once; a timeout is not retried.
+        """
+        request = np.ascontiguousarray(samples_16k, dtype=np.float32)
         with self._lock:
-            self._ensure_started()
-            assert self._requests is not None
-            try:
-                self._requests.send(np.ascontiguousarray(samples_16k, dtype=np.float32))
-            except (OSError, ValueError) as exc:
-                self._stop()
-                raise TaggerError("The musicnn tagger process is not running.") from exc
-            status, payload = self._receive(_REQUEST_TIMEOUT_S, "answer")
+            for attempt in range(2):
+                self._ensure_started()
+                assert self._requests is not None
+                try:
+                    self._requests.send(request)
+                    status, payload = self._receive(_REQUEST_TIMEOUT_S, "answer")
+                    break
+                except (_WorkerGone, OSError, ValueError) as exc:
+                    self._stop()
+                    if attempt == 1:
+                        raise TaggerError("The musicnn tagger process keeps exiting.") from exc
         if status != "ok":
             raise TaggerError(f"The musicnn tagger failed on this clip ({payload}).")
         return merge_tags(payload, self._labels)
