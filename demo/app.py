@@ -190,21 +190,14 @@ def launch_options() -> dict[str, Any]:
 
 
 def main() -> None:
-    """Prepare data and catalog if needed, build the real agent, serve the page."""
-    from agent import Settings, build_agent
-    from demo.readiness import prepare, warm_audio_tools
+    """Get the real agent ready (building the catalog if needed), serve the page."""
+    from demo.readiness import ready_agent, warm_up
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    notice = prepare()
-    settings = Settings.from_env()
-    agent = build_agent(settings)
-    agent.warm_up()  # open the catalog now: the first turn should not pay for it
-    status = agent.catalog_status()
-    if status != "open" and not notice:
-        notice = f"The catalog is {status}; answers rest on your words and clips only."
-    # In the background: the page is ready before librosa and the tagger are.
-    threading.Thread(target=warm_audio_tools, name="warm-audio", daemon=True).start()
-    app = build_app(agent, settings.brain_label, notice=notice)
+    agent, notice = ready_agent()
+    # The page starts while the models load; a turn arriving meanwhile just waits longer.
+    threading.Thread(target=warm_up, args=(agent,), name="warm-up", daemon=True).start()
+    app = build_app(agent, agent.settings.brain_label, notice=notice)
     app.launch(**launch_options())
 
 

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from demo.readiness import catalog_path, catalog_problem
 
-    problem = catalog_problem(catalog_path())
+    problem = catalog_problem(catalog_path())  # checked once, outside every timing
     if problem:
         raise SystemExit(f"{problem} (the bench needs a catalog: run `make run` once)")
 
@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
 
     steps = [t.first_step_s for t in turns if t.first_step_s is not None]
     failures = [t for t in [first, *turns, *loaded] if not t.ok]
-    print(f"demo bench (medians; {os.cpu_count()} CPUs; brain from the environment)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"demo bench (medians; {os.cpu_count()} CPUs, load average {load}; brain from env)")
     print(row(f"cold start to ready (n={len(starts)})", statistics.median(starts), 30.0))
     print(row("first turn after start: full answer", first.answer_s, None))
     if steps:

@@ -1,16 +1,17 @@
-"""Start-up preparation: make sure a catalog exists before the page opens.
+"""Start-up preparation: the agent with its catalog open before the page opens, then warm.
 
 Conventions:
 
-- :func:`prepare` never raises and never blocks the app from starting: it returns ``""``
-  when all is well, else ONE sentence shown on the page (e.g. offline with no data).
+- :func:`ready_agent` never raises for missing data and never stops the app from starting:
+  its note is ``""`` when all is well, else ONE sentence shown on the page (e.g. offline
+  with no data and no catalog).
 - Catalog location: the agent's ``AGENT_CATALOG`` (else the catalog default,
   ``$CATALOG_PATH`` or ``.cache/catalog``). Data for a build: ``$MUSICRS_DATA``, else
   ``../shared/musicrs/musicrs.jsonl`` beside the checkout, else the Hugging Face dataset
   :data:`HF_DATASET_ID` (a Space has no local file; this is the only network use here).
 - The build runs as ``python -m vectorstore build`` in a child process with its own
   progress bar on the console: it is resumable, so an interrupted start-up loses nothing.
-- :func:`warm_audio_tools` runs after start-up, in the background: it only saves time.
+- :func:`warm_up` runs in the background while the page starts: it only saves time.
 - On a Hugging Face Space (``SPACE_ID`` set) musicnn and tf-keras are installed with
   ``--no-deps`` if missing: musicnn's 2019 metadata pins numpy<1.17, so a requirements
   file cannot hold it (the Makefile does the same locally).
@@ -24,33 +25,64 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 HF_DATASET_ID = "rohan2810/MusiCRS"
 REPO = Path(__file__).resolve().parents[1]
+_WARM_UP_SESSION = "demo-warm-up"
 NO_DATA = (
     "No catalog yet and the MusiCRS data could not be fetched from Hugging Face (no "
     "network?); set MUSICRS_DATA to a local musicrs.jsonl and restart for full answers."
 )
 
 
-def prepare() -> str:
-    """Get the catalog (and on Spaces the tagger packages) ready; a note if not."""
+def ready_agent() -> tuple[Any, str]:
+    """The real agent with its catalog open (built first if missing), and a page note or ""."""
+    from agent import Settings, build_agent
+
     if os.environ.get("SPACE_ID"):
         _install_tagger_packages()
-    catalog = catalog_path()
-    problem = catalog_problem(catalog)
-    if problem is None:
-        return ""
-    log.info("%s Building it now.", problem)
-    data = local_data() or fetch_dataset()
-    if data is None:
-        return NO_DATA
-    return build_catalog(data, catalog)
+    settings = Settings.from_env()
+    agent = build_agent(settings)
+    agent.warm_up()
+    notice = ""
+    if agent.catalog_status() != "open":
+        log.info("The catalog is %s; building it now.", agent.catalog_status())
+        data = local_data() or fetch_dataset()
+        notice = NO_DATA if data is None else build_catalog(data, settings.catalog_path)
+        # The agent remembers a missing catalog, so a fresh one reads the new build.
+        agent = build_agent(settings)
+        agent.warm_up()
+    status = agent.catalog_status()
+    if status != "open":
+        return agent, notice or f"The catalog is {status}; answers rest on your words only."
+    return agent, ""
+
+
+def warm_up(agent: Any) -> None:
+    """Load what the first turns would otherwise wait for; run in the background.
+
+    Text first (the embedding model and lexical index, ~8 s on 2 cores, through one
+    throwaway offline turn; never with a model server, where it would be a paid request),
+    then librosa's kernels and the tagger process for the first clip.
+    """
+    try:
+        if agent.settings.provider == "offline":
+            agent.run_turn(_WARM_UP_SESSION, "music like Miles Davis")
+            agent.reset(_WARM_UP_SESSION)
+        from tools.dsp import warm_up as warm_dsp
+        from tools.tagger import get_tagger
+
+        warm_dsp()
+        get_tagger()
+    except Exception as error:  # only time is lost: the turns themselves report problems
+        log.warning("Warm-up stopped early (%s); the first turns will be slower.", error)
 
 
 def catalog_path() -> str | None:
+    """Where the agent looks for its catalog (``AGENT_CATALOG``, else the default)."""
     from agent import Settings
 
     return Settings.from_env().catalog_path
@@ -115,15 +147,3 @@ def _install_tagger_packages() -> None:
     command += ["musicnn==0.1.0", "tf-keras==2.21.0"]
     if subprocess.run(command, check=False).returncode != 0:
         log.warning("Installing musicnn failed: clips are described without tags.")
-
-
-def warm_audio_tools() -> None:
-    """Compile librosa's kernels and start the tagger so the first clip is answered fast."""
-    try:
-        from tools.dsp import warm_up
-        from tools.tagger import get_tagger
-
-        warm_up()
-        get_tagger()
-    except Exception as error:  # the clip's own turn will report what is wrong
-        log.warning("Audio warm-up failed (%s); the first clip will be slower.", error)
