@@ -231,3 +231,14 @@ def test_a_killed_tagger_worker_is_restarted_on_the_next_request(clips) -> None:
     description = describe_audio(clips["beat"], dsp=False, lyrics=False)
     assert description.tags and "tags" not in description.skipped
     assert tagger.pid not in (None, old_pid)
+
+
+def test_an_unloadable_whisper_model_falls_back_to_the_packaged_one(clips) -> None:
+    from tools.lyrics import PACKAGED_MODEL, Transcriber
+
+    # An unknown size fails inside faster-whisper before any download is attempted.
+    transcriber = Transcriber("no-such-whisper-size")
+    assert transcriber.model_name == PACKAGED_MODEL
+    assert transcriber.note is not None and "no-such-whisper-size" in transcriber.note
+    samples = resample(load_audio(clips["speech"]).samples, 22050, 16000)
+    assert "davis" in words(transcriber.transcribe(samples))
