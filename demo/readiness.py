@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 HF_DATASET_ID = "rohan2810/MusiCRS"
+HF_ENDPOINT = ("huggingface.co", 443)
+_PREFLIGHT_TIMEOUT_S = 4.0
 REPO = Path(__file__).resolve().parents[1]
 _WARM_UP_SESSION = "demo-warm-up"
 NO_DATA = (
@@ -112,6 +115,8 @@ def local_data() -> Path | None:
 def fetch_dataset(dataset_id: str = HF_DATASET_ID) -> Path | None:
     """Download the dataset's JSONL from the Hugging Face Hub; ``None`` (logged) on failure."""
     try:
+        # One quick connect first: offline, the hub client would retry for ~25 s.
+        socket.create_connection(HF_ENDPOINT, timeout=_PREFLIGHT_TIMEOUT_S).close()
         from huggingface_hub import HfApi, hf_hub_download
 
         files = HfApi().list_repo_files(dataset_id, repo_type="dataset")
@@ -131,7 +136,11 @@ def build_catalog(data: Path, catalog: str | None) -> str:
     if catalog:
         command += ["--path", catalog]
     log.info("Building the catalog: %s", " ".join(command))
-    done = subprocess.run(command, cwd=Path.cwd(), check=False)
+    # The child must import this checkout even when it is not pip-installed (a Space runs
+    # `python demo/app.py` from the repository); the working directory stays ours, since
+    # the default catalog path is relative to it.
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    done = subprocess.run(command, env=os.environ | {"PYTHONPATH": path}, check=False)
     if done.returncode != 0:
         return (
             "Building the catalog failed (see the console); answers are limited until "

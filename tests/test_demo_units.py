@@ -214,3 +214,21 @@ def test_secrets_never_reach_the_badge(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(os.environ, "OPENAI_API_KEY", "sk-secret-key-123456")
     label = Settings.from_env().brain_label
     assert "sk-" not in render.badge_html(label)
+
+
+def test_no_catalog_and_no_data_still_starts_with_a_note(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from demo import readiness
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise OSError("no network")
+
+    monkeypatch.setenv("AGENT_CATALOG", str(tmp_path / "no-catalog"))
+    monkeypatch.setenv("AGENT_PROVIDER", "offline")
+    monkeypatch.setattr(readiness, "local_data", lambda: None)
+    monkeypatch.setattr(readiness.socket, "create_connection", offline)
+    agent, notice = readiness.ready_agent()
+    assert notice == readiness.NO_DATA and agent.catalog_status().startswith("unavailable")
+    turn = agent.run_turn("s", "jazz")
+    assert turn.reply  # the agent still answers, without the catalog
