@@ -196,7 +196,9 @@ def _user_messages(text: str, files: tuple[str, ...]) -> list[dict[str, Any]]:
 def _close_pending(messages: list[dict[str, Any]], started: dict[str, int]) -> None:
     # A tool that never reported back must not spin forever in the page.
     for index in started.values():
-        metadata = messages[index].get("metadata", {})
+        message = messages[index]
+        metadata = message.get("metadata", {})
         if metadata.get("status") == "pending":
-            metadata["status"] = "done"
+            del metadata["status"]  # shown unfolded, like a failed step
             metadata["title"] = metadata["title"].replace("🔧", "⚠️").rstrip("…")
+            message["content"] = f"{message['content']}\n\n**No result came back.**".strip()

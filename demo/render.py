@@ -9,7 +9,8 @@ Conventions:
 - A chat message is a dict ``{"role", "content", "metadata"}``; a tool step is an
   assistant message whose ``metadata`` has ``title`` (Gradio shows it as a collapsible
   thought), ``id`` (the tool call id, to update it when the tool finishes), ``status``
-  (``pending`` while running, then ``done``) and ``duration`` in seconds.
+  (``pending`` while running, ``done`` once it succeeded; a failed step has none, so
+  Gradio shows it unfolded with its error) and ``duration`` in seconds.
 """
 
 from __future__ import annotations
@@ -61,16 +62,14 @@ def finished_message(
     body = summary if ok else f"**Failed:** {error or summary}"
     if started and started.get("content"):
         body = f"{started['content']}\n\n{body}"
-    return {
-        "role": "assistant",
-        "content": body,
-        "metadata": {
-            "title": f"{icon} {tool_label(name)}",
-            "id": call_id,
-            "status": "done",
-            "duration": round(max(duration_s, 0.0), 2),
-        },
+    metadata = {
+        "title": f"{icon} {tool_label(name)}",
+        "id": call_id,
+        "duration": round(max(duration_s, 0.0), 2),
     }
+    if ok:
+        metadata["status"] = "done"  # Gradio folds a done thought; a failed one stays open
+    return {"role": "assistant", "content": body, "metadata": metadata}
 
 
 def _args_text(args: dict[str, Any]) -> str:

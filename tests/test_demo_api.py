@@ -70,7 +70,8 @@ def test_text_turn_returns_recommendations_and_steps(url: str) -> None:
     recommendations = turn["recommendations"]
     assert recommendations and all(r["name"] and r["why"] for r in recommendations)
     assert 'class="rec-card"' in cards
-    assert steps(chat) and all(s["status"] == "done" and "duration" in s for s in steps(chat))
+    assert steps(chat) and all("duration" in s for s in steps(chat))
+    assert all(s.get("status") != "pending" for s in steps(chat))
     assert texts(chat, "user") == ["Recommend modal jazz like Kind of Blue."]
     assert box["value"] == {"text": "", "files": []} and box["interactive"]
 
