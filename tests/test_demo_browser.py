@@ -98,6 +98,11 @@ def test_steps_stream_before_the_answer(browser) -> None:
     with served(build_app(StandInAgent(step_delay_s=1.0), "offline brain")) as url:
         page = open_page(browser, url)
         assert page.locator("#brain").inner_text().strip() == "offline brain"
+        example = "Recommend modal jazz like Kind of Blue by Miles Davis."
+        page.get_by_text(example).click()  # an example prompt fills the box
+        page.wait_for_function(
+            "(text) => document.querySelector('#chat-box textarea').value === text", arg=example
+        )
         send(page, "Recommend modal jazz like Kind of Blue.")
         page.wait_for_selector("#chat .thought-group .loading-spinner")
         assert page.locator(".rec-card").count() == 0  # the step shows before the answer
@@ -165,6 +170,7 @@ def test_bad_input_in_the_page_keeps_the_session(browser, real_url: str, tmp_pat
     send(page, "https://www.youtube.com/playlist?list=PLx0sYbCqOb8TBPRdmBHs5Iftvv9TPboYG")
     wait_for_bot_text(page, "playlist")
     wait_until_idle(page)
+    page.screenshot(path=ARTIFACTS / "bad-input-messages.png", full_page=True)
 
     page.fill(BOX, "Something like Miles Davis please")
     page.dblclick(SEND)
