@@ -11,6 +11,7 @@ driven by Playwright. Screenshots go to ``artifacts/demo/`` (ignored by git).
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,7 +96,8 @@ def wait_until_idle(page) -> None:
 
 
 def test_steps_stream_before_the_answer(browser) -> None:
-    with served(build_app(StandInAgent(step_delay_s=1.0), "offline brain")) as url:
+    agent = StandInAgent(step_delay_s=1.0)
+    with served(build_app(agent, "offline brain")) as url:
         page = open_page(browser, url)
         assert page.locator("#brain").inner_text().strip() == "offline brain"
         example = "Recommend modal jazz like Kind of Blue by Miles Davis."
@@ -111,7 +113,12 @@ def test_steps_stream_before_the_answer(browser) -> None:
         wait_until_idle(page)
         assert page.locator("#chat .thought-group").count() == 1
         assert "(0.1s)" in page.locator("#chat .thought-group").first.inner_text()
-        page.close()
+        session = next(iter(agent.history))
+        page.close()  # closing the tab ends its agent session
+        deadline = time.monotonic() + 30
+        while session not in agent.resets and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert session in agent.resets
 
 
 def test_text_turn_then_clip_in_the_page(browser, real_url: str, tmp_path: Path) -> None:
