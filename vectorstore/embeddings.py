@@ -33,6 +33,10 @@ from langchain_core.embeddings import Embeddings as LangChainEmbeddings
 
 from vectorstore.errors import CatalogError
 
+# Before torch loads: OpenMP's default busy-waiting threads collapse when the 2 cores are
+# shared with other processes (measured at load average 9: 1,100 ms per query embedding
+# busy-waiting, 63 ms passive; no loss on an idle machine).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 MINILM_MAX_TOKENS = 128  # card texts and queries beyond this add cost, not meaning
 OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"

@@ -130,14 +130,15 @@ class NbcrsSystem(RankingSystem):
         return RankedList(first + rest, notes={"neighbour_hits": len(first)})
 
 
-FEATURES = ("lexical", "dense", "expansion", "expansion_max")
+FEATURES = ("lexical", "dense", "expansion", "expansion_max", "feedback")
 
 
 class HybridSystem(RankingSystem):
-    """Leak-free fusion of four views of each candidate: BM25 of the query against its name,
-    MiniLM similarity of query and name, and its similarity (mean and max) to the catalog
+    """Leak-free fusion of five views of each candidate: BM25 of the query against its name,
+    MiniLM similarity of query and name, its similarity (mean and max) to the catalog
     entities the query points at — the cards the query names or finds in the thread's
-    candidate-blind view, their artists and related entities (pool entities never appear)."""
+    candidate-blind view, their artists and related entities (pool entities never appear) —
+    and pseudo-relevance feedback (similarity to the pool's best first-pass candidates)."""
 
     name = "hybrid"
     description = "BM25 + MiniLM + catalog query expansion (leak-free view), fused; no audio"
@@ -147,7 +148,9 @@ class HybridSystem(RankingSystem):
     w_dense = 0.5
     w_expansion = 0.0
     w_expansion_max = 0.0
+    w_feedback = 0.0
     hits = 8
+    feedback_size = 5
     related_per_hit = 10
 
     def fit(self, conversations: Sequence[Conversation]) -> None:
@@ -175,10 +178,14 @@ class HybridSystem(RankingSystem):
             best = similarity.max(axis=1)
         else:
             mean = best = np.zeros(len(candidates))
-        return np.stack(
-            [standardised(np.asarray(f, dtype=np.float64)) for f in (lexical, dense, mean, best)],
-            axis=1,
-        )
+        columns = [
+            standardised(np.asarray(f, dtype=np.float64)) for f in (lexical, dense, mean, best)
+        ]
+        # Pseudo-relevance feedback inside the pool: the candidates the query alone ranks
+        # highest stand in for the request; others close to them rise too.
+        first_pass = np.argsort(-(columns[0] + columns[1]), kind="stable")[: self.feedback_size]
+        feedback = names @ names[first_pass].mean(axis=0)
+        return np.stack([*columns, standardised(feedback.astype(np.float64))], axis=1)
 
     def expansion(self, view: LeakFreeView, query: str) -> tuple[np.ndarray, np.ndarray]:
         """Vectors of the entities the query points at, and their weights: the cards named
@@ -204,7 +211,14 @@ class HybridSystem(RankingSystem):
         return catalog.vectors[positions], np.array([weights[p] for p in positions])
 
     def rank(self, request: RankingRequest) -> RankedList:
-        key = (request.name, request.query, request.candidates, self.hits, self.related_per_hit)
+        key = (
+            request.name,
+            request.query,
+            request.candidates,
+            self.hits,
+            self.related_per_hit,
+            self.feedback_size,
+        )
         if key not in _FEATURES:
             _FEATURES[key] = self.features(request)
         weights = np.array([getattr(self, f"w_{f}") for f in FEATURES])
