@@ -66,7 +66,9 @@ def _box(locked: bool | None) -> Any:
 def _outputs(view: View) -> tuple[Any, ...]:
     """A :class:`View` as the ``/chat`` outputs, skipping what did not change."""
     cards = gr.skip() if view.cards is None else (view.cards or EMPTY_CARDS)
-    if view.audio is None:
+    if view.fresh:
+        panel, text, plot = gr.Column(visible=False), "", None
+    elif view.audio is None:
         panel = text = plot = gr.skip()
     else:
         panel = gr.Column(visible=True)
@@ -86,8 +88,7 @@ def build_app(agent: TurnAgent, brain_label: str, *, notice: str = "") -> gr.Blo
             yield _outputs(view)
 
     def new_conversation(request: gr.Request) -> tuple[Any, ...]:
-        view = controller.new_conversation(request.session_hash)
-        return (*_outputs(view)[:3], gr.Column(visible=False), "", None, None)
+        return _outputs(controller.new_conversation(request.session_hash))
 
     def oversize(report: str, request: gr.Request) -> tuple[Any, ...]:
         try:

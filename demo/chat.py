@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 BUSY_MESSAGE = (
     "I'm still answering your previous message; send this one again once that answer is done."
 )
+BUSY_NEW_CONVERSATION = (
+    "I'm still answering your last message; start a new conversation once that answer is done."
+)
 # API clients only: the page shows nothing new for a double-click.
 DUPLICATE_MESSAGE = "This message is already being answered."
 FAILURE_MESSAGE = (
@@ -62,6 +65,7 @@ class View:
     cards: str | None = None
     audio: Any | None = None  # an AudioDescription when a clip was described this turn
     turn: dict[str, Any] | None = None
+    fresh: bool = False  # a new conversation: hide the audio panel, empty the cards
 
 
 class ChatController:
@@ -151,9 +155,14 @@ class ChatController:
         yield View(messages, turn=_refusal_turn(FAILURE_MESSAGE))
 
     def new_conversation(self, key: str) -> View:
+        """Start afresh, unless a turn is still streaming (it would write into the old chat)."""
+        if self.store.get(key).busy.locked():
+            session = self.store.get(key)
+            session.messages.append(_assistant(BUSY_NEW_CONVERSATION))
+            return View(session.messages, box_locked=None)
         session = self.store.new_conversation(key)
         session.messages.append(_assistant(NEW_CONVERSATION_MESSAGE))
-        return View(session.messages, cards="", turn=None)
+        return View(session.messages, cards="", fresh=True)
 
     def oversize(self, key: str, name: str, size_bytes: int) -> View:
         """The browser refused to upload a file over the limit: say so in the chat."""

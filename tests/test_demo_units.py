@@ -10,7 +10,14 @@ import pytest
 
 from agent import Recommendation, TurnResult
 from demo import render
-from demo.chat import BUSY_MESSAGE, DUPLICATE_MESSAGE, FAILURE_MESSAGE, ChatController
+from demo.chat import (
+    BUSY_MESSAGE,
+    BUSY_NEW_CONVERSATION,
+    DUPLICATE_MESSAGE,
+    FAILURE_MESSAGE,
+    NEW_CONVERSATION_MESSAGE,
+    ChatController,
+)
 from demo.inputs import EMPTY_MESSAGE, MAX_UPLOAD_MB, ChatInput, Refusal, read_message
 from demo.plot import timeline_figure
 from demo.sessions import SessionStore
@@ -164,6 +171,15 @@ def test_pending_steps_are_closed_when_a_turn_ends() -> None:
     views = list(ChatController(Silent()).respond("tab", "hi"))
     step = views[-1].messages[1]
     assert "status" not in step["metadata"] and "No result came back" in step["content"]
+
+
+def test_new_conversation_waits_for_a_running_turn() -> None:
+    controller = ChatController(StandInAgent(step_delay_s=0))
+    running = controller.respond("tab", "jazz")
+    next(running)
+    assert controller.new_conversation("tab").messages[-1]["content"] == BUSY_NEW_CONVERSATION
+    list(running)
+    assert controller.new_conversation("tab").messages[-1]["content"] == NEW_CONVERSATION_MESSAGE
 
 
 def test_new_conversation_resets_only_that_session() -> None:
