@@ -209,15 +209,24 @@ def build_catalog(
                 embedding_function=embedder,
                 configuration={"hnsw": {"space": "cosine"}},
             )
+        wanted = {card.id: (card, _metadata(card, embedder)) for card in cards}
+        identity = (embedder.name(), json.dumps(embedder.get_config(), sort_keys=True))
+        catalog_hash = _hash(*identity, *sorted(meta["card_hash"] for _, meta in wanted.values()))
+        if previous.get("state") == "complete" and previous.get("catalog_hash") == catalog_hash:
+            # Same cards as the last complete build: nothing to read, embed or write.
+            return BuildReport(0, 0, len(wanted), 0, time.perf_counter() - started)
         _write_manifest(store, state="building", embedding=embedder.name(), started=time.time())
         existing = _existing_metadata(store)
         batch = min(WRITE_BATCH, client.get_max_batch_size())
-        wanted = {card.id: (card, _metadata(card, embedder)) for card in cards}
-        to_embed = [
-            cid
-            for cid, (_, meta) in wanted.items()
-            if existing.get(cid, {}).get("embed_hash") != meta["embed_hash"]
-        ]
+        # Similar lengths share a batch, so the model pads (and computes) little.
+        to_embed = sorted(
+            (
+                cid
+                for cid, (_, meta) in wanted.items()
+                if existing.get(cid, {}).get("embed_hash") != meta["embed_hash"]
+            ),
+            key=lambda cid: (len(wanted[cid][0].embedding_text), cid),
+        )
         to_update = [
             cid
             for cid, (_, meta) in wanted.items()
@@ -259,7 +268,7 @@ def build_catalog(
             state="complete",
             embedding=embedder.name(),
             count=len(wanted),
-            catalog_hash=_hash(*sorted(meta["card_hash"] for _, meta in wanted.values())),
+            catalog_hash=catalog_hash,
             finished=time.time(),
         )
     return BuildReport(

@@ -26,8 +26,9 @@ import numpy as np
 from evals.data import Conversation
 from evals.metrics import normalize_title
 from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext
-from evals.systems.baselines import seeded_rng
+from evals.systems.baselines import LexicalSystem, seeded_rng
 from vectorstore.embeddings import MiniLMEmbeddingFunction
+from vectorstore.search import MAX_QUERY_CHARS
 from vectorstore.text import bm25_scores, entity_key
 from vectorstore.views import LeakFreeView, NameVectors, leak_free_catalog
 
@@ -168,7 +169,9 @@ class HybridSystem(RankingSystem):
         candidates = list(request.candidates)
         vectors = text_vectors(self.context.cache_dir)
         names = vectors.names.matrix(candidates)
-        lexical = np.asarray(bm25_scores(query, candidates), dtype=np.float64)
+        # The lexical system's dev-tuned BM25 settings, so its column is exactly `lexical`.
+        bm25 = bm25_scores(query, candidates, LexicalSystem.k1, LexicalSystem.b)
+        lexical = np.asarray(bm25, dtype=np.float64)
         dense = names @ vectors([query])[0]
         view = leak_free_catalog(
             request.name, candidates, data=self.context.data_path, cache_dir=self.context.cache_dir
@@ -197,7 +200,8 @@ class HybridSystem(RankingSystem):
         found: dict[int, float] = {}
         for hit in view.mentioned(query):
             found[catalog.index[hit.card.id]] = 1.0
-        for rank, hit in enumerate(view.search(query[:2000], self.hits), start=1):
+        searched = view.search(query[:MAX_QUERY_CHARS], self.hits) if query.strip() else []
+        for rank, hit in enumerate(searched, start=1):
             position = catalog.index[hit.card.id]
             found[position] = max(found.get(position, 0.0), 1.0 / rank)
         weights = dict(found)
@@ -217,6 +221,8 @@ class HybridSystem(RankingSystem):
             request.name,
             request.query,
             request.candidates,
+            self.context.data_path,
+            self.context.cache_dir,
             self.hits,
             self.related_per_hit,
             self.feedback_size,
@@ -227,6 +233,6 @@ class HybridSystem(RankingSystem):
         return RankedList(order_by(_FEATURES[key] @ weights, request, self.context.seed))
 
 
-# Features depend only on the request and the settings above, never on the weights: a
+# Features depend only on the request, the data and the settings above, never on the weights: a
 # weight grid (evals tune) re-ranks from this memo instead of recomputing.
 _FEATURES: dict[tuple, np.ndarray] = {}
