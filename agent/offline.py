@@ -320,7 +320,7 @@ class _Turn:
 
     def search_query(self) -> str:
         heard = self.heard_terms().replace(",", "")
-        return " ".join(part for part in (self.user_words(), heard) if part).strip()[:500]
+        return " ".join(part for part in (self.user_words(), heard) if part).strip()
 
     def user_words(self) -> str:
         """The user's request; empty when the turn API stood in for an audio-only turn."""

@@ -21,9 +21,11 @@ Conventions:
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -79,6 +81,7 @@ class CatalogContext:
 
 
 MAX_K = 25
+MAX_QUERY_CHARS = 2000  # the catalog refuses longer queries
 
 
 def _catalog(runtime: ToolRuntime) -> CatalogLike | str:
@@ -128,7 +131,7 @@ def search_catalog(
         return catalog
     if not query.strip():
         return "Error: the search query is empty; describe what to look for."
-    hits = catalog.search(query[:500], k=max(1, min(int(k), MAX_K)), community=community or None)
+    hits = catalog.search(query[:MAX_QUERY_CHARS], k=max(1, min(int(k), MAX_K)), community=community or None)
     return _dump({"hits": [card_facts(h.card, h.score) for h in hits]})
 
 
@@ -191,12 +194,41 @@ DENSE_WEIGHT = 0.5
 
 
 class NameVectors:
-    """MiniLM vectors of texts, memoised per process (candidate names recur across pools)."""
+    """MiniLM vectors of texts, memoised per process (candidate names recur across pools).
+
+    A vector depends only on its text, so the memo may be saved and loaded (:meth:`save`,
+    :meth:`load`) to spare a long replay the re-encoding of names it has seen before;
+    ``unsaved`` counts texts encoded since the last save or load.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._memo: dict[str, np.ndarray] = {}
         self._embedder: Any = None
+        self.unsaved = 0
+
+    def load(self, path: Path) -> None:
+        """Add the vectors saved at ``path``; a missing or unreadable file is skipped."""
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                texts, vectors = saved["texts"].tolist(), saved["vectors"]
+        except (OSError, ValueError, KeyError):
+            return
+        with self._lock:
+            self._memo.update(zip(texts, vectors, strict=True))
+            self.unsaved = 0
+
+    def save(self, path: Path) -> None:
+        """Write every memoised vector to ``path`` (atomically: a temporary file, renamed)."""
+        with self._lock:
+            texts = list(self._memo)
+            vectors = np.stack([self._memo[t] for t in texts]) if texts else np.zeros((0, 384))
+            self.unsaved = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with temporary.open("wb") as handle:
+            np.savez(handle, texts=np.array(texts, dtype=str), vectors=vectors)
+        os.replace(temporary, path)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
@@ -207,6 +239,7 @@ class NameVectors:
             missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
             if missing:
                 self._memo.update(zip(missing, self._embedder.encode(missing), strict=True))
+                self.unsaved += len(missing)
             return np.stack([self._memo[t] for t in texts])
 
 

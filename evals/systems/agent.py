@@ -7,6 +7,9 @@ DESIGN.md §5 (``vectorstore.views.leak_free_catalog``). The agent must answer w
 structured ``CandidateRanking`` (indices into the shown list); the names are looked up
 from those indices, nothing is parsed from text. The session is reset afterwards.
 
+Encoded candidate names are cached in ``<cache_dir>/agent-name-vectors.npz`` (a vector
+depends only on its name), so a second run does not re-encode them.
+
 Options (``--option KEY=VALUE``): ``brain=offline`` (default) or ``brain=env`` to use the
 brain configured by the environment (``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``).
 """
@@ -18,6 +21,10 @@ from collections import Counter
 
 from agent import Settings, build_agent
 from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext, SystemChoiceError
+from tools.catalog import name_vectors
+
+#: Encoded candidate names are saved after this many new ones (a cache, not a result).
+SAVE_EVERY = 256
 
 
 class AgentSystem(RankingSystem):
@@ -41,6 +48,8 @@ class AgentSystem(RankingSystem):
                 f"The agent system needs the catalog package ({error}); build it first."
             ) from None
         self.leak_free_catalog = leak_free_catalog
+        self.vector_cache = context.cache_dir / "agent-name-vectors.npz"
+        name_vectors.load(self.vector_cache)
 
     def rank(self, request: RankingRequest) -> RankedList:
         session = f"replay:{request.name}"
@@ -62,6 +71,8 @@ class AgentSystem(RankingSystem):
             )
         finally:
             self.agent.reset(session)
+        if name_vectors.unsaved >= SAVE_EVERY:
+            name_vectors.save(self.vector_cache)
         order = result.ranking or []
         notes: dict[str, object] = {
             "tools": dict(Counter(step.name for step in result.trace)),
