@@ -131,7 +131,9 @@ def search_catalog(
         return catalog
     if not query.strip():
         return "Error: the search query is empty; describe what to look for."
-    hits = catalog.search(query[:MAX_QUERY_CHARS], k=max(1, min(int(k), MAX_K)), community=community or None)
+    hits = catalog.search(
+        query[:MAX_QUERY_CHARS], k=max(1, min(int(k), MAX_K)), community=community or None
+    )
     return _dump({"hits": [card_facts(h.card, h.score) for h in hits]})
 
 
