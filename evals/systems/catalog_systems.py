@@ -149,7 +149,7 @@ class HybridSystem(RankingSystem):
     # --param w_feedback=0,0.25,0.5,1`); never on test. Only their ratios matter.
     w_lexical = 1.0
     w_dense = 0.5
-    w_expansion = 0.25
+    w_expansion = 0.5
     w_expansion_max = 0.0
     w_feedback = 0.5
     hits = 8
