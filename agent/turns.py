@@ -12,8 +12,8 @@ Conventions:
 - ``audio`` is a local file path or a YouTube URL; a YouTube link inside ``text`` is used
   when ``audio`` is not given.
 - Benchmark replay passes ``candidates`` (shown numbered, in the given order), the
-  ``community`` and a leak-free ``catalog``; the result's ``ranking`` holds indices into
-  ``candidates``, best first.
+  ``community``, a leak-free ``catalog`` and optionally the ``scorer`` ``rank_candidates``
+  uses; the result's ``ranking`` holds indices into ``candidates``, best first.
 - Durations are seconds (``time.perf_counter``); token usage is what the provider reported
   (zero for the offline brain, which calls no provider).
 """
@@ -37,7 +37,7 @@ from agent.offline import DESCRIBE_TOOL
 from agent.prompts import DEFAULT_AUDIO_REQUEST, DEFAULT_RANKING_REQUEST, compose_user_message
 from agent.schemas import CandidateRanking, ChatAnswer
 from agent.settings import Settings
-from tools.catalog import CatalogContext, CatalogLike
+from tools.catalog import CatalogContext, CatalogLike, PoolScorer
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,7 @@ class MusicAgent:
         candidates: Sequence[str] = (),
         community: str | None = None,
         catalog: CatalogLike | None = None,
+        scorer: PoolScorer | None = None,
     ) -> Iterator[TurnEvent]:
         """Run one turn, yielding events and finally its :class:`TurnResult`."""
         text = text if isinstance(text, str) else ""
@@ -161,7 +162,7 @@ class MusicAgent:
             audio = found.group(0).rstrip(".,;:!?)]}'\"") if found else None
         if not text.strip():
             text = DEFAULT_RANKING_REQUEST if candidates else DEFAULT_AUDIO_REQUEST
-        context = self._context(catalog, candidates, community)
+        context = self._context(catalog, candidates, community, scorer)
         message = compose_user_message(
             text, audio=audio, candidates=candidates, community=community
         )
@@ -230,20 +231,25 @@ class MusicAgent:
             return self._sessions.setdefault(session_id, threading.Lock())
 
     def _context(
-        self, catalog: CatalogLike | None, candidates: Sequence[str], community: str | None
+        self,
+        catalog: CatalogLike | None,
+        candidates: Sequence[str],
+        community: str | None,
+        scorer: PoolScorer | None = None,
     ) -> CatalogContext:
-        if catalog is not None:
-            return CatalogContext(
-                catalog=catalog, candidates=tuple(candidates), community=community
-            )
-        with self._catalog_lock:
-            if self._catalog is None:
-                self._catalog = open_default_catalog(self.settings)
+        if catalog is None:
+            with self._catalog_lock:
+                if self._catalog is None:
+                    self._catalog = open_default_catalog(self.settings)
+            catalog, unavailable = self._catalog.catalog, self._catalog.unavailable
+        else:
+            unavailable = ""
         return CatalogContext(
-            catalog=self._catalog.catalog,
-            unavailable=self._catalog.unavailable,
+            catalog=catalog,
+            unavailable=unavailable or "no catalog is configured",
             candidates=tuple(candidates),
             community=community,
+            scorer=scorer,
         )
 
     def _run(self, session_id: str, message: str, context: CatalogContext) -> Iterator[TurnEvent]:

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evals.systems import RankingRequest, RunContext, create_system
+from evals.systems import RankedList, RankingRequest, RunContext, create_system
+
+DIM = 384  # as MiniLM's, which ``hybrid`` uses for names and compares with catalog vectors
 
 
 class HashEmbedder:
@@ -21,13 +23,13 @@ class HashEmbedder:
         return "test-hash"
 
     def get_config(self) -> dict[str, int]:
-        return {"dim": 64}
+        return {"dim": DIM}
 
     def encode(self, texts):
-        rows = np.zeros((len(texts), 64), dtype=np.float32)
+        rows = np.zeros((len(texts), DIM), dtype=np.float32)
         for row, text in zip(rows, texts, strict=True):
             for word in str(text).lower().split():
-                row[int(hashlib.md5(word.encode()).hexdigest(), 16) % 64] += 1.0
+                row[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
         return rows / np.where(norms == 0, 1, norms)
 
@@ -77,7 +79,7 @@ def dataset(target_comments: list[str], strip_pool: bool) -> list[dict]:
     return [target, *others]
 
 
-def rank_with(tmp_path: Path, name: str, threads: list[dict], monkeypatch) -> list[str]:
+def rank_with(tmp_path: Path, name: str, threads: list[dict], monkeypatch) -> RankedList:
     import vectorstore.views as views
 
     monkeypatch.setattr(views, "embedding_function_from_env", HashEmbedder)
@@ -89,7 +91,7 @@ def rank_with(tmp_path: Path, name: str, threads: list[dict], monkeypatch) -> li
     request = RankingRequest(
         "t3_target", "metal", "query_only", tuple(target["final_candidates"]), query=target["query"]
     )
-    return system.rank(request).ranking
+    return system.rank(request)
 
 
 @pytest.mark.slow
@@ -97,5 +99,8 @@ def test_ranking_ignores_the_threads_own_comments_and_pool_membership(tmp_path, 
     pytest.importorskip("vectorstore.views")
     original = rank_with(tmp_path, "original", dataset(["Dopesmoker - Sleep"], False), monkeypatch)
     edited = rank_with(tmp_path, "edited", dataset(["Holocene - Bon Iver"], True), monkeypatch)
-    assert sorted(original) == sorted(dataset([], False)[0]["final_candidates"])
-    assert original == edited
+    for answer in (original, edited):
+        assert answer.notes["tools"]["rank_candidates"] == 1
+        assert "tool_errors" not in answer.notes and "error" not in answer.notes
+    assert sorted(original.ranking) == sorted(dataset([], False)[0]["final_candidates"])
+    assert original.ranking == edited.ranking

@@ -12,20 +12,19 @@ Conventions:
   starting with ``"Error:"`` so the model can recover (DESIGN.md §4).
 - Results are compact JSON (``ensure_ascii=False``) so the offline brain and an LLM read
   the same facts.
-- ``rank_candidates`` scores the pool of the turn (``CatalogContext.candidates``) with the
-  same leak-free fusion as the ``hybrid`` evals system (:func:`score_pool`) and returns
-  indices into that list, best first, every index exactly once; equal scores keep the
-  shown (seeded, shuffled) order.
+- ``rank_candidates`` scores the pool of the turn (``CatalogContext.candidates``) and
+  returns indices into that list, best first, every index exactly once; equal scores keep
+  the shown (seeded, shuffled) order. The scorer is the turn's ``CatalogContext.scorer``
+  (benchmark replay passes the ``hybrid`` evals system's leak-free ranker) or
+  :func:`score_pool`, a query-only BM25 + MiniLM fusion.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -66,18 +65,24 @@ class CatalogLike(Protocol):
     def lookup(self, name: str, k: int = 5) -> list[Any]: ...
 
 
+#: Scores a candidate pool for a query: ``(query, candidates) -> one score per candidate``.
+PoolScorer = Callable[[str, Sequence[str]], Sequence[float]]
+
+
 @dataclass
 class CatalogContext:
     """The runtime context of one turn, as far as the catalog tools are concerned.
 
     ``catalog`` is None when no catalog could be opened; ``unavailable`` then says why.
-    ``candidates`` is the pool of a benchmark-replay turn (empty in chat).
+    ``candidates`` is the pool of a benchmark-replay turn (empty in chat); ``scorer``
+    replaces :func:`score_pool` for it (replay passes the ``hybrid`` system's ranker).
     """
 
     catalog: CatalogLike | None = None
     unavailable: str = "no catalog is configured"
     candidates: tuple[str, ...] = ()
     community: str | None = None
+    scorer: PoolScorer | None = field(default=None, repr=False)
 
 
 MAX_K = 25
@@ -175,7 +180,8 @@ def rank_candidates(query: str, runtime: ToolRuntime[Any]) -> str:
     candidates = tuple(getattr(context, "candidates", ()) or ())
     if not candidates:
         return "Error: this turn has no candidate list to rank."
-    scores = score_pool(query, candidates)
+    scorer = getattr(context, "scorer", None) or score_pool
+    scores = list(scorer(query, candidates))
     # Stable sort: ties keep the shown (already shuffled) order, which is seeded.
     order = sorted(range(len(candidates)), key=lambda i: -scores[i])
     top = [
@@ -189,48 +195,18 @@ CATALOG_TOOLS = [search_catalog, lookup_entity, rank_candidates]
 
 # --- the pool scorer ----------------------------------------------------------------------
 
-#: Fusion weights of the z-scored features, as the ``hybrid`` evals system chose them on the
-#: dev split (its catalog-expansion features got weight 0 there, so they are left out).
+#: Fusion weights of the z-scored features (the first tuning of ``hybrid`` on the dev split).
 LEXICAL_WEIGHT = 0.5
 DENSE_WEIGHT = 0.5
 
 
 class NameVectors:
-    """MiniLM vectors of texts, memoised per process (candidate names recur across pools).
-
-    A vector depends only on its text, so the memo may be saved and loaded (:meth:`save`,
-    :meth:`load`) to spare a long replay the re-encoding of names it has seen before;
-    ``unsaved`` counts texts encoded since the last save or load.
-    """
+    """MiniLM vectors of texts, memoised per process (candidate names recur across pools)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._memo: dict[str, np.ndarray] = {}
         self._embedder: Any = None
-        self.unsaved = 0
-
-    def load(self, path: Path) -> None:
-        """Add the vectors saved at ``path``; a missing or unreadable file is skipped."""
-        try:
-            with np.load(path, allow_pickle=False) as saved:
-                texts, vectors = saved["texts"].tolist(), saved["vectors"]
-        except (OSError, ValueError, KeyError):
-            return
-        with self._lock:
-            self._memo.update(zip(texts, vectors, strict=True))
-            self.unsaved = 0
-
-    def save(self, path: Path) -> None:
-        """Write every memoised vector to ``path`` (atomically: a temporary file, renamed)."""
-        with self._lock:
-            texts = list(self._memo)
-            vectors = np.stack([self._memo[t] for t in texts]) if texts else np.zeros((0, 384))
-            self.unsaved = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with temporary.open("wb") as handle:
-            np.savez(handle, texts=np.array(texts, dtype=str), vectors=vectors)
-        os.replace(temporary, path)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
@@ -241,7 +217,6 @@ class NameVectors:
             missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
             if missing:
                 self._memo.update(zip(missing, self._embedder.encode(missing), strict=True))
-                self.unsaved += len(missing)
             return np.stack([self._memo[t] for t in texts])
 
 
@@ -256,7 +231,7 @@ def _standardised(values: np.ndarray) -> np.ndarray:
 def score_pool(query: str, candidates: Sequence[str]) -> list[float]:
     """Score each candidate for ``query``: BM25 of the query against the candidate names
     (idf from the pool itself) and MiniLM cosine similarity of query and name, each
-    z-scored within the pool, fused with the ``hybrid`` system's dev-chosen weights.
+    z-scored within the pool, fused with equal weights.
 
     The catalog is not consulted at all, so the scores cannot leak pool membership
     (DESIGN.md §5); the catalog tools called before it supply the evidence a reply cites.

@@ -7,8 +7,9 @@ DESIGN.md §5 (``vectorstore.views.leak_free_catalog``). The agent must answer w
 structured ``CandidateRanking`` (indices into the shown list); the names are looked up
 from those indices, nothing is parsed from text. The session is reset afterwards.
 
-Encoded candidate names are cached in ``<cache_dir>/agent-name-vectors.npz`` (a vector
-depends only on its name), so a second run does not re-encode them.
+``rank_candidates`` scores the pool with the ``hybrid`` system's leak-free ranker (passed
+as the turn's scorer), so the agent's number is hybrid's ranking reached through the agent
+graph, tools and structured output.
 
 Options (``--option KEY=VALUE``): ``brain=offline`` (default) or ``brain=env`` to use the
 brain configured by the environment (``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``).
@@ -17,14 +18,15 @@ brain configured by the environment (``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
+from collections.abc import Sequence
 
 from agent import Settings, build_agent
+from evals.data import Conversation
 from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext, SystemChoiceError
-from tools.catalog import name_vectors
-
-#: Encoded candidate names are saved after this many new ones (a cache, not a result).
-SAVE_EVERY = 256
+from evals.systems.catalog_systems import HybridSystem
+from vectorstore.views import leak_free_catalog
 
 
 class AgentSystem(RankingSystem):
@@ -41,20 +43,26 @@ class AgentSystem(RankingSystem):
         elif brain != "env":
             raise SystemChoiceError(f"--option brain={brain!r}: use brain=offline or brain=env.")
         self.agent = build_agent(settings)
-        try:
-            from vectorstore.views import leak_free_catalog
-        except ImportError as error:
-            raise SystemChoiceError(
-                f"The agent system needs the catalog package ({error}); build it first."
-            ) from None
-        self.leak_free_catalog = leak_free_catalog
-        self.vector_cache = context.cache_dir / "agent-name-vectors.npz"
-        name_vectors.load(self.vector_cache)
+        self.hybrid = HybridSystem(context)
+
+    def fit(self, conversations: Sequence[Conversation]) -> None:
+        """Lets ``hybrid`` warm its name-vector cache in one batch; rankings are identical
+        without it (no knowledge of other threads is used, see ``HybridSystem.fit``)."""
+        self.hybrid.fit(conversations)
+
+    def hybrid_scores(
+        self, request: RankingRequest, query: str, candidates: Sequence[str]
+    ) -> list[float]:
+        """The ``hybrid`` system's ranking of ``candidates`` for ``query`` as scores (higher
+        is better), so ``rank_candidates`` reproduces its order, ties included."""
+        asked = dataclasses.replace(request, query=query, candidates=tuple(candidates))
+        position = {name: i for i, name in enumerate(self.hybrid.rank(asked).ranking)}
+        return [-float(position[name]) for name in candidates]
 
     def rank(self, request: RankingRequest) -> RankedList:
         session = f"replay:{request.name}"
         audio = str(request.audio_paths[0]) if request.audio_paths else None
-        catalog = self.leak_free_catalog(
+        catalog = leak_free_catalog(
             request.name,
             request.candidates,
             data=self.context.data_path,
@@ -68,11 +76,10 @@ class AgentSystem(RankingSystem):
                 candidates=request.candidates,
                 community=request.subreddit,
                 catalog=catalog,
+                scorer=functools.partial(self.hybrid_scores, request),
             )
         finally:
             self.agent.reset(session)
-        if name_vectors.unsaved >= SAVE_EVERY:
-            name_vectors.save(self.vector_cache)
         order = result.ranking or []
         notes: dict[str, object] = {
             "tools": dict(Counter(step.name for step in result.trace)),
