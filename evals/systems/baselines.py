@@ -5,31 +5,18 @@ None of them downloads a model or uses audio.
 
 from __future__ import annotations
 
-import math
 import random
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from evals.data import Conversation
 from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext
-
-TOKEN = re.compile(r"\w+", re.UNICODE)
-STOPWORDS = frozenset(
-    "a an and are as at be by for from i in is it me my of on or that the this to was were "
-    "with you your some any like songs song music album albums artist artists track tracks "
-    "what which who looking recommend recommendations similar".split()
-)
+from vectorstore.text import bm25_scores
 
 
 def seeded_rng(seed: int, name: str) -> random.Random:
     """A generator that depends only on the run seed and the thread, never on run order."""
     return random.Random(f"{seed}:{name}")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens without stopwords or single characters."""
-    return [t for t in TOKEN.findall(text.lower()) if len(t) > 1 and t not in STOPWORDS]
 
 
 class RandomSystem(RankingSystem):
@@ -90,26 +77,3 @@ class LexicalSystem(RankingSystem):
         seeded_rng(self.context.seed, request.name).shuffle(order)
         order.sort(key=lambda i: -scores[i])
         return RankedList([request.candidates[i] for i in order])
-
-
-def bm25_scores(query: str, documents: Sequence[str], k1: float, b: float) -> list[float]:
-    """Okapi BM25 score of each document for ``query`` (idf from ``documents`` themselves)."""
-    query_terms = set(tokenize(query))
-    doc_tokens = [tokenize(d) for d in documents]
-    n = len(documents)
-    avg_length = sum(len(t) for t in doc_tokens) / n if n else 0.0
-    frequency = Counter(term for tokens in doc_tokens for term in set(tokens))
-    scores = []
-    for tokens in doc_tokens:
-        counts = Counter(tokens)
-        norm = k1 * (1 - b + b * len(tokens) / avg_length) if avg_length else k1
-        scores.append(
-            sum(
-                math.log(1 + (n - frequency[t] + 0.5) / (frequency[t] + 0.5))
-                * counts[t]
-                * (k1 + 1)
-                / (counts[t] + norm)
-                for t in query_terms & counts.keys()
-            )
-        )
-    return scores
