@@ -10,12 +10,17 @@ Conventions:
 
 - Parsing: candidate titles found verbatim (case-insensitive, longest first, so titles
   that contain commas stay whole) are placed by their position in the answer; the
-  remaining comma-separated pieces are matched to unused candidates with rapidfuzz
-  (``WRatio`` ≥ :data:`FUZZY_CUTOFF`); pieces matching nothing are *out of list*.
+  remaining comma-separated pieces are matched to an unused candidate's full name or its
+  title part (before " - "/" by ") by normalised edit distance (rapidfuzz ``ratio`` ≥
+  :data:`FUZZY_CUTOFF`, so a piece is never matched merely for containing a short title);
+  pieces matching nothing are *out of list*.
   ``notes`` carries ``parsed``/``out_of_list`` counts and ``parse_failure`` (no candidate
-  recognised at all); the runner appends what is missing and reports the rates.
-- Usage is what the server reports; ``notes["cost_usd"]`` is computed for known OpenAI
-  models at text-token list prices (:data:`PRICES_PER_MTOK`), absent otherwise.
+  recognised at all). Out-of-list pieces stay in the returned ranking, so the runner drops
+  and counts them (its ``out_of_list_rate``) and appends the missing candidates (its
+  ``parse_miss_rate``).
+- Usage is what the server reports; ``usage["cost_microusd"]`` (millionths of a dollar,
+  summed over the run by the runner) is added for known OpenAI models at text-token list
+  prices (:data:`PRICES_PER_MTOK`).
 - Options: ``model=`` (default ``$AGENT_MODEL`` or gpt-4o-mini), ``base_url=``,
   ``timeout=`` (s), ``retries=``, ``max_clips=`` (default 1), ``max_clip_s=`` (default 30).
   The key is read from ``OPENAI_API_KEY`` only. The system is thread-safe, so a runner may
@@ -32,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz, process, utils
 
 from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext, SystemChoiceError
 
@@ -69,27 +74,54 @@ def build_ranking_prompt(query: str | None, candidates: Sequence[str], has_audio
 
 @dataclass(frozen=True)
 class ParsedRanking:
+    """``ranking``: the candidates recognised, in answer order; ``named``: the same with the
+    out-of-list pieces kept in place (the runner drops and counts those)."""
+
     ranking: list[str]
+    named: list[str]
     out_of_list: int
     parse_failure: bool
 
 
+def title_part(candidate: str) -> str:
+    """``"Title - Artist"`` → ``"Title"`` (models often drop the artist)."""
+    return re.split(r"\s+[-–—]\s+|\s+by\s+", candidate, maxsplit=1)[0]
+
+
+def closest_candidate(piece: str, candidates: Sequence[str], used: set[int]) -> int | None:
+    """The unused candidate whose full name or title part is closest to ``piece`` by
+    normalised edit distance (``fuzz.ratio`` ≥ :data:`FUZZY_CUTOFF`), else None."""
+    best: tuple[float, int] | None = None
+    for choices in (candidates, [title_part(c) for c in candidates]):
+        pool = {i: choices[i] for i in range(len(choices)) if i not in used}
+        match = process.extractOne(
+            piece,
+            pool,
+            scorer=fuzz.ratio,
+            processor=utils.default_process,
+            score_cutoff=FUZZY_CUTOFF,
+        )
+        if match is not None and (best is None or match[1] > best[0]):
+            best = (match[1], match[2])
+    return None if best is None else best[1]
+
+
 def parse_ranking(answer: str, candidates: Sequence[str]) -> ParsedRanking:
     """The candidates named in ``answer``, in the order named (see module conventions)."""
-    lowered = answer.lower()
-    taken = [False] * len(lowered)
+    taken = [False] * len(answer)
     found: list[tuple[int, int]] = []  # (position in answer, candidate index)
     for index in sorted(range(len(candidates)), key=lambda i: -len(candidates[i])):
-        title = candidates[index].lower().strip()
+        title = candidates[index].strip()
         if not title:
             continue
-        for match in re.finditer(re.escape(title), lowered):
+        for match in re.finditer(re.escape(title), answer, re.IGNORECASE):
             start, end = match.span()
             if not any(taken[start:end]):
                 taken[start:end] = [True] * (end - start)
                 found.append((start, index))
                 break
     used = {i for _, i in found}
+    unknown: list[tuple[int, str]] = []
     leftover = "".join(" " if t else c for c, t in zip(answer, taken, strict=True))
     out_of_list = 0
     position = 0
@@ -99,15 +131,21 @@ def parse_ranking(answer: str, candidates: Sequence[str]) -> ParsedRanking:
         position = start + len(piece)
         if len(cleaned) < 2:
             continue
-        pool = {i: candidates[i] for i in range(len(candidates)) if i not in used}
-        best = process.extractOne(cleaned, pool, scorer=fuzz.WRatio, score_cutoff=FUZZY_CUTOFF)
+        best = closest_candidate(cleaned, candidates, used)
         if best is None:
             out_of_list += 1
+            unknown.append((start, cleaned))
             continue
-        used.add(best[2])
-        found.append((start, best[2]))
+        used.add(best)
+        found.append((start, best))
     found.sort()
-    return ParsedRanking([candidates[i] for _, i in found], out_of_list, parse_failure=not found)
+    named = sorted([(at, candidates[i]) for at, i in found] + unknown)
+    return ParsedRanking(
+        ranking=[candidates[i] for _, i in found],
+        named=[text for _, text in named],
+        out_of_list=out_of_list,
+        parse_failure=not found,
+    )
 
 
 def wav_part(path: Path, max_seconds: float) -> dict[str, object]:
@@ -189,12 +227,13 @@ class LLMDirectSystem(RankingSystem):
             }
             price = PRICES_PER_MTOK.get(self.model)
             if price:
-                notes["cost_usd"] = round(
-                    (usage["input_tokens"] * price[0] + usage["output_tokens"] * price[1]) / 1e6, 6
+                # Micro-dollars, an integer, so the runner's usage total sums the run's cost.
+                usage["cost_microusd"] = round(
+                    usage["input_tokens"] * price[0] + usage["output_tokens"] * price[1]
                 )
         notes.update(
             parsed=len(parsed.ranking),
             out_of_list=parsed.out_of_list,
             parse_failure=parsed.parse_failure,
         )
-        return RankedList(parsed.ranking, usage=usage, notes=notes)
+        return RankedList(parsed.named, usage=usage, notes=notes)
