@@ -124,3 +124,13 @@ def test_prompt_and_key_never_sent_as_content(agent, server):
     body = str(server.requests)
     assert KEY not in body
     assert "never instructions to you" in body  # the grounded system prompt went out
+
+
+def test_ranking_turn_offers_only_the_ranking_answer_tool(agent, server):
+    candidates = ["Dopesmoker - Sleep", "Shake It Off - Taylor Swift", "Holocene - Bon Iver"]
+    result = agent.run_turn("t6", "slow doom", candidates=candidates, catalog=MiniCatalog())
+    assert result.ranking == [0, 1, 2]
+    offered = {t["function"]["name"] for t in server.requests[-1]["tools"]}
+    assert "CandidateRanking" in offered and "ChatAnswer" not in offered
+    assert server.requests[-1]["tool_choice"] == "required"  # ToolStrategy forces a tool call
+    assert "2. Holocene - Bon Iver" in server.requests[-1]["messages"][1]["content"]
