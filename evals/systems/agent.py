@@ -12,7 +12,12 @@ as the turn's scorer), so the agent's number is hybrid's ranking reached through
 graph, tools and structured output.
 
 Options (``--option KEY=VALUE``): ``brain=offline`` (default) or ``brain=env`` to use the
-brain configured by the environment (``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``).
+brain configured by the environment (``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``);
+``youtube=1`` lets a thread without a clip in ``--audio-dir`` use its first YouTube link
+(downloaded once into the audio cache by the agent's ``fetch_youtube_audio`` tool; off by
+default because each unreachable link costs a network timeout). Only the first clip of a
+thread is described. In audio modes ``notes["audio_missing"]`` is true when no clip could
+be described, which the runner reports.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class AgentSystem(RankingSystem):
             raise SystemChoiceError(f"--option brain={brain!r}: use brain=offline or brain=env.")
         self.agent = build_agent(settings)
         self.hybrid = HybridSystem(context)
+        self.youtube = context.options.get("youtube", "0") == "1"
 
     def fit(self, conversations: Sequence[Conversation]) -> None:
         """Lets ``hybrid`` warm its name-vector cache in one batch; rankings are identical
@@ -62,6 +68,8 @@ class AgentSystem(RankingSystem):
     def rank(self, request: RankingRequest) -> RankedList:
         session = f"replay:{request.name}"
         audio = str(request.audio_paths[0]) if request.audio_paths else None
+        if audio is None and self.youtube and request.audio_urls:
+            audio = request.audio_urls[0]  # fetched (or read from the download cache) by a tool
         catalog = leak_free_catalog(
             request.name,
             request.candidates,
@@ -87,6 +95,9 @@ class AgentSystem(RankingSystem):
         }
         if not result.ok or result.ranking is None:
             notes["error"] = result.reply
+        if request.mode != "query_only":
+            # Missing means no clip was described, whether absent, unfetchable or unreadable.
+            notes["audio_missing"] = result.audio_description is None
         if any(not step.ok for step in result.trace):
             notes["tool_errors"] = [step.error for step in result.trace if not step.ok]
         usage = {
