@@ -39,7 +39,9 @@ def command_ask(args: argparse.Namespace) -> None:
         if args.json:
             if isinstance(event, TurnResult):
                 print(
-                    json.dumps(dataclasses.asdict(event), default=str, indent=2, ensure_ascii=False)
+                    json.dumps(
+                        dataclasses.asdict(event), default=_jsonable, indent=2, ensure_ascii=False
+                    )
                 )
         elif isinstance(event, ToolStarted):
             print(
@@ -53,6 +55,12 @@ def command_ask(args: argparse.Namespace) -> None:
             print(event.text, end="", flush=True)
         elif isinstance(event, TurnResult):
             print(f"\n[{event.brain}]")
+
+
+def _jsonable(value: object) -> object:
+    """JSON for what ``dataclasses.asdict`` leaves as objects (the pydantic audio description)."""
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json") if callable(dump) else str(value)
 
 
 def command_chat() -> None:

@@ -42,17 +42,23 @@ OFFLINE_NOTE = "Offline brain (no language model): picked from what the tools re
 _QUOTED = re.compile(r"[\"“]([^\"”]{2,80})[\"”]")
 # A run of capitalised words (allowing short joiners), e.g. "Boards of Canada", "OK Computer".
 _TITLE_RUN = re.compile(
-    r"\b([A-Z0-9][\w'’.&-]*(?:\s+(?:of|the|and|&|de|la|in|on|a)?\s*[A-Z0-9][\w'’.&-]*)*)"
+    r"\b([A-Z0-9][\w'’.&-]*(?:\s+(?:of|the|&|de|la|in|on|a)?\s*[A-Z0-9][\w'’.&-]*)*)"
 )
 _NOT_ENTITIES = frozenset(
     "i i'm im looking recommend recommendations please any some what which who can could "
     "something songs song music album albums artist artists tracks track hi hello hey thanks "
     "also but and or so if when my the a an is are it this that give find suggest need want "
-    "like love just youtube api".split()
+    "like love just youtube api more this that these those ignore print show tell".split()
 )
 _INJECTION = re.compile(
     r"(ignore (all |your |the |previous |prior )*(instructions|rules|prompt)|system prompt|"
     r"api[ _-]?key|reveal your|print your (prompt|instructions))",
+    re.IGNORECASE,
+)
+_POINTS_AT_CLIP = re.compile(
+    r"^\W*(please\W+)?((recommend|find|give me|play|suggest)\W+)?(me\W+)?"
+    r"(more|some|something|songs?|music|tracks?|stuff)?\W*(like|similar to)\W+"
+    r"(this|that|it|the clip|this one|this song)\W*(please)?\W*$",
     re.IGNORECASE,
 )
 _YOUTUBE = re.compile(r"^https?://(www\.|m\.|music\.)?(youtube\.com|youtu\.be)/", re.IGNORECASE)
@@ -323,8 +329,11 @@ class _Turn:
         return " ".join(part for part in (self.user_words(), heard) if part).strip()
 
     def user_words(self) -> str:
-        """The user's request; empty when the turn API stood in for an audio-only turn."""
-        return "" if self.text in (DEFAULT_AUDIO_REQUEST, DEFAULT_RANKING_REQUEST) else self.text
+        """The user's request; empty when it only points at the clip ("more like this") or
+        the turn API stood in for an audio-only turn: such words would only add noise."""
+        if self.text in (DEFAULT_AUDIO_REQUEST, DEFAULT_RANKING_REQUEST):
+            return ""
+        return "" if self.audio and _POINTS_AT_CLIP.match(self.text) else self.text
 
     def search_hits(self) -> list[dict[str, Any]]:
         return [

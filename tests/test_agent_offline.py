@@ -163,6 +163,20 @@ def test_named_entities_from_free_text():
     assert named_entities("looking for something chill") == []
 
 
+def test_words_that_only_point_at_the_clip_are_not_searched():
+    brain = OfflineBrain()
+    message = compose_user_message("More like this!", audio="/tmp/clip.wav")
+    describe = brain.invoke([HumanMessage(message)])
+    assert describe.tool_calls[0]["name"] == "describe_audio"
+    heard = ToolMessage(
+        '{"summary": "slow piano", "tags": [{"name": "piano", "score": 0.9}]}',
+        name="describe_audio",
+        tool_call_id=describe.tool_calls[0]["id"],
+    )
+    search = brain.invoke([HumanMessage(message), describe, heard])
+    assert search.tool_calls[-1]["args"]["query"] == "piano"
+
+
 def test_offline_brain_is_deterministic_and_binds_to_itself():
     brain = OfflineBrain()
     assert brain.bind_tools([]) is brain
