@@ -43,6 +43,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="system-specific option, repeatable (e.g. model=gpt-4o-mini)",
     )
+    run.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="conversations ranked at once (thread-safe systems, e.g. llm-direct)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
 
     compare = commands.add_parser("compare", help="paired bootstrap comparison of finished runs")
@@ -89,6 +95,7 @@ def command_run(args: argparse.Namespace) -> None:
         audio_dir=args.audio_dir,
         progress=not args.quiet,
         options=parse_options(args.option),
+        concurrency=args.concurrency,
     )
     if not args.quiet:
         print(results_table(spec, result.metrics))

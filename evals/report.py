@@ -106,13 +106,15 @@ def write_report(out: Path, spec: RunSpec, metrics: dict) -> None:
         if run.get("uses_dataset")
         else ""
     )
+    cost = f" (about ${run['cost_usd']:.2f})" if run.get("cost_usd") is not None else ""
     text = f"""# MusiCRS run: {title}
 
 {results_table(spec, metrics)}
 {caveat}
 Parse misses: {100 * run.get("parse_miss_rate", 0):.1f}% of conversations;
+parse failures (nothing recognised): {100 * run.get("parse_failure_rate", 0):.1f}%;
 out-of-list names: {100 * run.get("out_of_list_rate", 0):.1f}%.
-Token usage: {run.get("usage") or "none"}.
+Token usage: {run.get("usage") or "none"}{cost}.
 
 ## By subreddit (postrock → indieheads, ambientmusic → jazz)
 

@@ -21,7 +21,8 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -241,6 +242,38 @@ def rank_one(
     )
 
 
+def rank_all(
+    system: RankingSystem,
+    conversations: Sequence[Conversation],
+    spec: RunSpec,
+    context: RunContext,
+    concurrency: int,
+) -> Iterable[Prediction]:
+    """Predictions as they finish; at most ``concurrency`` in flight, so an interrupt
+    loses at most that many and never leaves a long queue running."""
+    if concurrency == 1:
+        for conversation in conversations:
+            yield rank_one(system, conversation, spec, context)
+        return
+    pending = iter(conversations)
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        running: set[Future[Prediction]] = set()
+        try:
+            while True:
+                for conversation in pending:
+                    running.add(pool.submit(rank_one, system, conversation, spec, context))
+                    if len(running) >= concurrency:
+                        break
+                if not running:
+                    return
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
+        finally:
+            for future in running:
+                future.cancel()
+
+
 def run(
     spec: RunSpec,
     out: Path,
@@ -249,8 +282,13 @@ def run(
     audio_dir: Path | None = None,
     progress: bool = True,
     options: dict[str, str] | None = None,
+    concurrency: int = 1,
 ) -> RunResult:
-    """Rank every selected conversation (resuming), then score and report."""
+    """Rank every selected conversation (resuming), then score and report.
+
+    With ``concurrency > 1`` (thread-safe systems only, e.g. remote LLMs) up to that many
+    conversations are ranked at once; each is written as soon as it finishes.
+    """
     started = time.perf_counter()
     data = resolve_data_path(spec.data or None)
     spec = RunSpec(spec.system, spec.mode, spec.seed, spec.split, data)
@@ -260,6 +298,12 @@ def run(
         raise RunError(f"--audio-dir {audio_dir} is not a folder.")
     context = RunContext(seed=spec.seed, data_path=data, audio_dir=audio_dir, options=options or {})
     system = create_system(spec.system, spec.mode, context)
+    if concurrency < 1:
+        raise RunError(f"--concurrency must be a positive number, got {concurrency}.")
+    if concurrency > 1 and not system.thread_safe:
+        raise RunError(
+            f"System {spec.system!r} ranks one conversation at a time; drop --concurrency."
+        )
     conversations = load_conversations(data)
     selected = select_split(conversations, spec.split)[:limit]
     done = {p.name: p for p in prepare_out_dir(out, spec)}
@@ -270,12 +314,15 @@ def run(
         interrupt_says_resume(out),
         (out / "predictions.jsonl").open("a", encoding="utf-8") as sink,
     ):
-        bar = tqdm(todo, desc=f"{spec.system} {spec.mode}", unit="conv", disable=not progress)
-        for conversation in bar:
-            prediction = rank_one(system, conversation, spec, context)
+        bar = tqdm(
+            total=len(todo), desc=f"{spec.system} {spec.mode}", unit="conv", disable=not progress
+        )
+        for prediction in rank_all(system, todo, spec, context, concurrency):
             sink.write(json.dumps(asdict(prediction)) + "\n")
             sink.flush()
             done[prediction.name] = prediction
+            bar.update()
+        bar.close()
     predictions = [done[c.name] for c in selected]
     metrics = evaluate(
         [p.ranking for p in predictions],
@@ -295,14 +342,17 @@ def run_summary(spec: RunSpec, predictions: Sequence[Prediction], system: Rankin
     usage: Counter[str] = Counter()
     for prediction in predictions:
         usage.update(prediction.usage)
+    n = len(predictions)
     return {
         "system": spec.system,
         "mode": spec.mode,
         "seed": spec.seed,
         "split": spec.split,
         "uses_dataset": system.uses_dataset,
-        "parse_miss_rate": sum(p.parse_misses > 0 for p in predictions) / len(predictions),
-        "out_of_list_rate": sum(p.out_of_list > 0 for p in predictions) / len(predictions),
+        "parse_miss_rate": sum(p.parse_misses > 0 for p in predictions) / n,
+        "out_of_list_rate": sum(p.out_of_list > 0 for p in predictions) / n,
+        "parse_failure_rate": sum(bool(p.notes.get("parse_failure")) for p in predictions) / n,
         "usage": dict(usage),
+        "cost_usd": usage["cost_microusd"] / 1e6 if "cost_microusd" in usage else None,
         "without_audio": sorted(p.name for p in predictions if p.notes.get("audio_missing")),
     }

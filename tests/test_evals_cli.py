@@ -3,6 +3,8 @@
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ import pytest
 from evals.__main__ import main
 from evals.data import DatasetError, fold_of, in_split, load_conversations
 from evals.runner import RunSpec, complete_ranking, read_predictions, run
+from evals.systems import _REGISTRY
+from evals.systems.baselines import RandomSystem
 from tests.conftest import make_record, write_jsonl
 
 
@@ -211,3 +215,57 @@ def test_missing_data_file_and_offline_hub(tmp_path):
         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
     )
     assert_clean_failure(result, "Could not fetch the Hugging Face dataset rohan2810/MusiCRS")
+
+
+class CountingSystem(RandomSystem):
+    """A thread-safe system that records how many rankings ran at once."""
+
+    name = "counting"
+    thread_safe = True
+    lock = threading.Lock()
+    active = 0
+    peak = 0
+
+    def rank(self, request):
+        cls = type(self)
+        with cls.lock:
+            cls.active += 1
+            cls.peak = max(cls.peak, cls.active)
+        time.sleep(0.02)
+        with cls.lock:
+            cls.active -= 1
+        return super().rank(request)
+
+
+def test_concurrency_ranks_several_at_once_and_keeps_every_conversation(
+    small_data, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(_REGISTRY, "counting", f"{__name__}:CountingSystem")
+    result = run(
+        RunSpec("counting", "query_only", data=str(small_data)),
+        tmp_path / "c",
+        progress=False,
+        concurrency=3,
+    )
+    assert 1 < CountingSystem.peak <= 3
+    names = [p.name for p in read_predictions(tmp_path / "c" / "predictions.jsonl")]
+    assert sorted(names) == sorted(f"t3_{i}" for i in range(12)) and len(set(names)) == 12
+    sequential = run(
+        RunSpec("random", "query_only", data=str(small_data)), tmp_path / "r", progress=False
+    )
+    assert result.metrics["overall"] == sequential.metrics["overall"]  # same seeded rankings
+
+
+def test_concurrency_is_refused_for_systems_that_are_not_thread_safe(small_data, tmp_path):
+    result = cli(
+        "run",
+        "--system",
+        "random",
+        "--concurrency",
+        "2",
+        "--data",
+        str(small_data),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert_clean_failure(result, "ranks one conversation at a time")

@@ -74,6 +74,8 @@ class RankingSystem(ABC):
     modes: ClassVar[frozenset[Mode]] = frozenset({"query_only"})
     #: True when :meth:`fit` reads other threads (reports say so beside the score).
     uses_dataset: ClassVar[bool] = False
+    #: True when :meth:`rank` may be called from several threads at once (``--concurrency``).
+    thread_safe: ClassVar[bool] = False
 
     def __init__(self, context: RunContext) -> None:
         self.context = context

@@ -169,6 +169,7 @@ class LLMDirectSystem(RankingSystem):
     name = "llm-direct"
     description = "one ranking prompt to an OpenAI-compatible model (the paper's protocol)"
     modes = frozenset({"query_only", "audio_only", "audio_query"})
+    thread_safe = True
 
     def __init__(self, context: RunContext) -> None:
         super().__init__(context)
