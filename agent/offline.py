@@ -9,7 +9,9 @@ far — and emits the next step as a real ``AIMessage``:
    request plus what was heard (one step, parallel tool calls);
 3. else, a candidate list is attached and not yet ranked → ``rank_candidates``;
 4. else → the structured answer (``ChatAnswer`` or ``CandidateRanking``) built only from
-   the tool results, honest that no language model wrote it.
+   the tool results, honest that no language model wrote it. The chat reply is a short
+   lead (what was heard, what the user named, the top picks by name); every pick with its
+   reasons is in the structured recommendations, which the UI shows as cards.
 
 Conventions: the same input gives the same output (no randomness, no clock); it never
 follows instructions found in user text or tool results (they are only parsed as data);
@@ -29,6 +31,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agent.prompts import DEFAULT_AUDIO_REQUEST, DEFAULT_RANKING_REQUEST, parse_user_message
 from agent.schemas import CandidateRanking, ChatAnswer, RecommendationOut
+from tools.youtube import looks_like_url
 
 DESCRIBE_TOOL = "describe_audio"
 FETCH_TOOL = "fetch_youtube_audio"
@@ -37,6 +40,8 @@ LOOKUP_TOOL = "lookup_entity"
 RANK_TOOL = "rank_candidates"
 MAX_LOOKUPS = 3
 MAX_RECOMMENDATIONS = 5
+#: How many picks the reply names; all of them, with reasons, are the structured cards.
+PICKS_IN_REPLY = 3
 OFFLINE_NOTE = "Offline brain (no language model): picked from what the tools returned."
 
 _QUOTED = re.compile(r"[\"“]([^\"”]{2,80})[\"”]")
@@ -55,13 +60,14 @@ _INJECTION = re.compile(
     r"api[ _-]?key|reveal your|print your (prompt|instructions))",
     re.IGNORECASE,
 )
+# The object is optional: "more like <link>" reaches the brain as "more like" once the turn
+# API has moved the link to the audio path.
 _POINTS_AT_CLIP = re.compile(
     r"^\W*(please\W+)?((recommend|find|give me|play|suggest)\W+)?(me\W+)?"
-    r"(more|some|something|songs?|music|tracks?|stuff)?\W*(like|similar to)\W+"
-    r"(this|that|it|the clip|this one|this song)\W*(please)?\W*$",
+    r"(more|some|something|songs?|music|tracks?|stuff)?\W*(like|similar to)"
+    r"(\W+(this|that|it|the clip|this one|this song))?\W*(please)?\W*$",
     re.IGNORECASE,
 )
-_YOUTUBE = re.compile(r"^https?://(www\.|m\.|music\.)?(youtube\.com|youtu\.be)/", re.IGNORECASE)
 
 
 def named_entities(text: str, limit: int = MAX_LOOKUPS) -> list[str]:
@@ -130,11 +136,13 @@ class OfflineBrain(BaseChatModel):
         if turn.injection:
             return []
         if turn.audio and self._has(DESCRIBE_TOOL) and DESCRIBE_TOOL not in turn.results:
-            if _YOUTUBE.match(turn.audio) and FETCH_TOOL not in turn.results:
+            # The turn API lets through only a single-video YouTube link or an existing file.
+            is_link = looks_like_url(turn.audio)
+            if is_link and FETCH_TOOL not in turn.results:
                 if self._has(FETCH_TOOL):
                     return [(FETCH_TOOL, {"url": turn.audio})]
             else:
-                path = turn.fetched_path() if _YOUTUBE.match(turn.audio) else turn.audio
+                path = turn.fetched_path() if is_link else turn.audio
                 if path:
                     return [(DESCRIBE_TOOL, {"path": path})]
         if SEARCH_TOOL not in turn.results and LOOKUP_TOOL not in turn.results:
@@ -192,24 +200,14 @@ class OfflineBrain(BaseChatModel):
             lines.append(f"What I heard in your clip: {heard}")
         elif turn.audio:
             lines.append(f"I could not use your clip: {turn.audio_error() or 'no description'}")
-        else:
-            lines.append("No clip attached, so this rests on your words and the catalog only.")
         named = turn.named_matches()
-        if named:
-            lines.append(
-                "In the catalog you mentioned: "
-                + "; ".join(_card_line(card) for card in named)
-                + "."
-            )
         catalog_error = turn.error_of(SEARCH_TOOL)
         recommendations = self._recommendations(turn, {c.get("id") for c in named})
+        if named or recommendations:
+            lines.append(_picks_line(named, recommendations))
         if recommendations:
-            lines.append("Recommendations:")
-            lines += [
-                f"{i}. {r.name}" + (f" — {r.artist}" if r.artist else "") + f": {r.why}"
-                for i, r in enumerate(recommendations, 1)
-            ]
-        elif catalog_error:
+            return ChatAnswer(reply="\n".join(lines), recommendations=recommendations)
+        if catalog_error:
             lines.append(
                 f"The catalog search failed ({catalog_error}), so I have nothing I can justify."
             )
@@ -218,7 +216,7 @@ class OfflineBrain(BaseChatModel):
                 "The catalog returned nothing I can justify recommending; try naming an artist, "
                 "a genre or a mood."
             )
-        return ChatAnswer(reply="\n".join(lines), recommendations=recommendations)
+        return ChatAnswer(reply="\n".join(lines))
 
     def _recommendations(self, turn: _Turn, exclude: set[str | None]) -> list[RecommendationOut]:
         query = turn.user_words()[:60] or "what I heard"
@@ -251,6 +249,18 @@ class OfflineBrain(BaseChatModel):
             if len(out) == MAX_RECOMMENDATIONS:
                 break
         return out
+
+
+def _picks_line(named: list[dict[str, Any]], picks: list[RecommendationOut]) -> str:
+    """One line naming what the user mentioned and the top picks; the reasons for each pick
+    are on its card (the UI shows them, ``--json`` prints them), not repeated here."""
+    mentioned = "; ".join(_card_line(card) for card in named)
+    if not picks:
+        return f"You mentioned {mentioned}."
+    top = [p.name + (f" by {p.artist}" if p.artist else "") for p in picks[:PICKS_IN_REPLY]]
+    more = len(picks) - len(top)
+    names = ", ".join(top) + (f" and {more} more" if more else "")
+    return f"You mentioned {mentioned}; top picks: {names}." if named else f"Top picks: {names}."
 
 
 def _card_line(card: dict[str, Any]) -> str:

@@ -9,8 +9,12 @@ Conventions:
 - A session is a LangGraph thread (``thread_id = session_id``) in the agent's in-memory
   checkpointer: sessions never share history or audio. One :class:`MusicAgent` serves many
   sessions from many threads; turns of the same session are serialised by a lock.
-- ``audio`` is a local file path or a YouTube URL; a YouTube link inside ``text`` is used
-  when ``audio`` is not given.
+- ``audio`` is a local file path or a single-video YouTube URL. YouTube links pasted into
+  ``text`` are taken out of it (they are the clip, not words to search for); the first one
+  is the clip when ``audio`` is not given. A playlist, channel or other-site link as the
+  clip ends the turn with one sentence before any tool runs (DESIGN.md §6).
+- A turn whose only input is a clip that could not be fetched or decoded ends with that
+  tool's error sentence (``ok=False``): there is nothing else to answer.
 - Benchmark replay passes ``candidates`` (shown numbered, in the given order), the
   ``community``, a leak-free ``catalog`` and optionally the ``scorer`` ``rank_candidates``
   uses; the result's ``ranking`` holds indices into ``candidates``, best first.
@@ -33,21 +37,23 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 
 from agent.brains import FAILURE_PREFIX, describe_failure
-from agent.offline import DESCRIBE_TOOL
+from agent.offline import DESCRIBE_TOOL, FETCH_TOOL
 from agent.prompts import DEFAULT_AUDIO_REQUEST, DEFAULT_RANKING_REQUEST, compose_user_message
 from agent.schemas import CandidateRanking, ChatAnswer
 from agent.settings import Settings
+from tools.audio import AudioInputError
 from tools.catalog import CatalogContext, CatalogLike, PoolScorer
+from tools.youtube import is_youtube_link, looks_like_url, parse_youtube_url
 
 log = logging.getLogger(__name__)
 
 #: How ``ModelCallLimitMiddleware`` words the message it ends a looping turn with.
 CALL_LIMIT_PREFIX = "Model call limits exceeded"
 
-YOUTUBE_IN_TEXT = re.compile(
-    r"https?://(?:www\.|m\.|music\.)?(?:youtube\.com/(?:watch\?\S+|shorts/\S+|live/\S+)|youtu\.be/\S+)",
-    re.IGNORECASE,
-)
+_TOKEN = re.compile(r"\S+")
+# Sentence punctuation around a pasted link is not part of it: "(https://youtu.be/…)."
+_LINK_OPENERS = "(<[{\"'"
+_LINK_CLOSERS = ".,;:!?)]}>\"'"
 
 
 @dataclass(frozen=True)
@@ -151,23 +157,23 @@ class MusicAgent:
     ) -> Iterator[TurnEvent]:
         """Run one turn, yielding events and finally its :class:`TurnResult`."""
         text = text if isinstance(text, str) else ""
+        words, links = split_youtube_links(text)
+        if not audio and links:
+            audio = links[0]
         refusal = self._check_input(text, audio, candidates)
         if refusal:
             yield TextDelta(refusal)
             yield TurnResult(reply=refusal, brain=self.brain, ok=False)
             return
-        if audio is None:
-            found = YOUTUBE_IN_TEXT.search(text)
-            # Sentence punctuation after a pasted link is not part of it.
-            audio = found.group(0).rstrip(".,;:!?)]}'\"") if found else None
-        if not text.strip():
-            text = DEFAULT_RANKING_REQUEST if candidates else DEFAULT_AUDIO_REQUEST
+        clip_only = bool(audio) and not words.strip() and not candidates
+        if not words.strip():
+            words = DEFAULT_RANKING_REQUEST if candidates else DEFAULT_AUDIO_REQUEST
         context = self._context(catalog, candidates, community, scorer)
         message = compose_user_message(
-            text, audio=audio, candidates=candidates, community=community
+            words, audio=audio, candidates=candidates, community=community
         )
         with self._session_lock(session_id):
-            yield from self._run(session_id, message, context)
+            yield from self._run(session_id, message, context, clip_only=clip_only)
 
     def run_turn(
         self,
@@ -216,15 +222,7 @@ class MusicAgent:
             )
         if not text.strip() and not audio and not candidates:
             return "Please type a message about music or attach an audio clip."
-        if audio and not YOUTUBE_IN_TEXT.fullmatch(audio.strip()):
-            if re.match(r"https?://", audio, re.IGNORECASE):
-                return (
-                    "Only YouTube video links can be fetched; download the clip and upload "
-                    "the file instead."
-                )
-            if not Path(audio).is_file():
-                return f"The audio file {Path(audio).name!r} does not exist; upload it again."
-        return None
+        return clip_problem(audio) if audio else None
 
     def _session_lock(self, session_id: str) -> threading.Lock:
         with self._sessions_lock:
@@ -252,7 +250,9 @@ class MusicAgent:
             scorer=scorer,
         )
 
-    def _run(self, session_id: str, message: str, context: CatalogContext) -> Iterator[TurnEvent]:
+    def _run(
+        self, session_id: str, message: str, context: CatalogContext, *, clip_only: bool = False
+    ) -> Iterator[TurnEvent]:
         config = {"configurable": {"thread_id": session_id}}
         trace: list[ToolTrace] = []
         usage = TokenUsage()
@@ -318,6 +318,11 @@ class MusicAgent:
             yield TurnResult(reply=reply, trace=trace, usage=usage, brain=self.brain, ok=False)
             return
         result = self._result(answer, last_ai, malformed, trace, usage, audio_description)
+        failure = clip_failure(trace) if clip_only and audio_description is None else None
+        if failure:
+            # The clip was all the user sent: any answer now would rest on the stand-in
+            # request alone, so whatever the brain said, the turn is the clip's error.
+            result = TurnResult(reply=failure, trace=trace, usage=usage, brain=self.brain, ok=False)
         if not streamed_text or answer is not None:
             yield TextDelta(result.reply)
         yield result
@@ -400,6 +405,50 @@ def open_default_catalog(settings: Settings) -> _OpenedCatalog:
     except Exception as error:  # a missing index must not break chat: tools say so
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         return _OpenedCatalog(None, reason or f"{type(error).__name__} opening the catalog")
+
+
+def split_youtube_links(text: str) -> tuple[str, list[str]]:
+    """``text`` without the YouTube links pasted into it, and those links in order.
+
+    Such a link is the clip, not words to look up or search for. Links to other sites stay
+    in the text: they are the user's words, and no other host is ever fetched. Text without
+    a YouTube link comes back unchanged (benchmark queries must reach the brain as given).
+    """
+    links: list[str] = []
+
+    def drop_link(token: re.Match[str]) -> str:
+        link = token.group(0).lstrip(_LINK_OPENERS).rstrip(_LINK_CLOSERS)
+        # A bare "youtube.com" is a word; a link has a path.
+        if "/" in link and looks_like_url(link) and is_youtube_link(link):
+            links.append(link)
+            return ""
+        return token.group(0)
+
+    words = _TOKEN.sub(drop_link, text)
+    return (re.sub(r"[ \t]{2,}", " ", words).strip(), links) if links else (text, [])
+
+
+def clip_problem(audio: str) -> str | None:
+    """Why ``audio`` cannot be the turn's clip, as one sentence, or None if it can."""
+    if looks_like_url(audio):
+        try:
+            # Lenient, as for scraped benchmark links: a link with junk after its video id
+            # passes here and is judged by the fetch tool, so the turn still answers.
+            parse_youtube_url(audio, lenient=True)
+        except AudioInputError as error:  # playlist, channel, other site, malformed link
+            return str(error)
+        return None
+    if not Path(audio).is_file():
+        return f"The audio file {Path(audio).name!r} does not exist; upload it again."
+    return None
+
+
+def clip_failure(trace: Sequence[ToolTrace]) -> str | None:
+    """The error sentence of the first failed fetch or describe call of a turn, if any."""
+    return next(
+        (t.error for t in trace if t.name in (FETCH_TOOL, DESCRIBE_TOOL) and not t.ok and t.error),
+        None,
+    )
 
 
 def summarize_tool_result(content: str) -> str:

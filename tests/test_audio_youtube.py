@@ -92,6 +92,24 @@ def test_lenient_parsing_salvages_scraped_links_but_not_other_hosts() -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", True),
+        ("https://www.youtube.com/playlist?list=PL123", True),
+        ("https://www.youtube.com/@somechannel", True),
+        ("youtu.be/dQw4w9WgXcQ", True),
+        ("HTTPS://Music.YouTube.com/watch?list=PL123", True),
+        ("https://example.com/song.mp3", False),
+        ("https://youtube.com.evil.example/watch?v=dQw4w9WgXcQ", False),
+        ("ftp://youtube.com/watch?v=dQw4w9WgXcQ", False),
+        ("clips/song.mp3", False),
+    ],
+)
+def test_is_youtube_link_tells_youtube_pages_from_other_hosts(url: str, expected: bool) -> None:
+    assert youtube.is_youtube_link(url) is expected
+
+
+@pytest.mark.parametrize(
     ("value", "seconds"),
     [("214", 214.0), ("214s", 214.0), ("3m34s", 214.0), ("1h", 3600.0), ("3:34", 214.0),
      ("1:00:01", 3601.0), ("abc", None), ("", None)],

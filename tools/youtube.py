@@ -25,7 +25,7 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from pydantic import BaseModel
 
@@ -122,13 +122,30 @@ def _salvage(url: str) -> YouTubeRef | None:
     return YouTubeRef(video_id=match.group(1), start_s=start or None)
 
 
-def _parse_strict(url: str) -> YouTubeRef:
+def _split(url: str) -> SplitResult:
     text = url.strip()
     if not re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):
         text = "https://" + text
-    parts = urlsplit(text)
+    return urlsplit(text)
+
+
+def is_youtube_link(url: str) -> bool:
+    """Whether ``url`` is a web link to a YouTube host, single video or not.
+
+    Pure (no network). Together with :func:`parse_youtube_url` it tells a YouTube page that
+    is not one video (playlist, channel, broken link: True here, but unparseable) from a
+    link to another site (False), so a caller can decide which links are its business.
+    """
+    parts = _split(url)
+    return parts.scheme.lower() in ("http", "https") and _host(parts.netloc) in (
+        _YOUTUBE_HOSTS | _SHORT_HOSTS
+    )
+
+
+def _parse_strict(url: str) -> YouTubeRef:
+    parts = _split(url)
     host = _host(parts.netloc)
-    if parts.scheme.lower() not in ("http", "https") or host not in _YOUTUBE_HOSTS | _SHORT_HOSTS:
+    if not is_youtube_link(url):
         raise AudioInputError(
             "Only YouTube video links (youtube.com/watch, youtu.be, music.youtube.com or "
             f"youtube.com/shorts) can be fetched; {UPLOAD_HINT}."
