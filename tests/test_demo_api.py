@@ -16,20 +16,17 @@ from typing import Any
 import pytest
 from gradio_client import Client, handle_file
 
-from demo.app import build_app
 from demo.chat import DUPLICATE_MESSAGE
 from demo.inputs import EMPTY_MESSAGE
 from tests.audio_fixtures import four_on_the_floor, text_renamed_mp3
-from tests.test_demo_support import build_small_catalog, real_agent, served
+from tests.test_demo_support import served_real_app
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def url(musicrs_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    catalog = build_small_catalog(musicrs_path, tmp_path_factory.getbasetemp())
-    agent = real_agent(catalog)
-    with served(build_app(agent, agent.settings.brain_label)) as address:
+    with served_real_app(musicrs_path, tmp_path_factory.getbasetemp()) as address:
         yield address
 
 

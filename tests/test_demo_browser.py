@@ -21,7 +21,7 @@ from demo.app import build_app
 from demo.chat import BUSY_MESSAGE, NEW_CONVERSATION_MESSAGE
 from demo.inputs import EMPTY_MESSAGE, MAX_UPLOAD_MB
 from tests.audio_fixtures import four_on_the_floor
-from tests.test_demo_support import StandInAgent, build_small_catalog, real_agent, served
+from tests.test_demo_support import StandInAgent, served, served_real_app
 
 pytestmark = pytest.mark.slow
 
@@ -57,9 +57,7 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture(scope="module")
 def real_url(musicrs_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    catalog = build_small_catalog(musicrs_path, tmp_path_factory.getbasetemp())
-    agent = real_agent(catalog)
-    with served(build_app(agent, agent.settings.brain_label)) as address:
+    with served_real_app(musicrs_path, tmp_path_factory.getbasetemp()) as address:
         yield address
 
 

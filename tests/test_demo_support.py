@@ -178,3 +178,13 @@ def real_agent(catalog: Path):  # -> agent.MusicAgent
     agent = build_agent(settings)
     agent.warm_up()  # as demo.app.main does: the catalog opens before the first turn
     return agent
+
+
+@contextmanager
+def served_real_app(musicrs_path: Path, base: Path) -> Iterator[str]:
+    """The demo app on the real offline agent and a small MusiCRS catalog, served locally."""
+    from demo.app import build_app
+
+    agent = real_agent(build_small_catalog(musicrs_path, base))
+    with served(build_app(agent, agent.settings.brain_label)) as address:
+        yield address
