@@ -223,11 +223,6 @@ class NameVectors:
 name_vectors = NameVectors()
 
 
-def _standardised(values: np.ndarray) -> np.ndarray:
-    spread = values.std()
-    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
-
-
 def score_pool(query: str, candidates: Sequence[str]) -> list[float]:
     """Score each candidate for ``query``: BM25 of the query against the candidate names
     (idf from the pool itself) and MiniLM cosine similarity of query and name, each
@@ -236,10 +231,10 @@ def score_pool(query: str, candidates: Sequence[str]) -> list[float]:
     The catalog is not consulted at all, so the scores cannot leak pool membership
     (DESIGN.md §5); the catalog tools called before it supply the evidence a reply cites.
     """
-    from vectorstore.text import bm25_scores
+    from vectorstore.text import bm25_scores, standardised
 
     lexical = np.asarray(bm25_scores(query, list(candidates)), dtype=np.float64)
     vectors = name_vectors([*candidates, query])
     dense = (vectors[:-1] @ vectors[-1]).astype(np.float64)
-    fused = LEXICAL_WEIGHT * _standardised(lexical) + DENSE_WEIGHT * _standardised(dense)
+    fused = LEXICAL_WEIGHT * standardised(lexical) + DENSE_WEIGHT * standardised(dense)
     return fused.tolist()

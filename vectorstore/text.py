@@ -131,6 +131,12 @@ def top_ranks(
     return {int(i): rank for rank, i in enumerate(order, start=1)}
 
 
+def standardised(values: np.ndarray) -> np.ndarray:
+    """z-scores within one pool (all zeros when the pool does not vary)."""
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
 def reciprocal_rank_fusion(*rankings: dict[int, int], k: int = RRF_K) -> dict[int, float]:
     """Sum of ``1 / (k + rank)`` over the rankings that rank each document."""
     fused: dict[int, float] = {}

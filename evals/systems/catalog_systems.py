@@ -29,7 +29,7 @@ from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext
 from evals.systems.baselines import LexicalSystem, seeded_rng
 from vectorstore.embeddings import MiniLMEmbeddingFunction
 from vectorstore.search import MAX_QUERY_CHARS
-from vectorstore.text import bm25_scores, entity_key
+from vectorstore.text import bm25_scores, entity_key, standardised
 from vectorstore.views import LeakFreeView, NameVectors, leak_free_catalog
 
 NEIGHBOURS = 10  # the paper's k, the thread itself included
@@ -67,12 +67,6 @@ def order_by(scores: np.ndarray, request: RankingRequest, seed: int) -> list[str
     seeded_rng(seed, request.name).shuffle(order)
     order.sort(key=lambda i: -scores[i])
     return [request.candidates[i] for i in order]
-
-
-def standardised(values: np.ndarray) -> np.ndarray:
-    """z-scores within one pool (all zeros when the pool does not vary)."""
-    spread = values.std()
-    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
 class MiniLMSystem(RankingSystem):
