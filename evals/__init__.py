@@ -2,7 +2,7 @@
 
 Conventions
 -----------
-- A *conversation* is one MusiCRS thread (:class:`evals.data.Conversation`).
+- A *conversation* is one MusiCRS thread (:class:`vectorstore.musicrs.Conversation`).
 - A *system* ranks a conversation's candidate pool (:mod:`evals.systems`); it receives a
   :class:`evals.systems.RankingRequest`, which carries only what its input mode allows
   (DESIGN.md §5): never comments, gold, or other threads' knowledge about this thread.

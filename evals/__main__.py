@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from evals.data import SPLITS, DatasetError, resolve_data_path
+from vectorstore.musicrs import SPLITS, DatasetError, resolve_data_path
 from evals.systems import MODES, SystemChoiceError, system_class, system_names
 
 

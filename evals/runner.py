@@ -29,7 +29,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from evals.data import Conversation, Split, load_conversations, resolve_data_path, select_split
+from vectorstore.musicrs import Conversation, Split, load_conversations, resolve_data_path, select_split
 from evals.metrics import evaluate
 from evals.systems import (
     AUDIO_MODES,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
-from evals.data import load_conversations, select_split
+from vectorstore.musicrs import load_conversations, select_split
 from evals.metrics import evaluate
 from evals.runner import build_request
 from evals.systems import RunContext, SystemChoiceError, check_mode, system_class

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.data import load_conversations, parse_line
+from vectorstore.musicrs import load_conversations, parse_line
 from evals.metrics import normalize_title
 from vectorstore.cards import cards_from_threads, cards_from_tracks, read_user_tracks
 from vectorstore.errors import CatalogError

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.data import fold_of, parse_line
+from vectorstore.musicrs import fold_of, parse_line
 from vectorstore.testing import HashEmbeddingFunction, thread_record
 from vectorstore.text import entity_key
 from vectorstore.views import FoldCatalogs, leak_free_catalog

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.data import load_conversations
+from vectorstore.musicrs import load_conversations
 from evals.systems import RankingRequest, RunContext, create_system, system_class
 from tests.test_catalog_leakfree import TARGET, dataset
 from vectorstore.text import entity_key

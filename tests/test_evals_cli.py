@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evals.__main__ import main
-from evals.data import DatasetError, fold_of, in_split, load_conversations
+from vectorstore.musicrs import DatasetError, fold_of, in_split, load_conversations
 from evals.runner import RunSpec, complete_ranking, read_predictions, run
 from evals.systems import _REGISTRY
 from evals.systems.baselines import RandomSystem

@@ -2,7 +2,7 @@
 
 import pytest
 
-from evals.data import load_conversations, select_split
+from vectorstore.musicrs import load_conversations, select_split
 from evals.runner import RunSpec, run
 
 

@@ -2,8 +2,9 @@
 embedding function, the Chroma store (embedded or server), hybrid search and the
 leak-free per-fold views used during evaluation.
 
-Must never import ``agent``, ``demo`` or ``evals`` internals (it may read the dataset
-loader ``evals.data``).
+The bottom layer: imports nothing of ``tools``, ``agent``, ``demo`` or ``evals``. It owns
+the MusiCRS loader and its dev/test split (:mod:`vectorstore.musicrs`), which every layer
+above reads.
 
 The public API, importable from here: :func:`open_catalog` and :class:`Catalog`
 (:mod:`vectorstore.store`), :class:`EntityCard` (:mod:`vectorstore.cards`),

@@ -29,7 +29,7 @@ def _cards(data: str | None) -> list:
             is_musicrs = False  # the track reader names the bad line
         if not is_musicrs:
             return cards_from_tracks(read_user_tracks(data))
-    from evals.data import DatasetError, load_conversations
+    from vectorstore.musicrs import DatasetError, load_conversations
 
     try:
         return cards_from_threads(load_conversations(data))

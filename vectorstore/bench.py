@@ -71,7 +71,7 @@ def _timed_command(arguments: list[str], env: dict[str, str]) -> tuple[float, in
 
 
 def _bench_queries(data: str | None, count: int) -> list[str]:
-    from evals.data import load_conversations
+    from vectorstore.musicrs import load_conversations
 
     conversations = load_conversations(data)
     sentences = [re.split(r"(?<=[.?!])\s", c.query)[0][:300] for c in conversations]

@@ -244,7 +244,7 @@ class _CardBuilder:
 
 
 def cards_from_threads(threads: Iterable[object], related_cap: int | None = 40) -> list[EntityCard]:
-    """Cards from MusiCRS conversations (:class:`evals.data.Conversation`-like objects);
+    """Cards from MusiCRS conversations (:class:`vectorstore.musicrs.Conversation`-like objects);
     ``related`` keeps the ``related_cap`` entities sharing most threads (None keeps all)."""
     return _read_threads(threads).cards(related_cap)
 

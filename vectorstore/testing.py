@@ -63,7 +63,7 @@ def thread_record(
     submission: Sequence[str] = (),
     text: str = "",
 ) -> dict[str, Any]:
-    """One MusiCRS JSONL record (the fields :mod:`evals.data` validates)."""
+    """One MusiCRS JSONL record (the fields :mod:`vectorstore.musicrs` validates)."""
     return {
         "name": name,
         "source_subreddit": subreddit,

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.data import fold_of
+from vectorstore.musicrs import fold_of
 from vectorstore.cards import Cooccurrence, EntityCard, Kind, facts_from_threads
 from vectorstore.embeddings import embedding_function_from_env
 from vectorstore.errors import CatalogError
@@ -267,7 +267,7 @@ def leak_free_catalog(
     """The candidate-blind view for ranking ``thread_name``: its fold's catalog (built
     without its fold) minus every entity of ``candidate_pool``. Fold catalogs of a dataset
     are loaded once per process and cached on disk."""
-    from evals.data import DatasetError, load_conversations, resolve_data_path
+    from vectorstore.musicrs import DatasetError, load_conversations, resolve_data_path
 
     try:
         source = resolve_data_path(data)

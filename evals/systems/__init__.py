@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from evals.data import Conversation
+from vectorstore.musicrs import Conversation
 
 Mode = Literal["query_only", "audio_only", "audio_query"]
 MODES: tuple[Mode, ...] = ("query_only", "audio_only", "audio_query")

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from agent import Settings, build_agent
-from evals.data import Conversation
+from vectorstore.musicrs import Conversation
 from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext, SystemChoiceError
 from evals.systems.catalog_systems import HybridSystem
 from vectorstore.views import leak_free_catalog

@@ -9,7 +9,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from evals.data import Conversation
+from vectorstore.musicrs import Conversation
 from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext
 from vectorstore.text import bm25_scores
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.data import Conversation
+from vectorstore.musicrs import Conversation
 from evals.metrics import normalize_title
 from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext
 from evals.systems.baselines import LexicalSystem, seeded_rng
