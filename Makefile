@@ -3,7 +3,23 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 DATA ?= $(or $(MUSICRS_DATA),../shared/musicrs/musicrs.jsonl)
 
-.PHONY: install install-test run demo bench-demo test lint format bench
+.PHONY: install install-test system-packages system-packages-test run demo bench-demo test \
+	lint format bench
+
+# System packages from the distribution's archive (apt-get, as root or through passwordless
+# sudo; otherwise one sentence naming what to install). A script, not Make recipes: checking
+# each package, choosing root or sudo and failing with one sentence is shell logic that reads
+# badly inside a Makefile. On a ready machine it only looks the programs up.
+RUN_PACKAGES := ffmpeg
+TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng chromium fonts-noto-color-emoji
+
+system-packages:
+	.ci/system-packages $(RUN_PACKAGES)
+
+# espeak-ng speaks the lyrics fixtures, chromium runs the browser tests, the emoji font keeps
+# their screenshots readable.
+system-packages-test:
+	.ci/system-packages $(TEST_PACKAGES)
 
 # torch first, from the CPU wheel: otherwise a dependency pulls a multi-GB CUDA build.
 install:
@@ -16,7 +32,7 @@ install-test: install
 
 # The main job, offline by default: install, build the catalog if it is missing (with a
 # progress bar), then serve the chat demo on http://127.0.0.1:7860.
-run: install
+run: system-packages install
 	$(MAKE) demo
 
 # The demo without reinstalling; the catalog build inside it is skipped when one exists.
@@ -27,7 +43,7 @@ demo:
 bench-demo:
 	MUSICRS_DATA=$(DATA) $(PYTHON) -m demo.bench
 
-test: install-test
+test: system-packages-test install-test
 	$(PYTHON) -m pytest
 
 lint:

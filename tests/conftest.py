@@ -1,13 +1,17 @@
-"""Shared fixtures: the real MusiCRS file from ../shared (skipped visibly where absent) and
-small synthetic datasets written on the fly."""
+"""Shared fixtures: the real MusiCRS file from ../shared (skipped visibly where absent), a real
+Chroma server started for the session, and small synthetic datasets written on the fly."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from vectorstore.bench import _free_port, start_chroma_server
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared/musicrs/musicrs.jsonl"
 
@@ -18,6 +22,27 @@ def musicrs_path() -> Path:
     if not path.is_file():
         pytest.skip(f"MusiCRS data not found at {path} (set MUSICRS_DATA)")
     return path
+
+
+@dataclass(frozen=True)
+class ChromaServer:
+    """Where the session's ``chroma run`` listens."""
+
+    host: str
+    port: int
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """A real ``chroma run`` on a free port with its own data folder, stopped after the session
+    (tests create uniquely named collections, so sharing one server is safe)."""
+    port = _free_port()
+    server = start_chroma_server(tmp_path_factory.mktemp("chroma-server"), port)
+    try:
+        yield ChromaServer("127.0.0.1", port)
+    finally:
+        server.kill()
+        server.wait(timeout=30)
 
 
 def make_record(name: str, subreddit: str = "jazz", **fields: object) -> dict:

@@ -1,9 +1,9 @@
 """The Chroma store: incremental and resumable builds, hybrid search, filters, lookup,
 bad input, and the real ``chroma run`` server path.
 
-Small synthetic catalogs and a hashing embedder keep this fast. The server tests use the
-server CI starts (``CHROMA_TEST_HOST``/``CHROMA_TEST_PORT``, see ``.ci/run``); the
-mid-build death test starts and kills its own server.
+Small synthetic catalogs and a hashing embedder keep this fast. The server test uses the
+session's server (the ``chroma_server`` fixture in ``conftest.py``); the mid-build death test
+starts and kills its own server.
 """
 
 from __future__ import annotations
@@ -207,18 +207,11 @@ def test_cli_builds_from_a_user_file_and_searches(tmp_path):
 
 # --- the real Chroma server ---------------------------------------------------------------
 
-SERVER = (os.environ.get("CHROMA_TEST_HOST"), os.environ.get("CHROMA_TEST_PORT", "8000"))
-needs_server = pytest.mark.skipif(
-    not SERVER[0],
-    reason="CHROMA_TEST_HOST is not set: no Chroma server to test against (.ci/run starts one)",
-)
-
 
 @pytest.mark.slow
-@needs_server
-def test_build_and_search_against_the_chroma_server(monkeypatch):
-    monkeypatch.setenv("CHROMA_HOST", SERVER[0])
-    monkeypatch.setenv("CHROMA_PORT", SERVER[1])
+def test_build_and_search_against_the_chroma_server(chroma_server, monkeypatch):
+    monkeypatch.setenv("CHROMA_HOST", chroma_server.host)
+    monkeypatch.setenv("CHROMA_PORT", str(chroma_server.port))
     collection = f"test_{uuid.uuid4().hex[:12]}"
     embedder = HashEmbeddingFunction()
     report = build_catalog(
