@@ -1,8 +1,8 @@
 """Latency and memory benchmark of :func:`tools.describe.describe_audio` (issue 4 targets).
 
-Usage: ``python -m tools.bench [--repeats N]`` from a checkout (the signals come from the
-test generators in ``tests/audio_fixtures.py``, shared so that benchmarks and tests hear the
-same audio).
+Usage: ``python -m tools.bench [--repeats N]`` (the signals come from
+:mod:`tools.synthetic_audio`, whose generators the tests use too, so benchmarks and tests hear
+the same audio).
 
 Conventions
 -----------
@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tools import synthetic_audio as fx
 from tools.describe import describe_audio, warm_up
 from tools.tagger import get_tagger
 
@@ -38,8 +39,6 @@ TARGET_RSS_GB = 2.5
 
 def make_signals(folder: Path) -> tuple[Path, Path]:
     """(30 s clip with music and speech, 10-minute mp3 of it repeated)."""
-    from tests import audio_fixtures as fx
-
     beat = fx.four_on_the_floor(folder / "beat.wav", seconds=30)
     piano = fx.piano_melody(folder / "piano.wav", seconds=30)
     words = fx.speech(
