@@ -1,0 +1,459 @@
+"""Reading MusiCRS threads into clean entity evidence: hygiene, mentions, attribution, aliases.
+
+Conventions
+-----------
+- Hygiene (:func:`junk_reason`) looks at a name alone. A name is not an entity when it has
+  no letter ("#1", "1999", "2+2=5": a letterless name cannot be told from a rank, a year or a
+  score), is a rank or decade ("#3", "'93", "3rd", "80s", "top 10"), reads like a sentence
+  (seven or more words, mostly lower case, with pronouns or auxiliaries: "He has 4 mixtapes out
+  now…"; or any name of :data:`SENTENCE_WORDS_MAX`+ words), or is made only of genre, mood and
+  descriptor words ("Hip Hop", "jazz band", "piano tunes", "techno"). An article or any other
+  word makes a name ("The Band", "Some Rap Songs", "Blue in Green", "Love"). "Jazz" (also a
+  Queen album) goes: by name alone it is the genre, and in MusiCRS it is only ever the genre.
+- A :class:`Mention` is one naming of one entity in one thread: in the request (the
+  submission, ``comment`` None, ``role`` "request", 0 votes) or in a reply (``comment`` the t1_
+  id, ``role`` "recommended", the comment's votes). One mention per entity per comment.
+- Attribution (:class:`Attribution`). The dataset keeps no comment text, only the entities
+  each comment named, so the evidence that artist A made song S is: comments naming S also
+  name A. For S, let n be the comments naming S and at least one candidate artist, and m_A
+  those naming A. A is S's artist when it is the unique most co-named candidate and the
+  Wilson lower bound (z = 1, one-sided 84 %) of m_A / n is at least 1/2, i.e. a majority of
+  the evidence names A even allowing for chance. So one comment naming S and A alone is
+  enough (bound exactly 1/2), one comment naming S with two artists is not (a tie), two of
+  two comments naming A pass whatever else they name (bound 2/3), 2 of 3 do not (0.39),
+  3 of 4 do (1/2). Otherwise the artist is unknown: unknown beats wrong, and list order
+  never decides. A song's album follows the same rule over the albums named with it.
+- Aliases: names whose :func:`alias_key` (entity key without accents, punctuation, a
+  leading "the") are equal are one entity; two songs or albums credited to the same artist
+  are one entity when their alias keys are at least :data:`ALIAS_SIMILARITY` % similar
+  (edit ratio), both at least :data:`ALIAS_MIN_CHARS` characters long, and carry the same
+  numbers (so "Symphony No. 5" and "Symphony No. 6", or "Part I" and "Part II", stay apart).
+  The canonical key of a group is its most recommended member's (ties: key order).
+- Everything is a pure function of the threads given, in any order of threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rapidfuzz import fuzz
+
+from vectorstore.text import entity_key, loose_key
+
+Kind = Literal["song", "album", "artist"]
+KINDS: tuple[Kind, ...] = ("song", "album", "artist")
+Role = Literal["request", "recommended"]
+
+WILSON_Z = 1.0
+MIN_SHARE = 0.5
+ALIAS_SIMILARITY = 85.0
+ALIAS_MIN_CHARS = 8
+SENTENCE_MIN_WORDS = 7  # shorter lower-case names are too often real titles typed casually
+SENTENCE_WORDS_MAX = 14  # no real title in MusiCRS is this long; fragments of prose are
+
+GENRE_WORDS = frozenset(
+    """
+    hip hop hiphop rap raps trap jazz jazzy blues rock pop metal punk folk indie emo soul
+    funk funky disco house techno trance dubstep dnb ambient electronic electronica edm
+    classical baroque opera country rnb r&b reggae ska grunge shoegaze synth synthwave
+    vaporwave lofi lo-fi chillhop bap gospel orchestral instrumental instrumentals acoustic
+    experimental progressive prog psychedelic psych alternative alt hardcore thrash sludge
+    stoner noise drone industrial garage grime drill dance downtempo breakbeat jungle idm
+    fusion bebop swing latin bossa kpop k-pop jpop j-pop rockabilly bluegrass americana
+    hyperpop phonk neoclassical chamber choral avant-garde post-rock post-punk postrock
+    metalcore deathcore djent screamo midwest mathrock math-rock new-wave darkwave
+    """.split()
+)
+MOOD_WORDS = frozenset(
+    """
+    chill chilled sad happy upbeat mellow dark heavy soft hard slow fast calm relaxing
+    energetic melancholic melancholy emotional aggressive atmospheric dreamy epic beautiful
+    good great best nice cool fun underground mainstream classic old new modern contemporary
+    early late live final first second third favorite favourite random obscure popular
+    instrumental deep black death free dream smooth minimal avant garde post math wave old-school
+    oldschool school boom female male underrated
+    """.split()
+)
+FORM_WORDS = frozenset(
+    """
+    music musics song songs tune tunes track tracks album albums record records band bands
+    artist artists singer singers rapper rappers mixtape mixtapes playlist playlists ep eps
+    lp lps single singles stuff vibes vibe beats beat piano guitar violin cello drums bass
+    orchestra choir quartet quartets trio trios quintet movement movements version versions
+    remix remixes cover covers intro outro interlude skit genre genres sound sounds scene
+    tape tapes discography catalog catalogue era stuff collection compilation soundtrack ost
+    group groups duo vocals vocal voice lyrics
+    """.split()
+)
+CONNECTORS = frozenset("and & n or with / - + x".split())  # "of" makes a title: "Dance of Death"
+DESCRIPTORS = GENRE_WORDS | MOOD_WORDS | FORM_WORDS
+SENTENCE_WORDS = frozenset(
+    """
+    i i'm im i've i'd i'll you you're youre u he he's she she's we we're they they're it's
+    is are was were am will would should could can can't cant just got gotta have has had
+    do does did don't dont doesn't didn't isn't wasn't my your his her their our me him them
+    lol lmao because if so but this that there here
+    """.split()
+)
+LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+RANK = re.compile(
+    r"^(#\s*\d+|no\.?\s*\d+|top\s*\d+|'\d{2}s?|\d{2,4}'?s|\d+(st|nd|rd|th))$", re.IGNORECASE
+)
+WORD = re.compile(r"[\w'’&+/-]+", re.UNICODE)
+# What tells numbered works apart: digits, roman numerals, number words, and one-letter
+# words (the keys of "Ballade in F Minor" and "Ballade in G Minor").
+NUMBERING = re.compile(
+    r"\d+|\b([ivx]+|[a-z]|one|two|three|four|five|six|seven|eight|nine|ten|first|second|third|"
+    r"fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b"
+)
+
+
+def junk_reason(name: str) -> str | None:
+    """Why ``name`` is not a music entity ("no letters", "rank", "sentence",
+    "descriptor"), or None for a real name. See the module conventions."""
+    text = name.strip().strip("\"'“”‘’*_[]()").strip()
+    if not LETTER.search(text):
+        return "no letters"
+    if RANK.match(text):
+        return "rank"
+    words = [w for w in WORD.findall(text.replace("’", "'")) if LETTER.search(w) or w.isdigit()]
+    lowered = [w.lower() for w in words]
+    if len(words) >= SENTENCE_WORDS_MAX or "http" in text.lower():
+        return "sentence"
+    if len(words) >= SENTENCE_MIN_WORDS and SENTENCE_WORDS.intersection(lowered):
+        long_words = [w for w in words if len(w) > 2 and LETTER.match(w)]
+        if sum(w[0].isupper() for w in long_words) < len(long_words) / 2:
+            return "sentence"
+    only_descriptors = all(w in DESCRIPTORS or w in CONNECTORS for w in lowered)
+    if lowered and only_descriptors and not MOOD_WORDS.issuperset(lowered):
+        return "descriptor"
+    return None
+
+
+def alias_key(name: str) -> str:
+    """The key aliases share: :func:`loose_key` without accents."""
+    decomposed = unicodedata.normalize("NFKD", loose_key(name))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One naming of one entity in one thread (see the module conventions)."""
+
+    thread: str
+    community: str
+    key: str
+    kind: Kind
+    comment: str | None
+    votes: int
+    role: Role
+    name: str  # as written there
+
+
+@dataclass(frozen=True)
+class Credit:
+    """An attribution: the credited key (None = unknown) and the evidence behind it."""
+
+    key: str | None
+    support: int  # comments naming the entity and the credited key
+    evidence: int  # comments naming the entity and any candidate
+    lower_bound: float
+    sources: tuple[str, ...] = ()  # threads of the supporting comments
+
+
+def wilson_lower_bound(successes: int, trials: int, z: float = WILSON_Z) -> float:
+    """The Wilson score interval's lower end for ``successes`` out of ``trials``."""
+    if trials == 0:
+        return 0.0
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return (centre - spread) / (1 + z * z / trials)
+
+
+@dataclass
+class Attribution:
+    """For each entity, the candidate keys (artists, or albums) named in each comment that
+    names it; :meth:`credit` decides, optionally as if some keys had never been named."""
+
+    evidence: defaultdict[str, list[tuple[str, frozenset[str]]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def add(self, key: str, source: str, candidates: Iterable[str]) -> None:
+        named = frozenset(candidates) - {key}
+        if named:
+            self.evidence[key].append((source, named))
+
+    def credit(self, key: str, excluded: Collection[str] = ()) -> Credit:
+        """The key credited to ``key`` under the Wilson rule, or an unknown credit."""
+        comments = [
+            (source, named - set(excluded) if excluded else named)
+            for source, named in self.evidence.get(key, ())
+        ]
+        comments = [(source, named) for source, named in comments if named]
+        counts = Counter(candidate for _, named in comments for candidate in named)
+        if not counts:
+            return Credit(None, 0, 0, 0.0)
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        best, support = ranked[0]
+        bound = wilson_lower_bound(support, len(comments))
+        if (len(ranked) > 1 and ranked[1][1] == support) or bound < MIN_SHARE:
+            return Credit(None, support, len(comments), bound)
+        sources = tuple(sorted({s for s, named in comments if best in named}))
+        return Credit(best, support, len(comments), bound, sources)
+
+
+@dataclass
+class ThreadEvidence:
+    """Everything read from the threads: mentions by canonical key, and what decides
+    names, kinds, credits and aliases."""
+
+    mentions: list[Mention]
+    names: dict[str, str]  # canonical key -> display spelling
+    kinds: dict[str, Kind]
+    aliases: dict[str, list[str]]  # canonical key -> other spellings merged into it
+    artists: Attribution
+    albums: Attribution
+    junk: Counter[tuple[str, str]]  # (name, reason) -> times dropped
+
+    def artist_of(self, key: str, excluded: Collection[str] = ()) -> Credit:
+        return self.artists.credit(key, excluded) if self.kinds.get(key) != "artist" else _NONE
+
+    def album_of(self, key: str, excluded: Collection[str] = ()) -> Credit:
+        return self.albums.credit(key, excluded) if self.kinds.get(key) == "song" else _NONE
+
+
+_NONE = Credit(None, 0, 0, 0.0)
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A mention before aliases are resolved: its raw entity key and tagged kind."""
+
+    thread: str
+    community: str
+    key: str
+    tagged: Kind | None
+    comment: str | None
+    votes: int
+    name: str
+
+
+WRAPPERS = {
+    '"': '"',
+    "\u201c": "\u201d",
+    "'": "'",
+    "\u2018": "\u2019",
+    "*": "*",
+    "_": "_",
+    "[": "]",
+}
+
+
+def clean_name(name: str) -> str:
+    """A name as the catalog shows it: trimmed, without wrapping quotes or emphasis
+    ("*Kind of Blue*"); a lone leading apostrophe stays ("'Round Midnight")."""
+    text = name.strip().strip('"\u201c\u201d').strip()
+    while len(text) > 2 and WRAPPERS.get(text[0]) == text[-1]:
+        text = text[1:-1].strip()
+    return text
+
+
+def _raw_mentions(threads: Iterable[object], junk: Counter[tuple[str, str]]) -> list[_Raw]:
+    """Every naming in the threads, without junk. A key is junk only when every spelling of
+    it is ("so hot you're hurting my feelings" lives on as "So Hot You're Hurting My
+    Feelings"), so hygiene never splits one entity key."""
+    raw: list[_Raw] = []
+    for thread in threads:
+        source, community = thread.name, thread.source_subreddit  # type: ignore[attr-defined]
+        for name in dict.fromkeys(thread.submission_entities):  # type: ignore[attr-defined]
+            clean = clean_name(name)
+            raw.append(_Raw(source, community, entity_key(clean), None, None, 0, clean))
+        for comment in thread.comments:  # type: ignore[attr-defined]
+            seen: set[str] = set()
+            for kind, names in (
+                ("artist", comment.artists),
+                ("album", comment.albums),
+                ("song", comment.songs),
+            ):
+                for name in names:
+                    clean = clean_name(name)
+                    key = entity_key(clean)
+                    if key not in seen:
+                        seen.add(key)
+                        votes = int(comment.score)
+                        raw.append(_Raw(source, community, key, kind, comment.name, votes, clean))  # type: ignore[arg-type]
+    reasons = {m.name: junk_reason(m.name) for m in raw}
+    kept = {m.key for m in raw if m.key and reasons[m.name] is None}
+    junk.update((m.name, reasons[m.name] or "") for m in raw if m.key and m.key not in kept)
+    return [m for m in raw if m.key in kept and reasons[m.name] is None]
+
+
+def _kinds(raw: Sequence[_Raw], canonical: dict[str, str]) -> dict[str, Kind]:
+    """Each key's most often tagged kind (ties: song, album, artist; untagged: song)."""
+    votes: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for mention in raw:
+        counts = votes[canonical.get(mention.key, mention.key)]
+        if mention.tagged is not None:
+            counts[mention.tagged] += 1
+    return {
+        key: max(KINDS, key=lambda k: (counts[k], -KINDS.index(k))) for key, counts in votes.items()
+    }
+
+
+def _attributions(
+    raw: Sequence[_Raw], canonical: dict[str, str]
+) -> tuple[Attribution, Attribution]:
+    """Artist and album evidence per comment, over canonical keys."""
+    by_comment: defaultdict[tuple[str, str], list[_Raw]] = defaultdict(list)
+    for mention in raw:
+        if mention.comment is not None:
+            by_comment[(mention.thread, mention.comment)].append(mention)
+    artists, albums = Attribution(), Attribution()
+    for (thread, _), mentions in by_comment.items():
+        named = {(canonical.get(m.key, m.key), m.tagged) for m in mentions}
+        artist_keys = {k for k, tagged in named if tagged == "artist"}
+        album_keys = {k for k, tagged in named if tagged == "album"}
+        for key, tagged in named:
+            if tagged != "artist":
+                artists.add(key, thread, artist_keys)
+            if tagged == "song":
+                albums.add(key, thread, album_keys)
+    return artists, albums
+
+
+def _alias_groups(raw: Sequence[_Raw]) -> dict[str, str]:
+    """Raw key -> canonical key for every key merged into another (see conventions)."""
+    recommended = Counter(m.key for m in raw if m.comment is not None)
+    keys = sorted({m.key for m in raw})
+    parent = {key: key for key in keys}
+
+    def find(key: str) -> str:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    def union(a: str, b: str) -> None:
+        first, second = find(a), find(b)
+        if first != second:
+            keep, drop = sorted((first, second), key=lambda k: (-recommended[k], k))
+            parent[drop] = keep
+
+    by_alias: defaultdict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        by_alias[alias_key(key)].append(key)
+    for group in by_alias.values():
+        for other in group[1:]:
+            union(group[0], other)
+    kinds = _kinds(raw, {k: find(k) for k in keys})
+    artists, _ = _attributions(raw, {k: find(k) for k in keys})
+    works: defaultdict[str, list[str]] = defaultdict(list)
+    for key in sorted({find(k) for k in keys}):
+        if kinds.get(key) != "artist" and (artist := artists.credit(key).key):
+            works[artist].append(key)
+    for titles in works.values():
+        aliased = [(t, alias_key(t)) for t in titles if len(alias_key(t)) >= ALIAS_MIN_CHARS]
+        for i, (first, first_alias) in enumerate(aliased):
+            for second, second_alias in aliased[i + 1 :]:
+                if (
+                    _numbering(first_alias) == _numbering(second_alias)
+                    and fuzz.ratio(first_alias, second_alias) >= ALIAS_SIMILARITY
+                ):
+                    union(first, second)
+    return {key: find(key) for key in keys if find(key) != key}
+
+
+def _numbering(alias: str) -> list[str]:
+    return [match.group(0) for match in NUMBERING.finditer(alias)]
+
+
+def read_threads(threads: Iterable[object], merge_aliases: bool = True) -> ThreadEvidence:
+    """Read MusiCRS threads (:class:`vectorstore.musicrs.Conversation`-like objects) into
+    clean evidence. ``merge_aliases=False`` keeps every entity key apart (the leak-free
+    views need that: a merge decided on evidence about an excluded entity would reveal it)."""
+    junk: Counter[tuple[str, str]] = Counter()
+    raw = _raw_mentions(threads, junk)
+    canonical = _alias_groups(raw) if merge_aliases else {}
+    kinds = _kinds(raw, canonical)
+    artists, albums = _attributions(raw, canonical)
+    spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for mention in raw:
+        spellings[canonical.get(mention.key, mention.key)][mention.name] += 1
+    names = {key: min(counts, key=lambda s: (-counts[s], s)) for key, counts in spellings.items()}
+    aliases = {
+        key: sorted(set(counts) - {names[key]}, key=lambda s: (-counts[s], s))
+        for key, counts in spellings.items()
+        if any(entity_key(s) != key for s in counts)
+    }
+    mentions = [
+        Mention(
+            m.thread,
+            m.community,
+            canonical.get(m.key, m.key),
+            kinds[canonical.get(m.key, m.key)],
+            m.comment,
+            m.votes,
+            "request" if m.comment is None else "recommended",
+            m.name,
+        )
+        for m in raw
+    ]
+    return ThreadEvidence(mentions, names, kinds, aliases, artists, albums, junk)
+
+
+def thread_mentions(threads: Iterable[object], merge_aliases: bool = True) -> list[Mention]:
+    """Every :class:`Mention` of the threads, junk names left out, aliases merged."""
+    return read_threads(threads, merge_aliases).mentions
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m vectorstore.entities --data FILE``: hygiene and alias figures."""
+    from vectorstore.musicrs import load_conversations
+
+    parser = argparse.ArgumentParser(
+        prog="python -m vectorstore.entities", description="Catalog hygiene report."
+    )
+    parser.add_argument("--data", help="MusiCRS JSONL (default $MUSICRS_DATA)")
+    parser.add_argument("--sample", type=int, default=12, help="junk names shown per reason")
+    args = parser.parse_args(argv)
+    threads = load_conversations(args.data)
+    evidence = read_threads(threads)
+    raw_keys = {
+        entity_key(clean_name(n))
+        for t in threads
+        for n in [
+            *t.submission_entities,
+            *(n for c in t.comments for n in (*c.artists, *c.albums, *c.songs)),
+        ]
+    } - {""}
+    junk_keys = {entity_key(name) for name, _ in evidence.junk}
+    clean_keys = {m.key for m in evidence.mentions}
+    merged = sum(1 for key in raw_keys - junk_keys if key not in clean_keys)
+    print(
+        f"{len(raw_keys)} raw entity keys: {len(junk_keys & raw_keys)} junk removed, "
+        f"{merged} merged as aliases, {len(clean_keys)} entities"
+    )
+    by_reason: defaultdict[str, list[str]] = defaultdict(list)
+    for name, reason in sorted(evidence.junk):
+        by_reason[reason].append(name)
+    for reason, names in sorted(by_reason.items()):
+        step = max(1, len(names) // args.sample)
+        print(f"{reason} ({len(names)}): " + " | ".join(names[::step][: args.sample]))
+    groups = sorted(evidence.aliases.items())
+    step = max(1, len(groups) // args.sample)
+    print(f"alias groups ({len(groups)}):")
+    for key, others in groups[::step][: args.sample]:
+        print(f"  {evidence.names[key]} <- {' | '.join(others)}")
+
+
+if __name__ == "__main__":
+    main()
