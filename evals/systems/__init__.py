@@ -3,7 +3,7 @@
 A system receives a :class:`RankingRequest` — the thread id, its community, the inputs of
 its mode (the ``query`` in text modes, the audio in audio modes) and the candidate pool in
 a seeded shuffled order — and returns every candidate in its preferred order. It never
-receives comments or gold: the leak-free rule of DESIGN.md §5 is enforced by what the
+receives comments or gold: the leak-free rule (docs/evaluation.md) is enforced by what the
 request carries. A system that needs the whole dataset (the paper's popularity baseline
 counts candidate pools) gets it in :meth:`RankingSystem.fit` and must say so in
 ``uses_dataset``.
@@ -46,7 +46,7 @@ class RunContext:
 
 @dataclass(frozen=True)
 class RankingRequest:
-    """What a system may see when it ranks one thread (DESIGN.md §5)."""
+    """What a system may see when it ranks one thread (the leak-free rule, docs/evaluation.md)."""
 
     name: str
     subreddit: str

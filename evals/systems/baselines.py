@@ -9,8 +9,8 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from vectorstore.musicrs import Conversation
 from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext
+from vectorstore.musicrs import Conversation
 from vectorstore.text import bm25_scores
 
 

