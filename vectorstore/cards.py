@@ -10,11 +10,15 @@ Conventions
   ``"artist:<name>"``, ``"album:<name>"``, ``"community:<name>"``, ``"youtube:<url>"``,
   ``"related:<name>"``, ``"tag:<name>"``. A MusiCRS source is a thread id (``t3_…``); a user
   file's source is ``<file name>:<row>``.
-- From MusiCRS: a comment's entities are recommendations; artists and albums named in the
-  same comment are attributed to its songs (and artists to its albums); every entity of a
-  thread (submission and comments) is ``related`` to the others; a submission's markdown
-  ``[title](youtube url)`` gives ``title`` its YouTube link. ``mentions`` counts the
-  comments recommending the entity; a name only ever seen in submissions has 0.
+- From MusiCRS (read by :mod:`vectorstore.entities`: junk names dropped, aliases merged): a
+  comment's entities are recommendations; ``artists`` (and a song's ``albums``) hold the one
+  credit the evidence supports, or nothing (see the attribution rule there; never list
+  order); ``aliases`` are the other spellings merged in; ``threads`` cite every thread
+  naming the entity: recommended there (best comment votes) or only mentioned in the request,
+  recommended first, most votes first; every entity of a thread (submission and comments) is
+  ``related`` to the others; a submission's markdown ``[title](youtube url)`` gives ``title``
+  its YouTube link. ``mentions`` counts the comments recommending the entity; a name only
+  ever seen in submissions has 0.
 - ``text`` is derived from the other fields, so a redacted card re-renders itself.
 """
 
@@ -31,14 +35,33 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
+from vectorstore.entities import (
+    KINDS,
+    Attribution,
+    Kind,
+    ThreadEvidence,
+    clean_name,
+    read_threads,
+)
 from vectorstore.errors import CatalogError
 from vectorstore.text import entity_key
 
-Kind = Literal["song", "album", "artist"]
-KINDS: tuple[Kind, ...] = ("song", "album", "artist")
+__all__ = ["KINDS", "Kind"]  # re-exported: the catalog's kinds live with the evidence
 TEXT_RELATED = 6  # related names shown in a card's text: enough context, still short
 MARKDOWN_LINK = re.compile(r"\[([^\]\n]{1,200})\]\((https?://[^)\s]+)\)")
 YOUTUBE = re.compile(r"^https?://(www\.|m\.|music\.)?(youtube\.com|youtu\.be)/", re.IGNORECASE)
+
+
+class ThreadRef(BaseModel):
+    """A thread that named an entity: where a reply can point."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    url: str
+    community: str
+    role: Literal["recommended", "mentioned"]
+    votes: int = 0  # best votes of the comments recommending it there (0 if only mentioned)
 
 
 class EntityCard(BaseModel):
@@ -56,6 +79,8 @@ class EntityCard(BaseModel):
     mentions: int = 0
     youtube_urls: list[str] = []
     related: list[str] = []
+    aliases: list[str] = []
+    threads: list[ThreadRef] = []
     provenance: dict[str, list[str]] = {}
 
     @computed_field  # type: ignore[prop-decorator]
@@ -91,6 +116,24 @@ class EntityCard(BaseModel):
         return self.model_copy(
             update={
                 "related": [name for name, _ in related],
+                "provenance": dict(sorted(provenance.items())),
+            }
+        )
+
+    def with_credits(
+        self, artist: tuple[str, Sequence[str]] | None, album: tuple[str, Sequence[str]] | None
+    ) -> EntityCard:
+        """This card crediting ``artist`` and ``album`` ((name, sources) or None), only."""
+        provenance = {
+            f: s for f, s in self.provenance.items() if not f.startswith(("artist:", "album:"))
+        }
+        for prefix, credit in (("artist", artist), ("album", album)):
+            if credit:
+                provenance[f"{prefix}:{credit[0]}"] = list(credit[1])
+        return self.model_copy(
+            update={
+                "artists": [artist[0]] if artist else [],
+                "albums": [album[0]] if album else [],
                 "provenance": dict(sorted(provenance.items())),
             }
         )
@@ -139,6 +182,8 @@ class _Facts:
     communities: Counter[str] = field(default_factory=Counter)
     tags: Counter[str] = field(default_factory=Counter)
     youtube: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    threads: dict[str, ThreadRef] = field(default_factory=dict)
     provenance: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def note(self, fact: str, source: str) -> None:
@@ -237,6 +282,11 @@ class _CardBuilder:
                     mentions=facts.mentions,
                     youtube_urls=list(dict.fromkeys(facts.youtube)),
                     related=[display[k] for k, _ in related],
+                    aliases=facts.aliases,
+                    threads=sorted(
+                        facts.threads.values(),
+                        key=lambda t: (t.role != "recommended", -t.votes, t.id),
+                    ),
                     provenance={fact: sorted(provenance[fact]) for fact in sorted(provenance)},
                 )
             )
@@ -246,59 +296,101 @@ class _CardBuilder:
 def cards_from_threads(threads: Iterable[object], related_cap: int | None = 40) -> list[EntityCard]:
     """Cards from MusiCRS conversations (:class:`vectorstore.musicrs.Conversation`-like objects);
     ``related`` keeps the ``related_cap`` entities sharing most threads (None keeps all)."""
-    return _read_threads(threads).cards(related_cap)
+    return _read_threads(threads, merge_aliases=True)[0].cards(related_cap)
 
 
-def facts_from_threads(threads: Iterable[object]) -> tuple[list[EntityCard], Cooccurrence]:
-    """Cards without ``related``, and the co-occurrences to compute it on demand (the
-    leak-free views need that: a capped list computed before excluding some entities would
-    let the exclusion promote others into it)."""
-    builder = _read_threads(threads)
-    return builder.cards(related_cap=0), builder.cooccurrence
+@dataclass
+class CatalogFacts:
+    """What a leak-free view needs to serve cards as if some entities had never been named:
+    cards without ``related`` or credits' exclusions, the co-occurrences and the credit
+    evidence to recompute them."""
+
+    cards: list[EntityCard]
+    cooccurrence: Cooccurrence
+    artists: Attribution
+    albums: Attribution
+
+    def credited(
+        self, card: EntityCard, excluded: Collection[str], names: dict[str, str]
+    ) -> EntityCard:
+        """``card`` with its artist and album credited from the evidence without ``excluded``
+        (``names`` maps keys to display names)."""
+        credits = []
+        for evidence, applies in (
+            (self.artists, card.kind != "artist"),
+            (self.albums, card.kind == "song"),
+        ):
+            credit = evidence.credit(card.id, excluded) if applies else None
+            credits.append((names[credit.key], credit.sources) if credit and credit.key else None)
+        return card.with_credits(*credits)
 
 
-def _read_threads(threads: Iterable[object]) -> _CardBuilder:
+def facts_from_threads(threads: Iterable[object]) -> CatalogFacts:
+    """Cards without ``related``, and the evidence to compute ``related`` and credits on
+    demand (the leak-free views need that: a list or a credit computed before excluding some
+    entities would let the exclusion show). Aliases stay apart: a merge is decided on artist
+    evidence, which may name an excluded entity."""
+    builder, evidence = _read_threads(threads, merge_aliases=False)
+    return CatalogFacts(
+        builder.cards(related_cap=0), builder.cooccurrence, evidence.artists, evidence.albums
+    )
+
+
+def _read_threads(
+    threads: Iterable[object], merge_aliases: bool
+) -> tuple[_CardBuilder, ThreadEvidence]:
+    threads = list(threads)
+    evidence = read_threads(threads, merge_aliases)
     builder = _CardBuilder()
+    for key, name in evidence.names.items():
+        facts = builder.facts[key]
+        facts.spellings[name] = 1
+        facts.kinds[evidence.kinds[key]] = 1
+        facts.aliases = evidence.aliases.get(key, [])
+    urls = {t.name: t.url for t in threads}  # type: ignore[attr-defined]
+    in_thread: defaultdict[str, set[str]] = defaultdict(set)
+    for mention in evidence.mentions:
+        source, community = mention.thread, mention.community
+        facts = builder.facts[mention.key]
+        in_thread[source].add(mention.key)
+        recommended = mention.role == "recommended"
+        known = facts.threads.get(source)
+        if recommended:
+            best = known.votes if known and known.role == "recommended" else mention.votes
+            facts.threads[source] = ThreadRef(
+                id=source,
+                url=urls[source],
+                community=community,
+                role="recommended",
+                votes=max(best, mention.votes),
+            )
+        elif known is None:
+            facts.threads[source] = ThreadRef(
+                id=source, url=urls[source], community=community, role="mentioned"
+            )
+        if recommended:
+            facts.mentions += 1
+            facts.communities[community] += 1
+            facts.note("mention", source)
+            facts.note(f"community:{community}", source)
+    for key, facts in builder.facts.items():
+        for counts, credit, prefix in (
+            (facts.artists, evidence.artist_of(key), "artist"),
+            (facts.albums, evidence.album_of(key), "album"),
+        ):
+            if credit.key is not None:
+                counts[credit.key] = credit.support
+                facts.provenance[f"{prefix}:{credit.key}"].update(credit.sources)
     for thread in threads:
-        source, community = thread.name, thread.source_subreddit  # type: ignore[attr-defined]
-        in_thread: set[str] = set()
-        for name in thread.submission_entities:  # type: ignore[attr-defined]
-            key = builder.entity(name, None)
-            if key:
-                in_thread.add(key)
-        for comment in thread.comments:  # type: ignore[attr-defined]
-            named = [
-                (key, kind)
-                for kind, names in (
-                    ("artist", comment.artists),
-                    ("album", comment.albums),
-                    ("song", comment.songs),
-                )
-                for key in (builder.entity(n, kind) for n in names)
-                if key
-            ]
-            artists = {k for k, kind in named if kind == "artist"}
-            albums = {k for k, kind in named if kind == "album"}
-            for key, kind in dict.fromkeys(named):
-                facts = builder.facts[key]
-                facts.mentions += 1
-                facts.communities[community] += 1
-                facts.note("mention", source)
-                facts.note(f"community:{community}", source)
-                attributed = [] if kind == "artist" else [("artist", a) for a in artists]
-                attributed += [("album", a) for a in albums] if kind == "song" else []
-                for prefix, other in attributed:
-                    if other != key:
-                        (facts.artists if prefix == "artist" else facts.albums)[other] += 1
-                        facts.note(f"{prefix}:{other}", source)
-                in_thread.add(key)
-        builder.cooccurrence.add(source, in_thread)
+        source = thread.name  # type: ignore[attr-defined]
+        builder.cooccurrence.add(source, in_thread.get(source, ()))
         for title, url in MARKDOWN_LINK.findall(thread.combined_text):  # type: ignore[attr-defined]
-            key = entity_key(title.strip().strip('"'))
+            key = entity_key(clean_name(title))
+            key = evidence.canonical.get(key, key)
             if YOUTUBE.match(url) and key in builder.facts:
                 builder.facts[key].youtube.append(url)
                 builder.facts[key].note(f"youtube:{url}", source)
-    return builder
+    return builder, evidence
 
 
 USER_FIELDS = {

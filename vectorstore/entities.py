@@ -15,14 +15,17 @@ Conventions
   id, ``role`` "recommended", the comment's votes). One mention per entity per comment.
 - Attribution (:class:`Attribution`). The dataset keeps no comment text, only the entities
   each comment named, so the evidence that artist A made song S is: comments naming S also
-  name A. For S, let n be the comments naming S and at least one candidate artist, and m_A
-  those naming A. A is S's artist when it is the unique most co-named candidate and the
-  Wilson lower bound (z = 1, one-sided 84 %) of m_A / n is at least 1/2, i.e. a majority of
-  the evidence names A even allowing for chance. So one comment naming S and A alone is
-  enough (bound exactly 1/2), one comment naming S with two artists is not (a tie), two of
-  two comments naming A pass whatever else they name (bound 2/3), 2 of 3 do not (0.39),
-  3 of 4 do (1/2). Otherwise the artist is unknown: unknown beats wrong, and list order
-  never decides. A song's album follows the same rule over the albums named with it.
+  name A. Among one entity's co-named artists, spellings of one artist count as one ("taylor"
+  and "taylor swift"; "pachebel" and "pachelbel"). The leader A (most comments) is credited
+  when, against every rival B, the comments naming A but not B are a majority of those
+  naming exactly one of them with confidence: the Wilson lower bound (z = 1, one-sided 84 %)
+  of that share is at least 1/2. So one comment naming S and A alone is enough (bound exactly
+  1/2); one comment naming S with two artists is not (a tie); A in 2 comments against a rival
+  in 1 other is not (0.39), 3 against 1 is (1/2), and a rival named in the same list comments
+  as A does not count against it. Otherwise the artist is unknown: unknown beats wrong, and
+  list order never decides. A head-to-head test, not A's share of all comments, because
+  MusiCRS comments are often lists of many artists that say nothing against A. A song's
+  album follows the same rule over the albums named with it.
 - Aliases: names whose :func:`alias_key` (entity key without accents, punctuation, a
   leading "the") are equal are one entity; two songs or albums credited to the same artist
   are one entity when their alias keys are at least :data:`ALIAS_SIMILARITY` % similar
@@ -186,29 +189,77 @@ class Attribution:
     evidence: defaultdict[str, list[tuple[str, frozenset[str]]]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    named: Counter[str] = field(default_factory=Counter)  # comments naming each candidate
 
     def add(self, key: str, source: str, candidates: Iterable[str]) -> None:
         named = frozenset(candidates) - {key}
         if named:
             self.evidence[key].append((source, named))
 
+    def count(self, candidates: Iterable[str]) -> None:
+        """Note one comment naming ``candidates`` (how often each is named decides which
+        spelling stands for a candidate's other spellings)."""
+        self.named.update(candidates)
+
     def credit(self, key: str, excluded: Collection[str] = ()) -> Credit:
-        """The key credited to ``key`` under the Wilson rule, or an unknown credit."""
+        """The key credited to ``key`` under the pairwise Wilson rule, or an unknown credit."""
         comments = [
             (source, named - set(excluded) if excluded else named)
             for source, named in self.evidence.get(key, ())
         ]
         comments = [(source, named) for source, named in comments if named]
+        same = _same_names({candidate for _, named in comments for candidate in named}, self.named)
+        comments = [(source, {same[c] for c in named}) for source, named in comments]
         counts = Counter(candidate for _, named in comments for candidate in named)
         if not counts:
             return Credit(None, 0, 0, 0.0)
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        best, support = ranked[0]
-        bound = wilson_lower_bound(support, len(comments))
-        if (len(ranked) > 1 and ranked[1][1] == support) or bound < MIN_SHARE:
+        best, support = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        bound = min(
+            (
+                wilson_lower_bound(
+                    sum(best in named and rival not in named for _, named in comments),
+                    sum((best in named) != (rival in named) for _, named in comments),
+                )
+                for rival in counts
+                if rival != best
+            ),
+            default=wilson_lower_bound(support, support),
+        )
+        if bound < MIN_SHARE:
             return Credit(None, support, len(comments), bound)
         sources = tuple(sorted({s for s, named in comments if best in named}))
         return Credit(best, support, len(comments), bound, sources)
+
+
+def _same_names(candidates: Collection[str], named: Counter[str]) -> dict[str, str]:
+    """Candidate -> the candidate standing for it among those co-named with one entity: a
+    lone word that is the first or last word of a longer candidate ("taylor", "barber" for
+    "taylor swift", "samuel barber"), or a near spelling ("pachebel" for "pachelbel", the
+    more often ``named`` spelling standing for the other).
+    Safe only this locally: among one song's co-named artists, "drake" is not "nick drake"
+    by accident often enough to matter, whereas catalog-wide it would be."""
+    ordered = sorted(candidates, key=lambda c: (-len(c.split()), -len(c), c))
+    target: dict[str, str] = {}
+    for candidate in ordered:
+        words, folded = candidate.split(), alias_key(candidate)
+        for fuller in ordered:
+            if fuller == candidate or target.get(fuller, fuller) != fuller:
+                continue
+            longer = fuller.split()
+            if (
+                len(words) == 1
+                and len(longer) > 1
+                and words[0] in (longer[0], longer[-1])
+                and len(words[0]) > 2
+            ) or (
+                len(folded) >= ALIAS_MIN_CHARS // 2 + 2
+                and len(words) == len(longer)
+                and fuzz.ratio(folded, alias_key(fuller)) >= ALIAS_SIMILARITY
+                and (named[fuller], fuller) > (named[candidate], candidate)
+            ):
+                target[candidate] = fuller
+                break
+    return {c: target.get(c, c) for c in candidates}
 
 
 @dataclass
@@ -220,6 +271,7 @@ class ThreadEvidence:
     names: dict[str, str]  # canonical key -> display spelling
     kinds: dict[str, Kind]
     aliases: dict[str, list[str]]  # canonical key -> other spellings merged into it
+    canonical: dict[str, str]  # merged entity key -> its canonical key
     artists: Attribution
     albums: Attribution
     junk: Counter[tuple[str, str]]  # (name, reason) -> times dropped
@@ -322,6 +374,8 @@ def _attributions(
         named = {(canonical.get(m.key, m.key), m.tagged) for m in mentions}
         artist_keys = {k for k, tagged in named if tagged == "artist"}
         album_keys = {k for k, tagged in named if tagged == "album"}
+        artists.count(artist_keys)
+        albums.count(album_keys)
         for key, tagged in named:
             if tagged != "artist":
                 artists.add(key, thread, artist_keys)
@@ -407,7 +461,7 @@ def read_threads(threads: Iterable[object], merge_aliases: bool = True) -> Threa
         )
         for m in raw
     ]
-    return ThreadEvidence(mentions, names, kinds, aliases, artists, albums, junk)
+    return ThreadEvidence(mentions, names, kinds, aliases, canonical, artists, albums, junk)
 
 
 def thread_mentions(threads: Iterable[object], merge_aliases: bool = True) -> list[Mention]:

@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vectorstore.musicrs import fold_of
-from vectorstore.cards import Cooccurrence, EntityCard, Kind, facts_from_threads
+from vectorstore.cards import CatalogFacts, EntityCard, Kind, facts_from_threads
 from vectorstore.embeddings import embedding_function_from_env
 from vectorstore.errors import CatalogError
+from vectorstore.musicrs import fold_of
 from vectorstore.search import CardFilters, SearchHit, checked_query, fused_best
 from vectorstore.store import Embedder, fuzzy_lookup
 from vectorstore.text import (
@@ -47,7 +47,7 @@ from vectorstore.text import (
     top_ranks,
 )
 
-VIEW_FORMAT = "views-v1"  # bump when the cached layout or card rules change
+VIEW_FORMAT = "views-v2"  # bump when the cached layout or card rules change
 RELATED_CAP = 40
 MENTION_WORDS = 6
 _OPENERS = "\"'(“‘*_["
@@ -91,15 +91,17 @@ class NameVectors:
 
 @dataclass
 class FoldCatalog:
-    """The catalog of one fold: cards without ``related``, co-occurrences, name vectors."""
+    """The catalog of one fold: its facts (cards without ``related``, co-occurrences, credit
+    evidence) and name vectors."""
 
     fold: int
-    cards: list[EntityCard]
-    cooccurrence: Cooccurrence
+    facts: CatalogFacts
     vectors: np.ndarray
 
     def __post_init__(self) -> None:
+        self.cards, self.cooccurrence = self.facts.cards, self.facts.cooccurrence
         self.index = {card.id: i for i, card in enumerate(self.cards)}
+        self.names = {card.id: card.name for card in self.cards}
         self.lexical = BM25Index(tokenize(card.name) for card in self.cards)
         self.filters = CardFilters(self.cards)
         self.lookup_names = [loose_key(card.name) for card in self.cards]
@@ -139,17 +141,13 @@ class FoldCatalogs:
         if fold not in self.loaded:
             path = self.directory / f"fold-{fold}.pkl"
             if path.is_file():
-                cards, cooccurrence = pickle.loads(path.read_bytes())
+                facts = pickle.loads(path.read_bytes())
             else:
-                cards, cooccurrence = facts_from_threads(
-                    t for t in self.threads if fold_of(t.name) != fold
-                )  # type: ignore[attr-defined]
+                facts = facts_from_threads(t for t in self.threads if fold_of(t.name) != fold)  # type: ignore[attr-defined]
                 self.directory.mkdir(parents=True, exist_ok=True)
-                _atomic_write(
-                    path, pickle.dumps((cards, cooccurrence), protocol=pickle.HIGHEST_PROTOCOL)
-                )
-            vectors = self.names.matrix([card.name for card in cards])
-            self.loaded[fold] = FoldCatalog(fold, cards, cooccurrence, vectors)
+                _atomic_write(path, pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
+            vectors = self.names.matrix([card.name for card in facts.cards])
+            self.loaded[fold] = FoldCatalog(fold, facts, vectors)
         return self.loaded[fold]
 
     def view(self, thread_name: str, candidate_pool: Iterable[str]) -> LeakFreeView:
@@ -188,8 +186,11 @@ class LeakFreeView:
         return int(self.admitted.sum())
 
     def card(self, position: int) -> EntityCard:
-        """The served form of a card: no excluded entity anywhere, ``related`` recomputed."""
-        base = self.catalog.cards[position]
+        """The served form of a card: no excluded entity anywhere; ``related`` and the
+        artist and album credits recomputed as if the excluded entities were never named."""
+        base = self.catalog.facts.credited(
+            self.catalog.cards[position], self.excluded, self.catalog.names
+        )
         related = self.catalog.cooccurrence.related(base.id, RELATED_CAP, self.excluded)
         names = [
             (self.catalog.cards[self.catalog.index[key]].name, sources) for key, sources in related
