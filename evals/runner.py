@@ -324,10 +324,15 @@ def run(
             bar.update()
         bar.close()
     predictions = [done[c.name] for c in selected]
+    # A system may skip a thread the paper's protocol does not score (e.g. CLAP's audio_only
+    # without a clip); metrics then cover the scored threads, and num_samples says how many.
+    scored = [p for p in predictions if not p.notes.get("skipped")]
+    if not scored:
+        raise RunError(f"{spec.system} skipped every conversation; nothing can be scored.")
     metrics = evaluate(
-        [p.ranking for p in predictions],
-        [p.gold for p in predictions],
-        [p.source_subreddit for p in predictions],
+        [p.ranking for p in scored],
+        [p.gold for p in scored],
+        [p.source_subreddit for p in scored],
     )
     metrics["run"] = run_summary(spec, predictions, system)
     from evals.report import write_report  # matplotlib only when a report is written
@@ -355,4 +360,5 @@ def run_summary(spec: RunSpec, predictions: Sequence[Prediction], system: Rankin
         "usage": dict(usage),
         "cost_usd": usage["cost_microusd"] / 1e6 if "cost_microusd" in usage else None,
         "without_audio": sorted(p.name for p in predictions if p.notes.get("audio_missing")),
+        "skipped": sorted(p.name for p in predictions if p.notes.get("skipped")),
     }

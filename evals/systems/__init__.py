@@ -97,6 +97,7 @@ _REGISTRY: dict[str, str] = {
     "hybrid": "evals.systems.catalog_systems:HybridSystem",
     "agent": "evals.systems.agent:AgentSystem",
     "llm-direct": "evals.systems.llm_direct:LLMDirectSystem",
+    "clap": "evals.systems.clap:ClapSystem",
 }
 
 
