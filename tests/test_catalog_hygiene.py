@@ -1,0 +1,134 @@
+"""Entity hygiene: junk names never become entities; real titles, however plain, survive;
+aliases of one work merge and different works stay apart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vectorstore.cards import cards_from_threads
+from vectorstore.entities import junk_reason, thread_mentions
+from vectorstore.musicrs import parse_line
+from vectorstore.testing import thread_record
+
+JUNK = {
+    "#1": "no letters",
+    "'93": "no letters",
+    "2": "no letters",
+    "-=-=-=-=-=-": "no letters",
+    "3rd": "rank",
+    "No. 5": "rank",
+    "90s": "rank",
+    "top 10": "rank",
+    "He has 4 mixtapes out now and just got signed to def jam so he will be releasing a "
+    "studio album later his year": "sentence",
+    "I recently discovered a great song called Shape of You by Ed Sheeran.": "sentence",
+    "if this doesn't make you feel some type of way": "sentence",
+    "Hip Hop": "descriptor",
+    "jazz band": "descriptor",
+    "piano tunes": "descriptor",
+    "techno": "descriptor",
+    "Jazz": "descriptor",
+    "boom bap": "descriptor",
+    "sad songs": "descriptor",
+    "live version": "descriptor",
+}
+TITLES = [
+    "Some Rap Songs",
+    "Blue in Green",
+    "Ambient 1: Music for Airports",
+    "Love",
+    "The Band",
+    "Dance of Death",
+    "'Round Midnight",
+    "Heavy",
+    "I Want War But I Need Peace",
+    "The People United Will Never Be Defeated",
+    "Concerto in D Minor for Violin and Organ RV 541",
+    "Spiegel im Spiegel",
+    "Walk it like I talk it",
+]
+
+
+@pytest.mark.parametrize(("name", "reason"), sorted(JUNK.items()))
+def test_junk_names_are_not_entities(name, reason):
+    assert junk_reason(name) == reason
+
+
+@pytest.mark.parametrize("name", TITLES)
+def test_real_titles_survive(name):
+    assert junk_reason(name) is None
+
+
+def thread(name, comments, submission=()):
+    record = thread_record(name, "classicalmusic", "q", comments, ["x"], ["x"], submission)
+    return parse_line(json.dumps(record), 1)
+
+
+def test_junk_makes_no_mention_and_no_card_unless_another_spelling_is_real():
+    threads = [
+        thread(
+            "t3_a",
+            [
+                {"artists": ["Caroline Polachek"], "songs": ["so hot you're hurting my feelings"]},
+                {"songs": ["So Hot You're Hurting My Feelings", "#1", "Hip Hop"]},
+            ],
+            submission=["jazz band"],
+        )
+    ]
+    keys = {m.key for m in thread_mentions(threads)}
+    assert keys == {"caroline polachek", "so hot you're hurting my feelings"}
+    names = {c.name for c in cards_from_threads(threads)}
+    assert names == {"Caroline Polachek", "So Hot You're Hurting My Feelings"}
+
+
+def test_aliases_merge_within_one_artist_and_numbered_works_stay_apart():
+    comments = [
+        {"artists": ["Arvo Pärt"], "songs": ["Spiegel im Spiegel"]},
+        {"artists": ["Arvo Pärt"], "songs": ["Spiegel im Spiegel"]},
+        {"artists": ["Arvo Part"], "songs": ["Spiegle I’m Spiegle"]},
+        {"artists": ["Beethoven"], "songs": ["Symphony No. 5"]},
+        {"artists": ["Beethoven"], "songs": ["Symphony No. 6"]},
+        {"artists": ["Chopin"], "songs": ["Ballade in F Minor"]},
+        {"artists": ["Chopin"], "songs": ["Ballade in G Minor"]},
+        {"artists": ["Brian Eno"], "songs": ["Spiegel im Spiegle"]},  # another artist's
+    ]
+    cards = {c.id: c for c in cards_from_threads([thread("t3_a", comments)])}
+    spiegel = cards["spiegel im spiegel"]
+    assert spiegel.aliases == ["Spiegle I’m Spiegle"] and spiegel.mentions == 3
+    assert spiegel.artists == ["Arvo Pärt"]
+    assert "arvo part" not in cards  # accents only: one artist
+    assert {"symphony no. 5", "symphony no. 6", "ballade in f minor", "ballade in g minor"} <= set(
+        cards
+    )
+    assert "spiegel im spiegle" in cards
+
+
+def test_cards_cite_threads_recommended_or_only_requested_with_votes():
+    record = thread_record(
+        "t3_a",
+        "jazz",
+        "q",
+        [{"artists": ["Miles Davis"], "albums": ["Kind of Blue"]}],
+        ["x"],
+        ["x"],
+        submission=["Bill Evans"],
+    )
+    record["url"] = "https://www.reddit.com/r/jazz/comments/a/x/"
+    record["comments"][0]["score"] = 42.0
+    second = thread_record(
+        "t3_b", "jazz", "q", [{"albums": ["Kind of Blue"]}], ["x"], ["x"], submission=[]
+    )
+    threads = [parse_line(json.dumps(r), n) for n, r in enumerate([record, second], 1)]
+    cards = {c.id: c for c in cards_from_threads(threads)}
+    blue = cards["kind of blue"]
+    assert [(t.id, t.role, t.votes) for t in blue.threads] == [
+        ("t3_a", "recommended", 42),
+        ("t3_b", "recommended", 1),
+    ]
+    assert blue.threads[0].url == "https://www.reddit.com/r/jazz/comments/a/x/"
+    evans = cards["bill evans"].threads
+    assert [(t.id, t.role, t.votes, t.community) for t in evans] == [
+        ("t3_a", "mentioned", 0, "jazz")
+    ]
