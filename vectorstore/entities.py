@@ -26,12 +26,14 @@ Conventions
   list order never decides. A head-to-head test, not A's share of all comments, because
   MusiCRS comments are often lists of many artists that say nothing against A. A song's
   album follows the same rule over the albums named with it.
-- Aliases: names whose :func:`alias_key` (entity key without accents, punctuation, a
-  leading "the") are equal are one entity; two songs or albums credited to the same artist
-  are one entity when their alias keys are at least :data:`ALIAS_SIMILARITY` % similar
-  (edit ratio), both at least :data:`ALIAS_MIN_CHARS` characters long, and carry the same
-  numbers (so "Symphony No. 5" and "Symphony No. 6", or "Part I" and "Part II", stay apart).
-  The canonical key of a group is its most recommended member's (ties: key order).
+- Aliases: names of one kind whose :func:`alias_key` (entity key without accents,
+  punctuation, a leading "the") are equal are one entity; two songs or albums credited to
+  the same artist are one entity when their alias keys are at least
+  :data:`ALIAS_SIMILARITY` % similar (edit ratio), both at least :data:`ALIAS_MIN_CHARS`
+  characters long, and carry the same numbers and one-letter words (so "Symphony No. 5"
+  and "Symphony No. 6", "Part I" and "Part II", "Ballade in F Minor" and "Ballade in G
+  Minor" stay apart). A group's canonical key is its most recommended member's (ties: key
+  order).
 - Everything is a pure function of the threads given, in any order of threads.
 """
 
@@ -402,9 +404,11 @@ def _alias_groups(raw: Sequence[_Raw]) -> dict[str, str]:
             keep, drop = sorted((first, second), key=lambda k: (-recommended[k], k))
             parent[drop] = keep
 
-    by_alias: defaultdict[str, list[str]] = defaultdict(list)
+    # Same kind too: the song "Impressions" is not the band "The Impressions".
+    raw_kinds = _kinds(raw, {})
+    by_alias: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
     for key in keys:
-        by_alias[alias_key(key)].append(key)
+        by_alias[(alias_key(key), raw_kinds[key])].append(key)
     for group in by_alias.values():
         for other in group[1:]:
             union(group[0], other)
@@ -469,6 +473,50 @@ def thread_mentions(threads: Iterable[object], merge_aliases: bool = True) -> li
     return read_threads(threads, merge_aliases).mentions
 
 
+@dataclass(frozen=True)
+class HygieneReport:
+    """What reading the threads did to the names they hold."""
+
+    names: int  # distinct keys of the names as the threads spell them (quotes stripped)
+    removed: int  # of those, keys left with no entity: every spelling was junk
+    merged: int  # of those, keys merged into another entity as an alias
+    entities: int
+    junk: dict[str, list[str]]  # reason -> junk spellings, sorted
+    aliases: dict[str, list[str]]  # display name -> merged spellings
+
+
+def hygiene_report(threads: Sequence[object]) -> HygieneReport:
+    """Count and list what hygiene removed and what alias merging joined."""
+    evidence = read_threads(threads)
+    spellings: defaultdict[str, set[str]] = defaultdict(set)
+    for thread in threads:
+        comments = thread.comments  # type: ignore[attr-defined]
+        for name in [
+            *thread.submission_entities,  # type: ignore[attr-defined]
+            *(n for c in comments for n in (*c.artists, *c.albums, *c.songs)),
+        ]:
+            spellings[entity_key(name.strip().strip('"\u201c\u201d'))].add(name)
+    spellings.pop("", None)
+
+    def fate(key: str) -> str:
+        clean = {entity_key(clean_name(n)) for n in spellings[key]}
+        keys = {evidence.canonical.get(k, k) for k in clean} & evidence.names.keys()
+        return "removed" if not keys else "kept" if key in keys else "merged"
+
+    fates = Counter(fate(key) for key in spellings)
+    junk: defaultdict[str, list[str]] = defaultdict(list)
+    for name, reason in sorted(evidence.junk):
+        junk[reason].append(name)
+    return HygieneReport(
+        len(spellings),
+        fates["removed"],
+        fates["merged"],
+        len(evidence.names),
+        dict(junk),
+        {evidence.names[k]: v for k, v in sorted(evidence.aliases.items())},
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m vectorstore.entities --data FILE``: hygiene and alias figures."""
     from vectorstore.musicrs import load_conversations
@@ -477,36 +525,22 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m vectorstore.entities", description="Catalog hygiene report."
     )
     parser.add_argument("--data", help="MusiCRS JSONL (default $MUSICRS_DATA)")
-    parser.add_argument("--sample", type=int, default=12, help="junk names shown per reason")
+    parser.add_argument("--sample", type=int, default=12, help="names shown per list")
     args = parser.parse_args(argv)
-    threads = load_conversations(args.data)
-    evidence = read_threads(threads)
-    raw_keys = {
-        entity_key(clean_name(n))
-        for t in threads
-        for n in [
-            *t.submission_entities,
-            *(n for c in t.comments for n in (*c.artists, *c.albums, *c.songs)),
-        ]
-    } - {""}
-    junk_keys = {entity_key(name) for name, _ in evidence.junk}
-    clean_keys = {m.key for m in evidence.mentions}
-    merged = sum(1 for key in raw_keys - junk_keys if key not in clean_keys)
+    report = hygiene_report(load_conversations(args.data))
     print(
-        f"{len(raw_keys)} raw entity keys: {len(junk_keys & raw_keys)} junk removed, "
-        f"{merged} merged as aliases, {len(clean_keys)} entities"
+        f"{report.names} distinct names: {report.removed} removed as junk, {report.merged} "
+        f"merged as aliases, {report.entities} entities"
     )
-    by_reason: defaultdict[str, list[str]] = defaultdict(list)
-    for name, reason in sorted(evidence.junk):
-        by_reason[reason].append(name)
-    for reason, names in sorted(by_reason.items()):
-        step = max(1, len(names) // args.sample)
-        print(f"{reason} ({len(names)}): " + " | ".join(names[::step][: args.sample]))
-    groups = sorted(evidence.aliases.items())
-    step = max(1, len(groups) // args.sample)
-    print(f"alias groups ({len(groups)}):")
-    for key, others in groups[::step][: args.sample]:
-        print(f"  {evidence.names[key]} <- {' | '.join(others)}")
+
+    def sample(items: Sequence[str]) -> list[str]:
+        return list(items[:: max(1, len(items) // args.sample)][: args.sample])
+
+    for reason, names in sorted(report.junk.items()):
+        print(f"{reason} ({len(names)} spellings): " + " | ".join(sample(names)))
+    print(f"alias groups ({len(report.aliases)}):")
+    for name in sample(list(report.aliases)):
+        print(f"  {name} <- {' | '.join(report.aliases[name])}")
 
 
 if __name__ == "__main__":
