@@ -21,8 +21,18 @@ Conventions:
 - Usage is what the server reports; ``usage["cost_microusd"]`` (millionths of a dollar,
   summed over the run by the runner) is added for known OpenAI models at text-token list
   prices (:data:`PRICES_PER_MTOK`).
+- ``protocol=paper`` sends the paper's own prompt, audio and parser instead (its
+  ``generative/utils.py``): :func:`paper_prompt` (``build_ranking_prompt``), one clip mixed
+  by :func:`paper_audio_part` (``load_and_mix_audio``: at most 10 clips, 300 s shared
+  equally, a random window of each, concatenated, 16 kHz) sent before the text, and
+  :func:`paper_parse` (``parse_and_filter_ranking``: comma split, exact match after the
+  paper's normalisation, repeats dropped, missing candidates appended in presented order).
+  Its random choices use a generator seeded by the run seed and the thread (the paper's one
+  global stream cannot survive resuming or concurrency). Threads without a clip are
+  skipped in ``audio_only`` (``notes["skipped"]``), as the paper's scripts skip them.
 - Options: ``model=`` (default ``$AGENT_MODEL`` or gpt-4o-mini), ``base_url=``,
-  ``timeout=`` (s), ``retries=``, ``max_clips=`` (default 1), ``max_clip_s=`` (default 30).
+  ``timeout=`` (s), ``retries=``, ``max_clips=`` (default 1), ``max_clip_s=`` (default 30),
+  ``protocol=`` (``robust``, the default, or ``paper``).
   The key is read from ``OPENAI_API_KEY`` only. The system is thread-safe, so a runner may
   call :meth:`rank` from ``--concurrency N`` worker threads.
 """
@@ -32,6 +42,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,9 +50,22 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process, utils
 
-from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext, SystemChoiceError
+from evals.metrics import normalize_title
+from evals.systems import (
+    TEXT_MODES,
+    RankedList,
+    RankingRequest,
+    RankingSystem,
+    RunContext,
+    SystemChoiceError,
+)
+from evals.systems.baselines import seeded_rng
 
 FUZZY_CUTOFF = 85.0
+PROTOCOLS = ("robust", "paper")
+PAPER_MAX_CLIPS = 10  # generative/utils.py load_and_mix_audio
+PAPER_BUDGET_S = 300.0
+PAPER_RATE = 16_000
 #: USD per million (input, output) text tokens, OpenAI list prices.
 PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -148,6 +172,78 @@ def parse_ranking(answer: str, candidates: Sequence[str]) -> ParsedRanking:
     )
 
 
+def paper_prompt(query: str | None, candidates: Sequence[str], mode: str) -> str:
+    """The paper's ``build_ranking_prompt`` text for candidates already in presented order."""
+    parts = [query.strip()] if mode in TEXT_MODES and query else []
+    parts.append(f"Here are {len(candidates)} candidate songs; rank most relevant first:")
+    parts.extend(f"- {name}" for name in candidates)
+    inputs = {"audio_only": "the audio", "audio_query": "the audio and query"}
+    parts.append(
+        f"Rank these {len(candidates)} songs from most to least relevant based on "
+        f"{inputs.get(mode, 'the query')}. "
+        "Output ONLY the exact song titles separated by commas. Do not include numbers or extra "
+        "text. Example format: Song Title A, Song Title B, Song Title C."
+    )
+    return "\n".join(parts)
+
+
+def paper_parse(answer: str, candidates: Sequence[str]) -> ParsedRanking:
+    """The paper's ``parse_and_filter_ranking`` with ``fill_missing``: comma-separated pieces
+    matched exactly after :func:`~evals.metrics.normalize_title`, repeats dropped, then the
+    unnamed candidates in presented order. ``named`` keeps unmatched pieces and repeats in
+    place for the runner to drop and count; ``ranking`` is the paper's list."""
+    by_key = {normalize_title(c): c for c in candidates}
+    named: list[str] = []
+    chosen: list[str] = []
+    out_of_list = 0
+    for piece in (p.strip() for p in answer.split(",")):
+        if not piece:
+            continue
+        match = by_key.get(normalize_title(piece))
+        if match is None or match in chosen:
+            out_of_list += 1
+            named.append(piece)
+            continue
+        chosen.append(match)
+        named.append(match)
+    rest = [c for c in candidates if c not in chosen]
+    return ParsedRanking(
+        ranking=(chosen + rest)[: len(candidates)],
+        named=named + rest,
+        out_of_list=out_of_list,
+        parse_failure=not chosen,
+    )
+
+
+def paper_audio_part(paths: Sequence[Path], rng: random.Random) -> dict[str, object]:
+    """The paper's ``load_and_mix_audio`` as one ``input_audio`` part: up to
+    :data:`PAPER_MAX_CLIPS` clips sampled, each a random window of ``budget / clips``
+    seconds, concatenated at 16 kHz, cut to the budget, padded to at least 1 s."""
+    import librosa
+    import numpy as np
+    import soundfile
+
+    chosen = rng.sample(list(paths), k=min(len(paths), PAPER_MAX_CLIPS))
+    window_s = PAPER_BUDGET_S / len(chosen)
+    pieces = []
+    for path in chosen:
+        try:
+            info = soundfile.info(str(path))
+            total_s = info.frames / info.samplerate if info.samplerate else 0.0
+            start = rng.uniform(0, max(0.0, total_s - window_s)) if total_s > window_s else 0.0
+            samples, _ = librosa.load(str(path), sr=PAPER_RATE, offset=start, duration=window_s)
+        except Exception:  # an unreadable clip is left out, as the paper does
+            continue
+        pieces.append(samples.astype(np.float32))
+    mixed = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    mixed = mixed[: int(PAPER_RATE * PAPER_BUDGET_S)]
+    mixed = np.pad(mixed, (0, max(0, PAPER_RATE - len(mixed))))
+    buffer = io.BytesIO()
+    soundfile.write(buffer, mixed, PAPER_RATE, format="WAV", subtype="PCM_16")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}
+
+
 def wav_part(path: Path, max_seconds: float) -> dict[str, object]:
     """An ``input_audio`` content part: the clip as 16 kHz mono WAV, at most ``max_seconds``."""
     import numpy as np
@@ -192,10 +288,24 @@ class LLMDirectSystem(RankingSystem):
         )
         self.max_clips = int(options.get("max_clips", 1))
         self.max_clip_s = float(options.get("max_clip_s", 30))
+        self.protocol = options.get("protocol", "robust")
+        if self.protocol not in PROTOCOLS:
+            raise SystemChoiceError(
+                f"--option protocol={self.protocol} is unknown; choose one of: "
+                f"{', '.join(PROTOCOLS)}."
+            )
 
-    def rank(self, request: RankingRequest) -> RankedList:
-        import openai
-
+    def content(self, request: RankingRequest, notes: dict[str, object]) -> list[dict[str, object]]:
+        """The user message's parts under the chosen protocol (module conventions)."""
+        if self.protocol == "paper":
+            text = {
+                "type": "text",
+                "text": paper_prompt(request.query, request.candidates, request.mode),
+            }
+            if request.mode == "query_only" or not request.audio_paths:
+                return [text]
+            rng = seeded_rng(self.context.seed, "audio:" + request.name)
+            return [paper_audio_part(request.audio_paths, rng), text]
         clips = list(request.audio_paths[: self.max_clips])
         content: list[dict[str, object]] = [
             {
@@ -203,12 +313,21 @@ class LLMDirectSystem(RankingSystem):
                 "text": build_ranking_prompt(request.query, request.candidates, bool(clips)),
             }
         ]
-        notes: dict[str, object] = {"model": self.model}
         for clip in clips:
             try:
                 content.append(wav_part(clip, self.max_clip_s))
             except ValueError as error:  # unreadable clip: rank without it, say so
                 notes.setdefault("audio_errors", []).append(str(error))
+        return content
+
+    def rank(self, request: RankingRequest) -> RankedList:
+        import openai
+
+        notes: dict[str, object] = {"model": self.model, "protocol": self.protocol}
+        if self.protocol == "paper" and request.mode == "audio_only" and not request.audio_paths:
+            notes["skipped"] = "no audio"
+            return RankedList(list(request.candidates), notes=notes)
+        content = self.content(request, notes)
         try:
             response = self.client.chat.completions.create(
                 model=self.model,
@@ -219,7 +338,8 @@ class LLMDirectSystem(RankingSystem):
             notes.update(parse_failure=True, error=f"{type(error).__name__}")
             return RankedList([], notes=notes)
         answer = (response.choices[0].message.content or "") if response.choices else ""
-        parsed = parse_ranking(answer, request.candidates)
+        parse = paper_parse if self.protocol == "paper" else parse_ranking
+        parsed = parse(answer, request.candidates)
         usage = {}
         if response.usage is not None:
             usage = {
