@@ -45,10 +45,6 @@ def make_model(settings: Settings, tool_names: Sequence[str] = ()) -> BaseChatMo
     )
 
 
-#: Every sentence of :func:`describe_failure` starts so, which marks a turn as failed.
-FAILURE_PREFIX = "The model"
-
-
 def describe_failure(error: BaseException, settings: Settings) -> str:
     """One actionable sentence for a failed model call; never contains the key."""
     host = urlparse(settings.base_url).netloc if settings.base_url else "api.openai.com"

@@ -1,6 +1,6 @@
 """``build_agent``: settings → tools → chat model → compiled graph → :class:`MusicAgent`.
 
-Conventions: the tool list is the catalog tools plus the audio tools when the audio
+Conventions: the tool list is the catalog and recommender tools plus the audio tools when the audio
 package is importable (a missing optional dependency removes the audio tools, announced
 in the log, rather than breaking chat); the graph is compiled once per agent.
 """
@@ -16,13 +16,14 @@ from agent.graph import build_graph
 from agent.settings import Settings
 from agent.turns import MusicAgent
 from tools.catalog import CATALOG_TOOLS
+from tools.recommend import RECOMMEND_TOOLS
 
 log = logging.getLogger(__name__)
 
 
 def agent_tools() -> list[BaseTool]:
-    """The catalog tools, plus the audio tools when they can be imported."""
-    tools: list[BaseTool] = list(CATALOG_TOOLS)
+    """The catalog and recommender tools, plus the audio tools when they can be imported."""
+    tools: list[BaseTool] = [*RECOMMEND_TOOLS, *CATALOG_TOOLS]
     try:
         from tools.audio_tools import AUDIO_TOOLS
     except ImportError as error:

@@ -8,23 +8,33 @@ Middleware, outermost first (each is one concern):
 - :func:`choose_answer_schema`: a turn with a candidate list must end in
   ``CandidateRanking``, any other in ``ChatAnswer`` (one graph serves chat and replay).
 - ``ModelRetryMiddleware``: transient model errors (429, 5xx, connection, timeout) are
-  retried with back-off; when retries run out the turn ends with one clear sentence.
-- :class:`ToolTraceMiddleware`: times each tool call, streams start/finish events, and
-  returns a tool's exception to the model as an error result instead of killing the run.
+  retried with back-off; when retries run out the error is raised, and the turn API ends
+  the turn with one clear sentence (``ok=False``). A call limit is raised the same way.
+- :class:`SessionMiddleware`: keeps the typed session state (:mod:`agent.state`) in the
+  graph's ``session`` key. Before each model call it shows the state to the brain: a
+  language model gets it as a system-message section (with the clip, community and
+  candidate list of the turn), the offline brain gets the typed turn context. After the
+  turn it passes the answer's recommendations through the guard (:mod:`agent.guard`) into
+  ``shown`` and records them, numbered, and what was heard, in the state.
+- :class:`ToolTraceMiddleware`: times each tool call, streams start/finish events, decides
+  success from the :class:`tools.outcome.ToolOutcome` envelope, and returns a tool's
+  exception to the model as a failed envelope instead of killing the run.
 
-The runtime context of a turn is a :class:`tools.catalog.CatalogContext`: which catalog
-the tools read (full in chat, candidate-blind in replay) and the candidate pool.
+The runtime context of a turn is an :class:`agent.context.TurnContext`: which catalog and
+recommender the tools read (full in chat, candidate-blind in replay), the candidate pool,
+the user's words and clip, and the session state as of this turn.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NotRequired
 
 from langchain.agents import create_agent
 from langchain.agents.middleware import (
     AgentMiddleware,
+    AgentState,
     ModelCallLimitMiddleware,
     ModelRequest,
     ModelResponse,
@@ -35,20 +45,26 @@ from langchain.agents.middleware import (
 )
 from langchain.agents.structured_output import ToolStrategy
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import ToolMessage
+from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.config import get_stream_writer
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 
-from agent.brains import TRANSIENT_ERRORS, describe_failure
+from agent.brains import TRANSIENT_ERRORS
+from agent.context import TurnContext
+from agent.guard import CheckedRecommendation, check_recommendations
 from agent.history import trim_to_budget
-from agent.prompts import SYSTEM_PROMPT
+from agent.offline import DESCRIBE_TOOL, RECOMMEND_TOOL, OfflineBrain
+from agent.prompts import SYSTEM_PROMPT, render_turn
 from agent.schemas import CandidateRanking, ChatAnswer
 from agent.settings import Settings
-from tools.catalog import CatalogContext
+from agent.state import HeardClip, SessionState
+from tools.outcome import ToolOutcome
+from tools.recommend import RecommendData
 
 CHAT_ANSWER = ToolStrategy(ChatAnswer)
 RANKING_ANSWER = ToolStrategy(CandidateRanking)
@@ -56,7 +72,7 @@ RANKING_ANSWER = ToolStrategy(CandidateRanking)
 
 class ToolTraceMiddleware(AgentMiddleware):
     """Time every tool call, stream ``tool_started``/``tool_finished`` events, and turn a
-    tool's exception into an error result the model can read (DESIGN.md §4)."""
+    tool's exception into a failed envelope the model can read (docs/architecture.md)."""
 
     def __init__(self, redact: Callable[[str], str]) -> None:
         super().__init__()
@@ -81,8 +97,9 @@ class ToolTraceMiddleware(AgentMiddleware):
         except GraphBubbleUp:
             raise
         except Exception as error:  # any tool failure goes back to the model as data
+            failure = ToolOutcome.failure(f"{call['name']} failed: {self.redact(_sentence(error))}")
             result = ToolMessage(
-                content=f"Error: {call['name']} failed: {self.redact(_sentence(error))}",
+                content=failure.to_content(),
                 tool_call_id=call["id"],
                 name=call["name"],
                 status="error",
@@ -90,16 +107,20 @@ class ToolTraceMiddleware(AgentMiddleware):
         duration = time.perf_counter() - started
         if isinstance(result, ToolMessage):
             result.response_metadata["duration_s"] = duration
-            content = str(result.content)
-            ok = result.status != "error" and not content.startswith("Error")
+            outcome = ToolOutcome.read(result.content)
+            if outcome is None:  # a tool outside this package: its status is all we know
+                ok = result.status != "error"
+                outcome = ToolOutcome(ok=ok, data=str(result.content), error=None)
+            if not outcome.ok:
+                result.status = "error"
             write(
                 {
                     "event": "tool_finished",
                     "call_id": call["id"],
                     "name": call["name"],
-                    "ok": ok,
+                    "outcome": outcome,
                     "duration_s": duration,
-                    "content": content,
+                    "content": str(result.content),
                     "artifact": result.artifact,
                 }
             )
@@ -120,6 +141,81 @@ def _sentence(error: BaseException) -> str:
         if text:
             return text[0][:300]
     return f"{type(error).__name__} (internal error)"
+
+
+class SessionAgentState(AgentState):
+    """The agent's graph state: the messages, the structured answer, and the session."""
+
+    session: NotRequired[SessionState]
+    shown: NotRequired[list[CheckedRecommendation]]
+
+
+class SessionMiddleware(AgentMiddleware):
+    """Shows the session state to the brain and records each turn into it (module doc)."""
+
+    state_schema = SessionAgentState
+
+    def wrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]
+    ) -> ModelResponse:
+        context = request.runtime.context
+        if not isinstance(context, TurnContext):
+            return handler(request)
+        if isinstance(request.model, OfflineBrain):
+            return handler(request.override(model=request.model.for_turn(context)))
+        section = render_turn(context)
+        if not section:
+            return handler(request)
+        base = request.system_prompt or ""
+        return handler(request.override(system_message=SystemMessage(f"{base}\n\n{section}")))
+
+    def after_agent(self, state: SessionAgentState, runtime: Runtime) -> dict[str, Any] | None:
+        context = runtime.context
+        if not isinstance(context, TurnContext) or context.candidates:
+            return None
+        session = state.get("session") or context.session
+        messages = state["messages"]
+        start = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
+        outcomes = [
+            (m.name, ToolOutcome.read(m.content))
+            for m in messages[start:]
+            if isinstance(m, ToolMessage)
+        ]
+        recommended = [
+            item
+            for name, outcome in outcomes
+            if name == RECOMMEND_TOOL and outcome is not None and outcome.ok
+            for item in RecommendData.model_validate(outcome.data).items
+        ]
+        answer = state.get("structured_response")
+        shown = (
+            check_recommendations(
+                answer.recommendations,
+                session=session,
+                recommended=recommended,
+                catalog=context.catalog,
+            )
+            if isinstance(answer, ChatAnswer)
+            else []
+        )
+        heard = next(
+            (
+                HeardClip(
+                    turn=session.turn,
+                    summary=str(outcome.data.get("summary", ""))[:400],
+                    tags=tuple(
+                        t["name"] for t in outcome.data.get("tags") or [] if isinstance(t, dict)
+                    ),
+                )
+                for name, outcome in outcomes
+                if name == DESCRIBE_TOOL
+                and outcome is not None
+                and outcome.ok
+                and isinstance(outcome.data, dict)
+            ),
+            None,
+        )
+        return {"session": session.end_turn([c.given() for c in shown], heard), "shown": shown}
 
 
 def make_history_trimmer(budget: int) -> AgentMiddleware:
@@ -147,17 +243,18 @@ def build_graph(
 ) -> CompiledStateGraph:
     """The compiled agent; build once and reuse for every session and turn."""
     middleware: list[AgentMiddleware] = [
-        ModelCallLimitMiddleware(run_limit=settings.model_call_limit, exit_behavior="end"),
+        ModelCallLimitMiddleware(run_limit=settings.model_call_limit, exit_behavior="error"),
         ToolCallLimitMiddleware(run_limit=settings.tool_call_limit, exit_behavior="continue"),
         make_history_trimmer(settings.token_budget),
         choose_answer_schema,
         ModelRetryMiddleware(
             max_retries=settings.max_retries,
             retry_on=TRANSIENT_ERRORS,
-            on_failure=lambda error: describe_failure(error, settings),
+            on_failure="error",
             initial_delay=settings.retry_delay_s,
             jitter=False,
         ),
+        SessionMiddleware(),
         ToolTraceMiddleware(settings.redact),
     ]
     return create_agent(
@@ -166,7 +263,7 @@ def build_graph(
         system_prompt=SYSTEM_PROMPT,
         middleware=middleware,
         response_format=ToolStrategy(ChatAnswer | CandidateRanking),
-        context_schema=CatalogContext,
+        context_schema=TurnContext,
         # The structured answers are stored in the thread's state; allow exactly them.
         checkpointer=InMemorySaver(
             serde=JsonPlusSerializer(
@@ -174,6 +271,10 @@ def build_graph(
                     ("agent.schemas", "ChatAnswer"),
                     ("agent.schemas", "CandidateRanking"),
                     ("agent.schemas", "RecommendationOut"),
+                    ("agent.state", "SessionState"),
+                    ("agent.state", "GivenItem"),
+                    ("agent.state", "HeardClip"),
+                    ("agent.guard", "CheckedRecommendation"),
                 ]
             )
         ),

@@ -21,9 +21,14 @@ class RecommendationOut(BaseModel):
 
     name: str = Field(description="the entity name exactly as the tool returned it")
     artist: str | None = Field(default=None, description="its artist, when known")
-    why: str = Field(description="why, citing the tool facts (tags heard, catalog hits)")
+    why: str = Field(
+        description="one sentence a person reads, citing the evidence (the thread, its "
+        "community and votes; what was heard in the clip)"
+    )
     youtube_url: str | None = Field(default=None, description="a link from the catalog, if any")
     confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    entity_id: str | None = Field(default=None, description="the catalog id from a tool result")
+    thread_url: str | None = Field(default=None, description="the evidence thread's link")
 
 
 class ChatAnswer(BaseModel):

@@ -12,9 +12,16 @@ Conventions:
 - ``audio`` is a local file path or a single-video YouTube URL. YouTube links pasted into
   ``text`` are taken out of it (they are the clip, not words to search for); the first one
   is the clip when ``audio`` is not given. A playlist, channel or other-site link as the
-  clip ends the turn with one sentence before any tool runs (DESIGN.md §6).
+  clip ends the turn with one sentence before any tool runs (docs/bad-input.md).
 - A turn whose only input is a clip that could not be fetched or decoded ends with that
   tool's error sentence (``ok=False``): there is nothing else to answer.
+- The turn's inputs reach the tools and the brain through the runtime context
+  (:class:`agent.context.TurnContext`), never through the prompt: the human message is the
+  user's words alone. The grammar (:mod:`agent.grammar`) reads them and the session state
+  (:mod:`agent.state`, kept in the LangGraph thread) is advanced before the graph runs.
+- Every recommendation a user sees went through the guard (:mod:`agent.guard`):
+  ``in_catalog`` says whether the catalog knows it; ``evidence`` and ``thread_url`` cite
+  the thread it came from when the recommender gave one.
 - Benchmark replay passes ``candidates`` (shown numbered, in the given order), the
   ``community``, a leak-free ``catalog`` and optionally the ``scorer`` ``rank_candidates``
   uses; the result's ``ranking`` holds indices into ``candidates``, best first.
@@ -24,7 +31,6 @@ Conventions:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -33,22 +39,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langchain.agents.middleware.model_call_limit import ModelCallLimitExceededError
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 
-from agent.brains import FAILURE_PREFIX, describe_failure
-from agent.offline import DESCRIBE_TOOL, FETCH_TOOL
-from agent.prompts import DEFAULT_AUDIO_REQUEST, DEFAULT_RANKING_REQUEST, compose_user_message
+from agent.brains import describe_failure
+from agent.context import TurnContext
+from agent.grammar import parse_message
+from agent.guard import CheckedRecommendation
+from agent.offline import DEFAULT_AUDIO_REQUEST, DESCRIBE_TOOL, FETCH_TOOL
 from agent.schemas import CandidateRanking, ChatAnswer
 from agent.settings import Settings
+from agent.state import SessionState
 from tools.audio import AudioInputError
-from tools.catalog import CatalogContext, CatalogLike, PoolScorer
+from tools.catalog import CatalogLike, PoolScorer
+from tools.outcome import ToolOutcome
 from tools.youtube import is_youtube_link, looks_like_url, parse_youtube_url
 
 log = logging.getLogger(__name__)
-
-#: How ``ModelCallLimitMiddleware`` words the message it ends a looping turn with.
-CALL_LIMIT_PREFIX = "Model call limits exceeded"
 
 _TOKEN = re.compile(r"\S+")
 # Sentence punctuation around a pasted link is not part of it: "(https://youtu.be/…)."
@@ -80,11 +88,19 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class Recommendation:
+    """One card. ``in_catalog`` is False for a model's own suggestion the catalog does not
+    know; ``evidence`` is the recommender's strongest reason, ``thread_url`` its thread."""
+
     name: str
     artist: str | None
     why: str
     youtube_url: str | None
     confidence: float
+    in_catalog: bool = True
+    kind: str | None = None
+    entity_id: str | None = None
+    evidence: str | None = None
+    thread_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +149,7 @@ class MusicAgent:
         self.settings = settings
         self.graph = graph
         self.tool_names = tuple(tool_names)
-        self._catalog: CatalogContext | None = None
+        self._catalog: _OpenedCatalog | None = None
         self._catalog_lock = threading.Lock()
         self._sessions: dict[str, threading.Lock] = {}
         self._sessions_lock = threading.Lock()
@@ -157,23 +173,30 @@ class MusicAgent:
     ) -> Iterator[TurnEvent]:
         """Run one turn, yielding events and finally its :class:`TurnResult`."""
         text = text if isinstance(text, str) else ""
-        words, links = split_youtube_links(text)
+        # Limits before parsing: nothing looks for links in an over-long or undecodable text.
+        refusal = text_problem(text, self.settings.max_input_chars)
+        words, links = split_youtube_links(text) if refusal is None else (text, [])
         if not audio and links:
             audio = links[0]
-        refusal = self._check_input(text, audio, candidates)
+        refusal = refusal or self._check_input(text, audio, candidates)
         if refusal:
             yield TextDelta(refusal)
             yield TurnResult(reply=refusal, brain=self.brain, ok=False)
             return
-        clip_only = bool(audio) and not words.strip() and not candidates
-        if not words.strip():
-            words = DEFAULT_RANKING_REQUEST if candidates else DEFAULT_AUDIO_REQUEST
+        words = words.strip()
+        clip_only = bool(audio) and not words and not candidates
         context = self._context(catalog, candidates, community, scorer)
-        message = compose_user_message(
-            words, audio=audio, candidates=candidates, community=community
-        )
+        context.text, context.audio = words, audio
+        # What the history shows for a turn without words: the clip or the pool was the ask.
+        said = words or ("Rank the candidates." if candidates else DEFAULT_AUDIO_REQUEST)
         with self._session_lock(session_id):
-            yield from self._run(session_id, message, context, clip_only=clip_only)
+            if not candidates:  # replay turns are one-shot: no conversation to remember
+                context.message = parse_message(words)
+                previous = self.session_state(session_id)
+                context.session = previous.begin_turn(context.message)
+                context.exclude_entities = context.session.excluded_entities()
+                context.exclude_artists = context.session.rejected
+            yield from self._run(session_id, said, context, clip_only=clip_only)
 
     def run_turn(
         self,
@@ -189,6 +212,11 @@ class MusicAgent:
                 result = event
         assert result is not None  # stream_turn always ends with a TurnResult
         return result
+
+    def session_state(self, session_id: str) -> SessionState:
+        """What the session has established so far (a fresh state for a new session)."""
+        values = self.graph.get_state({"configurable": {"thread_id": session_id}}).values
+        return values.get("session") or SessionState()
 
     def reset(self, session_id: str) -> None:
         """Forget a session's history (its audio descriptions go with it)."""
@@ -214,12 +242,6 @@ class MusicAgent:
     # --- internals -------------------------------------------------------------------
 
     def _check_input(self, text: str, audio: str | None, candidates: Sequence[str]) -> str | None:
-        limit = self.settings.max_input_chars
-        if len(text) > limit:
-            return (
-                f"Your message is {len(text):,} characters long; please keep it under "
-                f"{limit:,} characters (describe what you want in a few sentences)."
-            )
         if not text.strip() and not audio and not candidates:
             return "Please type a message about music or attach an audio clip."
         return clip_problem(audio) if audio else None
@@ -234,37 +256,41 @@ class MusicAgent:
         candidates: Sequence[str],
         community: str | None,
         scorer: PoolScorer | None = None,
-    ) -> CatalogContext:
+    ) -> TurnContext:
+        engine = None
         if catalog is None:
             with self._catalog_lock:
                 if self._catalog is None:
                     self._catalog = open_default_catalog(self.settings)
             catalog, unavailable = self._catalog.catalog, self._catalog.unavailable
+            engine = self._catalog.engine
         else:
             unavailable = ""
-        return CatalogContext(
+        return TurnContext(
             catalog=catalog,
             unavailable=unavailable or "no catalog is configured",
             candidates=tuple(candidates),
             community=community,
             scorer=scorer,
+            engine=engine,
         )
 
     def _run(
-        self, session_id: str, message: str, context: CatalogContext, *, clip_only: bool = False
+        self, session_id: str, message: str, context: TurnContext, *, clip_only: bool = False
     ) -> Iterator[TurnEvent]:
         config = {"configurable": {"thread_id": session_id}}
         trace: list[ToolTrace] = []
         usage = TokenUsage()
         started: dict[str, ToolStarted] = {}
         answer: ChatAnswer | CandidateRanking | None = None
+        shown: list[CheckedRecommendation] = []
         last_ai: AIMessage | None = None
         audio_description = None
         streamed_text = False
         malformed = False
         try:
             for mode, chunk in self.graph.stream(
-                {"messages": [HumanMessage(content=message)]},
+                {"messages": [HumanMessage(content=message)], "session": context.session},
                 config,
                 context=context,
                 stream_mode=["custom", "messages", "updates"],
@@ -311,13 +337,21 @@ class MusicAgent:
                                 usage.add(m.usage_metadata)
                         if update.get("structured_response") is not None:
                             answer = update["structured_response"]
+                        if update.get("shown") is not None:
+                            shown = list(update["shown"])
         except Exception as error:  # the turn ends in a sentence, never a traceback
-            reply = describe_failure(error, self.settings)
+            if isinstance(error, ModelCallLimitExceededError):
+                reply = (
+                    f"The model did not finish within {self.settings.model_call_limit} steps; "
+                    "please try again or ask something narrower."
+                )
+            else:
+                reply = describe_failure(error, self.settings)
             log.warning("turn failed in session %s: %s", session_id, reply)
             yield TextDelta(reply)
             yield TurnResult(reply=reply, trace=trace, usage=usage, brain=self.brain, ok=False)
             return
-        result = self._result(answer, last_ai, malformed, trace, usage, audio_description)
+        result = self._result(answer, shown, last_ai, malformed, trace, usage, audio_description)
         failure = clip_failure(trace) if clip_only and audio_description is None else None
         if failure:
             # The clip was all the user sent: any answer now would rest on the stand-in
@@ -328,20 +362,21 @@ class MusicAgent:
         yield result
 
     def _finished(self, chunk: dict[str, Any]) -> ToolFinished:
-        content = self.settings.redact(str(chunk.get("content", "")))
-        ok = bool(chunk.get("ok"))
+        outcome: ToolOutcome = chunk["outcome"]
+        error = self.settings.redact(outcome.error or "the tool failed")[:300]
         return ToolFinished(
             call_id=chunk["call_id"],
             name=chunk["name"],
-            ok=ok,
+            ok=outcome.ok,
             duration_s=float(chunk.get("duration_s", 0.0)),
-            summary=summarize_tool_result(content) if ok else content[:200],
-            error=None if ok else content.removeprefix("Error:").strip()[:300],
+            summary=self.settings.redact(summarize_tool_result(outcome)) if outcome.ok else error,
+            error=None if outcome.ok else error,
         )
 
     def _result(
         self,
         answer: ChatAnswer | CandidateRanking | None,
+        shown: list[CheckedRecommendation],
         last_ai: AIMessage | None,
         malformed: bool,
         trace: list[ToolTrace],
@@ -360,9 +395,18 @@ class MusicAgent:
                 reply=redact(answer.reply),
                 recommendations=[
                     Recommendation(
-                        redact(r.name), r.artist, redact(r.why), r.youtube_url, r.confidence
+                        redact(r.name),
+                        r.artist,
+                        redact(r.why),
+                        r.youtube_url,
+                        r.confidence,
+                        in_catalog=r.in_catalog,
+                        kind=r.kind,
+                        entity_id=r.entity_id,
+                        evidence=r.evidence,
+                        thread_url=r.thread_url,
                     )
-                    for r in answer.recommendations
+                    for r in shown
                 ],
                 **common,
             )
@@ -376,15 +420,9 @@ class MusicAgent:
                 "please try again or rephrase."
             )
         elif last_ai is not None and isinstance(last_ai.content, str) and last_ai.content.strip():
-            # Plain text from a model that skipped the answer tool is still an answer; a
-            # retry-exhausted sentence from the middleware is not.
-            reply = redact(last_ai.content.strip())
-            if reply.startswith(CALL_LIMIT_PREFIX):
-                reply = (
-                    f"The model did not finish within {self.settings.model_call_limit} steps; "
-                    "please try again or ask something narrower."
-                )
-            return TurnResult(reply=reply, ok=not reply.startswith(FAILURE_PREFIX), **common)
+            # Plain text from a model that skipped the answer tool is still an answer (model
+            # failures are raised, not written as text, so this is never an error message).
+            return TurnResult(reply=redact(last_ai.content.strip()), ok=True, **common)
         else:
             reply = "The model gave no answer this turn; please try again or rephrase."
         return TurnResult(reply=reply, ok=False, **common)
@@ -394,17 +432,33 @@ class MusicAgent:
 class _OpenedCatalog:
     catalog: CatalogLike | None
     unavailable: str = ""
+    engine: Any = None  # vectorstore.engine.RecommendationEngine, when it could be opened
+
+
+def _reason(error: BaseException, doing: str) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else f"{type(error).__name__} {doing}"
 
 
 def open_default_catalog(settings: Settings) -> _OpenedCatalog:
-    """The chat catalog, or the sentence that says why it is unavailable."""
+    """The chat catalog and recommender, or the sentence that says why they are unavailable.
+
+    Without the recommender (a catalog built from a user's file has no threads) chat still
+    works: the brain recommends by catalog search."""
     try:
         from vectorstore import open_catalog
 
-        return _OpenedCatalog(open_catalog(settings.catalog_path))
+        catalog = open_catalog(settings.catalog_path)
     except Exception as error:  # a missing index must not break chat: tools say so
-        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
-        return _OpenedCatalog(None, reason or f"{type(error).__name__} opening the catalog")
+        return _OpenedCatalog(None, _reason(error, "opening the catalog"))
+    try:
+        from vectorstore.engine import open_engine
+
+        engine = open_engine(settings.catalog_path)
+    except Exception as error:  # chat goes on with catalog search
+        log.warning("recommender unavailable (%s); using catalog search", _reason(error, ""))
+        engine = None
+    return _OpenedCatalog(catalog, engine=engine)
 
 
 def split_youtube_links(text: str) -> tuple[str, list[str]]:
@@ -451,24 +505,28 @@ def clip_failure(trace: Sequence[ToolTrace]) -> str | None:
     )
 
 
-def summarize_tool_result(content: str) -> str:
-    """A one-line summary of a tool's result for the UI's tool trace."""
-    try:
-        payload = json.loads(content)
-    except ValueError:
-        return content[:160]
-    if isinstance(payload, dict):
-        for key in ("hits", "matches"):
-            if isinstance(payload.get(key), list):
-                names = [str(h.get("name")) for h in payload[key][:3] if isinstance(h, dict)]
-                more = "…" if len(payload[key]) > 3 else ""
-                return f"{len(payload[key])} {key}: {', '.join(names)}{more}"
-        if "order" in payload:
-            top = [str(t.get("name")) for t in payload.get("top", [])[:3]]
-            return f"ranked {len(payload['order'])} candidates; top: {', '.join(top)}"
-        if isinstance(payload.get("summary"), str):
-            return payload["summary"][:160]
-    return content[:160]
+def summarize_tool_result(outcome: ToolOutcome) -> str:
+    """A one-line summary of a successful tool result for the UI's tool trace."""
+    data = outcome.data
+    if isinstance(data, dict):
+        for key in ("items", "hits", "matches", "requests"):
+            if isinstance(data.get(key), list):
+                found = data[key]
+                names = [
+                    str(h.get("name") or h.get("request", "")[:40])
+                    for h in found[:3]
+                    if isinstance(h, dict)
+                ]
+                more = "…" if len(found) > 3 else ""
+                return f"{len(found)} {key}: {', '.join(names)}{more}"
+        if "order" in data:
+            top = [str(t.get("name")) for t in data.get("top", [])[:3]]
+            return f"ranked {len(data['order'])} candidates; top: {', '.join(top)}"
+        if isinstance(data.get("summary"), str):
+            return data["summary"][:160]
+        if isinstance(data.get("path"), str):
+            return f"fetched {data['path']}"
+    return str(data)[:160]
 
 
 def parse_audio_description(event: dict[str, Any]) -> Any:
@@ -479,6 +537,6 @@ def parse_audio_description(event: dict[str, Any]) -> Any:
     try:
         from tools.describe import AudioDescription
 
-        return AudioDescription.model_validate_json(str(event.get("content", "")))
-    except Exception:  # a plain-text description is still shown in the trace
+        return AudioDescription.model_validate(event["outcome"].data)
+    except Exception:  # a description without the full fields is still shown in the trace
         return None

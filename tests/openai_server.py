@@ -248,7 +248,10 @@ def default_reply(body: dict[str, Any]) -> Reply:
     turn_start = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
     searched = any(m.get("role") == "tool" for m in messages[turn_start:])
     if "CandidateRanking" in tools:
-        count = sum(1 for line in text.split("\n") if line.split(". ")[0].isdigit())
+        # The agent shows the pool in its system section, never in the user's message.
+        system = "\n".join(str(m.get("content") or "") for m in messages if m["role"] == "system")
+        pool = system.partition("Candidates to rank")[2].split("\n\n")[0]
+        count = sum(1 for line in pool.split("\n") if line.split(". ")[0].isdigit())
         return Reply.call("CandidateRanking", order=list(range(count)), reply="As given.")
     if "search_catalog" in tools and not searched:
         return Reply.call("search_catalog", query=text.split("\n")[0][:200] or "music")

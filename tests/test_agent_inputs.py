@@ -16,6 +16,7 @@ from agent import MusicAgent, Settings, ToolStarted, TurnResult, build_agent
 from tests.agent_support import MiniCatalog
 from tests.test_audio_ingest import assert_one_sentence
 from tools.catalog import CATALOG_TOOLS
+from tools.outcome import ToolOutcome
 
 VIDEO = "https://youtu.be/dQw4w9WgXcQ"
 NOT_VIDEOS = (
@@ -30,7 +31,7 @@ NO_NETWORK = "Could not reach YouTube (no network connection); upload the audio 
 @tool("fetch_youtube_audio")
 def offline_youtube(url: str) -> str:
     """Stand-in for the real tool on a machine without network."""
-    return f"Error: {NO_NETWORK}"
+    return ToolOutcome.failure(NO_NETWORK).to_content()
 
 
 @tool("describe_audio")
@@ -135,7 +136,7 @@ def test_pasted_link_goes_to_the_audio_path_not_into_the_search(agent, catalog, 
 
 def test_reply_names_what_the_user_mentioned_even_without_picks(agent, catalog):
     result = agent.run_turn("mentioned", "something like Tycho", catalog=catalog)
-    assert not result.recommendations and "You mentioned Tycho (artist" in result.reply
+    assert not result.recommendations and "Going by Tycho" in result.reply
 
 
 def test_offline_reply_is_a_short_lead_not_the_card_list(agent, catalog):
@@ -153,7 +154,9 @@ def test_clip_reply_says_what_was_heard_and_names_the_picks(catalog, tmp_path: P
     @tool("describe_audio")
     def heard(path: str) -> str:
         """Stand-in description of a clip."""
-        return '{"summary": "slow dreamy synths at 80 BPM.", "tags": [{"name": "ambient"}]}'
+        return ToolOutcome.success(
+            {"summary": "slow dreamy synths at 80 BPM.", "tags": [{"name": "ambient"}]}
+        ).to_content()
 
     clip = tmp_path / "clip.wav"
     clip.write_bytes(b"RIFF")

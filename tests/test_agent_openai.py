@@ -133,4 +133,6 @@ def test_ranking_turn_offers_only_the_ranking_answer_tool(agent, server):
     offered = {t["function"]["name"] for t in server.requests[-1]["tools"]}
     assert "CandidateRanking" in offered and "ChatAnswer" not in offered
     assert server.requests[-1]["tool_choice"] == "required"  # ToolStrategy forces a tool call
-    assert "2. Holocene - Bon Iver" in server.requests[-1]["messages"][1]["content"]
+    system, user = server.requests[-1]["messages"][:2]
+    assert system["role"] == "system" and "2. Holocene - Bon Iver" in system["content"]
+    assert user["content"] == "slow doom"  # the pool travels in the context, not the prompt

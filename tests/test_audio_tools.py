@@ -35,7 +35,7 @@ def test_tool_names_and_typed_arguments() -> None:
     assert describe_audio_tool.args["tags"]["type"] == "boolean"
     assert set(fetch_youtube_audio_tool.args) == {"url", "start_seconds", "duration_seconds"}
     for tool in AUDIO_TOOLS:
-        assert "Returns JSON" in tool.description and "Error:" in tool.description
+        assert "Returns JSON" in tool.description and '"ok": false' in tool.description
 
 
 def test_describe_tool_returns_compact_json_and_the_full_description(
@@ -49,7 +49,9 @@ def test_describe_tool_returns_compact_json_and_the_full_description(
         lambda path, **kw: real(path, **{**kw, "tags": False, "lyrics": False}),
     )
     message = call(describe_audio_tool, path=str(fx.click_track(tmp_path / "click.wav")))
-    payload = json.loads(message.content)
+    outcome = json.loads(message.content)
+    assert outcome["ok"] is True
+    payload = outcome["data"]
     assert 118 <= payload["features"]["tempo_bpm"] <= 122
     assert payload["summary"].startswith("A 30-second clip")
     assert "loudness_curve_db" not in payload  # the plot series goes to the artifact only
@@ -69,9 +71,10 @@ def test_describe_tool_returns_compact_json_and_the_full_description(
 )
 def test_describe_tool_returns_errors_as_results(tmp_path: Path, make, expected: str) -> None:
     message = call(describe_audio_tool, path=str(make(tmp_path)))
-    assert message.content.startswith("Error: ") and expected in message.content
+    outcome = json.loads(message.content)
+    assert outcome["ok"] is False and expected in outcome["error"]
     assert message.artifact is None
-    assert_one_sentence(message.content.removeprefix("Error: "))
+    assert_one_sentence(outcome["error"])
 
 
 def test_describe_tool_survives_unexpected_crashes(
@@ -82,7 +85,9 @@ def test_describe_tool_survives_unexpected_crashes(
 
     monkeypatch.setattr("tools.audio_tools.describe_source", crash)
     message = call(describe_audio_tool, path=str(tmp_path / "x.wav"))
-    assert message.content.startswith("Error: describing the audio failed unexpectedly")
+    outcome = json.loads(message.content)
+    assert not outcome["ok"]
+    assert outcome["error"].startswith("Describing the audio failed unexpectedly")
 
 
 def test_fetch_tool_without_network_returns_one_sentence(
@@ -91,8 +96,9 @@ def test_fetch_tool_without_network_returns_one_sentence(
     monkeypatch.setattr(youtube, "YOUTUBE_ENDPOINT", ("127.0.0.1", closed_port()))
     monkeypatch.setenv(youtube.CACHE_ENV, str(tmp_path))
     result = fetch_youtube_audio_tool.invoke({"url": "https://youtu.be/VCLxJd1d84s?t=214"})
-    assert result.startswith("Error: Could not reach YouTube")
-    assert "upload" in result
+    outcome = json.loads(result)
+    assert not outcome["ok"] and outcome["error"].startswith("Could not reach YouTube")
+    assert "upload" in outcome["error"]
 
 
 def test_fetch_tool_returns_the_cached_path(
@@ -106,7 +112,8 @@ def test_fetch_tool_returns_the_cached_path(
             {"url": "https://youtu.be/VCLxJd1d84s?t=214", "duration_seconds": 30}
         )
     )
-    assert result == {
+    assert result["ok"] is True
+    assert result["data"] == {
         "path": str(cached),
         "video_id": "VCLxJd1d84s",
         "start_s": 214.0,

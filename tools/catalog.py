@@ -8,10 +8,14 @@ Conventions:
   turn's runtime context (:class:`CatalogContext`). Chat turns get the full catalog;
   benchmark replay gets the candidate-blind view of DESIGN.md §5, so no tool can leak
   whether a candidate is known to the catalog.
-- Tools never raise for a problem a user or a model can cause: they return one sentence
-  starting with ``"Error:"`` so the model can recover (DESIGN.md §4).
-- Results are compact JSON (``ensure_ascii=False``) so the offline brain and an LLM read
-  the same facts.
+- Every result is the :class:`tools.outcome.ToolOutcome` envelope: ``{"ok": true, "data":
+  …}`` or ``{"ok": false, "error": one sentence}``; tools never raise for a problem a user
+  or a model can cause, so the model can recover (docs/architecture.md). The data are the
+  typed payloads below (:class:`CardFacts`, :class:`SearchData`, …), so the offline brain
+  and an LLM read the same facts.
+- The context also carries the session's standing exclusions (``exclude_entities``,
+  ``exclude_artists``): what was rejected or already recommended. Tools that recommend
+  (:mod:`tools.recommend`) add them to whatever the model asks, so nothing comes back.
 - ``rank_candidates`` scores the pool of the turn (``CatalogContext.candidates``) and
   returns indices into that list, best first, every index exactly once; equal scores keep
   the shown (seeded, shuffled) order. The scorer is the turn's ``CatalogContext.scorer``
@@ -21,7 +25,6 @@ Conventions:
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +32,9 @@ from typing import Any, Protocol
 
 import numpy as np
 from langchain.tools import ToolRuntime, tool
+from pydantic import BaseModel
+
+from tools.outcome import ToolOutcome
 
 
 class CardLike(Protocol):
@@ -73,9 +79,11 @@ PoolScorer = Callable[[str, Sequence[str]], Sequence[float]]
 class CatalogContext:
     """The runtime context of one turn, as far as the catalog tools are concerned.
 
-    ``catalog`` is None when no catalog could be opened; ``unavailable`` then says why.
+    ``catalog`` is None when no catalog could be opened; ``unavailable`` then says why (and
+    ``engine``, the recommender of :mod:`tools.recommend`, is None for the same reason).
     ``candidates`` is the pool of a benchmark-replay turn (empty in chat); ``scorer``
     replaces :func:`score_pool` for it (replay passes the ``hybrid`` system's ranker).
+    ``exclude_entities`` / ``exclude_artists`` are the session's standing exclusions.
     """
 
     catalog: CatalogLike | None = None
@@ -83,111 +91,171 @@ class CatalogContext:
     candidates: tuple[str, ...] = ()
     community: str | None = None
     scorer: PoolScorer | None = field(default=None, repr=False)
+    engine: Any = field(default=None, repr=False)  # vectorstore.engine.RecommendationEngine
+    exclude_entities: tuple[str, ...] = ()
+    exclude_artists: tuple[str, ...] = ()
 
 
 MAX_K = 25
 MAX_QUERY_CHARS = 2000  # the catalog refuses longer queries
 
 
-def _catalog(runtime: ToolRuntime) -> CatalogLike | str:
+class Unavailable(Exception):
+    """A tool cannot run this turn; the message is the one sentence the model reads."""
+
+
+def _catalog(runtime: ToolRuntime) -> CatalogLike:
     context = runtime.context
     catalog = getattr(context, "catalog", None)
     if catalog is None:
         reason = getattr(context, "unavailable", "no catalog is configured")
-        return f"Error: the catalog is not available ({reason}); answer without it."
+        raise Unavailable(f"The catalog is not available ({reason}); answer without it.")
     return catalog
 
 
-def card_facts(card: Any, score: float | None = None) -> dict[str, Any]:
-    """The facts of a card a reply may cite, trimmed to what fits a prompt."""
-    facts: dict[str, Any] = {"id": card.id, "name": card.name, "kind": card.kind}
-    for key, limit in (("artists", 3), ("communities", 3), ("related", 5), ("youtube_urls", 1)):
-        values = list(getattr(card, key, ()) or ())[:limit]
-        if values:
-            facts[key] = values
-    if getattr(card, "mentions", 0):
-        facts["mentions"] = card.mentions
-    if score is not None:
-        facts["score"] = round(float(score), 3)
-    return facts
+class CardFacts(BaseModel):
+    """The facts of a catalog card a reply may cite, trimmed to what fits a prompt."""
+
+    id: str
+    name: str
+    kind: str
+    artists: list[str] = []
+    communities: list[str] = []
+    related: list[str] = []
+    youtube_urls: list[str] = []
+    mentions: int = 0
+    score: float | None = None
 
 
-def _dump(payload: object) -> str:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+def card_facts(card: Any, score: float | None = None) -> CardFacts:
+    """:class:`CardFacts` of a card (any object with the ``EntityCard`` fields)."""
+    return CardFacts(
+        id=card.id,
+        name=card.name,
+        kind=card.kind,
+        artists=list(getattr(card, "artists", ()) or ())[:3],
+        communities=list(getattr(card, "communities", ()) or ())[:3],
+        related=list(getattr(card, "related", ()) or ())[:5],
+        youtube_urls=list(getattr(card, "youtube_urls", ()) or ())[:1],
+        mentions=int(getattr(card, "mentions", 0) or 0),
+        score=None if score is None else round(float(score), 3),
+    )
+
+
+class SearchData(BaseModel):
+    hits: list[CardFacts]
+
+
+class LookupData(BaseModel):
+    matches: list[CardFacts]
+
+
+class RankedCandidate(BaseModel):
+    index: int
+    name: str
+    score: float
+
+
+class RankData(BaseModel):
+    order: list[int]
+    top: list[RankedCandidate]
+
+
+def enveloped(run: Callable[[], BaseModel]) -> str:
+    """Run a tool body and wrap its payload, or its one-sentence refusal, in the envelope."""
+    try:
+        return ToolOutcome.success(run()).to_content()
+    except Unavailable as refusal:
+        return ToolOutcome.failure(str(refusal)).to_content()
 
 
 @tool
 def search_catalog(
     query: str, runtime: ToolRuntime[Any], k: int = 8, community: str | None = None
 ) -> str:
-    """Search the music catalog for artists, albums and songs matching a description.
+    """Search the music catalog by description (words, genre, mood, tags heard in a clip).
+
+    Use it for a descriptive request the recommender cannot answer, or to find a name the
+    user half-remembers. For recommendations prefer ``recommend``: it cites evidence and
+    respects what the user rejected.
 
     Args:
-        query: what to look for, e.g. "dreamy shoegaze with female vocals" or tags heard
-            in the user's clip.
+        query: what to look for, e.g. "dreamy shoegaze with female vocals".
         k: how many results (1-25).
         community: optional Reddit community to prefer, e.g. "indieheads", "metal".
 
-    Returns JSON: {"hits": [{"id", "name", "kind", "artists", "communities", "related",
-    "youtube_urls", "mentions", "score"}]}.
+    Returns {"ok": true, "data": {"hits": [{"id", "name", "kind", "artists",
+    "communities", "related", "youtube_urls", "mentions", "score"}]}} or {"ok": false,
+    "error"}.
     """
-    catalog = _catalog(runtime)
-    if isinstance(catalog, str):
-        return catalog
-    if not query.strip():
-        return "Error: the search query is empty; describe what to look for."
-    hits = catalog.search(
-        query[:MAX_QUERY_CHARS], k=max(1, min(int(k), MAX_K)), community=community or None
-    )
-    return _dump({"hits": [card_facts(h.card, h.score) for h in hits]})
+
+    def run() -> SearchData:
+        catalog = _catalog(runtime)
+        if not query.strip():
+            raise Unavailable("The search query is empty; describe what to look for.")
+        hits = catalog.search(
+            query[:MAX_QUERY_CHARS], k=max(1, min(int(k), MAX_K)), community=community or None
+        )
+        return SearchData(hits=[card_facts(h.card, h.score) for h in hits])
+
+    return enveloped(run)
 
 
 @tool
 def lookup_entity(name: str, runtime: ToolRuntime[Any], k: int = 3) -> str:
     """Look up an artist, album or song by name (tolerates spelling variants).
 
+    Use it to check a name before recommending it, or to get its facts and links.
+
     Args:
         name: the entity as the user wrote it, e.g. "Radiohead" or "OK Computer".
         k: how many close matches (1-10).
 
-    Returns JSON: {"matches": [card facts with a match score]}; an empty list means the
-    catalog does not know the name.
+    Returns {"ok": true, "data": {"matches": [card facts with a match score]}}; an empty
+    list means the catalog does not know the name.
     """
-    catalog = _catalog(runtime)
-    if isinstance(catalog, str):
-        return catalog
-    if not name.strip():
-        return "Error: the name to look up is empty."
-    hits = catalog.lookup(name[:200], k=max(1, min(int(k), 10)))
-    return _dump({"matches": [card_facts(h.card, h.score) for h in hits]})
+
+    def run() -> LookupData:
+        catalog = _catalog(runtime)
+        if not name.strip():
+            raise Unavailable("The name to look up is empty.")
+        hits = catalog.lookup(name[:200], k=max(1, min(int(k), 10)))
+        return LookupData(matches=[card_facts(h.card, h.score) for h in hits])
+
+    return enveloped(run)
 
 
 @tool
 def rank_candidates(query: str, runtime: ToolRuntime[Any]) -> str:
     """Rank the numbered candidate list of this turn for the user's request.
 
-    Use it when the user message carries a numbered candidate list to rank. The
-    candidates themselves come from the turn; pass only what the user wants (their request
-    plus anything learned from the audio or the catalog).
+    Use it only in a turn that has a candidate list (benchmark replay). The candidates
+    come from the turn; pass only what the user wants (their request plus anything learned
+    from the audio or the catalog).
 
     Args:
         query: the request to rank for.
 
-    Returns JSON: {"order": [candidate indices, best first, each exactly once],
-    "top": [{"index", "name", "score"}] for the first ten}.
+    Returns {"ok": true, "data": {"order": [candidate indices, best first, each exactly
+    once], "top": [{"index", "name", "score"}] for the first ten}}.
     """
-    context = runtime.context
-    candidates = tuple(getattr(context, "candidates", ()) or ())
-    if not candidates:
-        return "Error: this turn has no candidate list to rank."
-    scorer = getattr(context, "scorer", None) or score_pool
-    scores = list(scorer(query, candidates))
-    # Stable sort: ties keep the shown (already shuffled) order, which is seeded.
-    order = sorted(range(len(candidates)), key=lambda i: -scores[i])
-    top = [
-        {"index": i, "name": candidates[i], "score": round(float(scores[i]), 4)} for i in order[:10]
-    ]
-    return _dump({"order": order, "top": top})
+
+    def run() -> RankData:
+        context = runtime.context
+        candidates = tuple(getattr(context, "candidates", ()) or ())
+        if not candidates:
+            raise Unavailable("This turn has no candidate list to rank.")
+        scorer = getattr(context, "scorer", None) or score_pool
+        scores = list(scorer(query, candidates))
+        # Stable sort: ties keep the shown (already shuffled) order, which is seeded.
+        order = sorted(range(len(candidates)), key=lambda i: -scores[i])
+        top = [
+            RankedCandidate(index=i, name=candidates[i], score=round(float(scores[i]), 4))
+            for i in order[:10]
+        ]
+        return RankData(order=order, top=top)
+
+    return enveloped(run)
 
 
 CATALOG_TOOLS = [search_catalog, lookup_entity, rank_candidates]

@@ -1,0 +1,439 @@
+"""A small grammar that reads one chat message into a typed :class:`ParsedMessage`.
+
+It recognises what a conversation about music keeps coming back to, and nothing more:
+
+- rejections: "not X", "no X", "other than X", "except X", "without X", "I already know X",
+  "no more X", "nothing by X", "X is not for me", "I don't like X", "enough X";
+- references to earlier recommendations: "the second one", "the 2nd", "#2", "number 2",
+  "the first/last one", "more like that" / "more like those" (the whole last list);
+- "more by X" / "other songs by X" (the seed's own artist is then allowed back);
+- the kind asked for: albums, artists (bands, singers), songs (tracks); a kind after
+  "rather than", "instead of" or "not" is the one *not* wanted;
+- mood and tempo descriptors ("darker", "more upbeat", "slower", "chill");
+- genre words that name one of the catalog's communities ("jazz" → ``jazz``);
+- prompt injection: sentences that ask for the prompt, instructions or a key are set apart
+  (``injection``) and left out of ``music``, so a mixed message still has its music part;
+- seeds: names the user likes (quoted titles and capitalised word runs that are not
+  rejections), plus what "I already know X" names (a taste, though never recommended).
+
+Conventions: pure functions, no catalog access (names are resolved later, by the engine
+and the guard); the same text always gives the same result; rejection and seed names keep
+the user's spelling; descriptors and kinds are lower-case canonical words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["song", "album", "artist"]
+
+#: Sentences that try to steer the model rather than ask for music.
+INJECTION = re.compile(
+    r"(ignore (all |any |your |the |previous |prior |above |earlier )*"
+    r"(instructions|rules|prompts?|messages)|system prompt|developer (message|prompt)|"
+    r"api[ _-]?key|reveal your|(print|show|repeat|tell me) (me )?(your|the) "
+    r"(prompt|instructions|rules|system)|you are now|jailbreak)",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+
+KIND_WORDS: dict[str, Kind] = {
+    "album": "album",
+    "albums": "album",
+    "lp": "album",
+    "lps": "album",
+    "records": "album",
+    "record": "album",
+    "artist": "artist",
+    "artists": "artist",
+    "band": "artist",
+    "bands": "artist",
+    "musician": "artist",
+    "musicians": "artist",
+    "singer": "artist",
+    "singers": "artist",
+    "groups": "artist",
+    "song": "song",
+    "songs": "song",
+    "track": "song",
+    "tracks": "song",
+    "tune": "song",
+    "tunes": "song",
+    "single": "song",
+    "singles": "song",
+}
+_KIND = re.compile(r"\b(" + "|".join(sorted(KIND_WORDS, key=len, reverse=True)) + r")\b", re.I)
+_KIND_REFUSED = re.compile(
+    r"\b(rather than|instead of|not|no more|no|fewer|less|enough)\s+(any\s+|the\s+)?("
+    + "|".join(sorted(KIND_WORDS, key=len, reverse=True))
+    + r")\b",
+    re.IGNORECASE,
+)
+
+#: Mood and tempo words, as the canonical descriptor each spelling maps to.
+DESCRIPTORS: dict[str, str] = {
+    "darker": "darker",
+    "dark": "dark",
+    "moodier": "moodier",
+    "heavier": "heavier",
+    "heavy": "heavy",
+    "lighter": "lighter",
+    "softer": "softer",
+    "gentler": "gentler",
+    "calmer": "calmer",
+    "calm": "calm",
+    "chill": "chill",
+    "chiller": "chill",
+    "mellow": "mellow",
+    "mellower": "mellow",
+    "upbeat": "upbeat",
+    "happier": "happier",
+    "happy": "happy",
+    "sadder": "sadder",
+    "sad": "sad",
+    "faster": "faster",
+    "fast": "fast",
+    "slower": "slower",
+    "slow": "slow",
+    "energetic": "energetic",
+    "aggressive": "aggressive",
+    "angrier": "aggressive",
+    "dreamy": "dreamy",
+    "dreamier": "dreamy",
+    "weirder": "weirder",
+    "experimental": "experimental",
+    "acoustic": "acoustic",
+    "modern": "modern",
+    "newer": "modern",
+    "older": "older",
+    "classic": "classic",
+    "danceable": "danceable",
+    "groovier": "groovier",
+    "groovy": "groovy",
+    "louder": "louder",
+    "quieter": "quieter",
+    "atmospheric": "atmospheric",
+    "melancholic": "melancholic",
+    "uplifting": "uplifting",
+    "romantic": "romantic",
+}
+_DESCRIPTOR = re.compile(r"\b(" + "|".join(DESCRIPTORS) + r")\b", re.IGNORECASE)
+
+#: Genre words and the catalog community (subreddit) where such requests are answered.
+GENRES: dict[str, str] = {
+    "jazz": "jazz",
+    "bebop": "jazz",
+    "hard bop": "jazz",
+    "modal jazz": "jazz",
+    "fusion": "jazz",
+    "swing": "jazz",
+    "metal": "metal",
+    "doom": "metal",
+    "sludge": "metal",
+    "thrash": "metal",
+    "black metal": "metal",
+    "death metal": "metal",
+    "metalcore": "metal",
+    "hip hop": "hiphopheads",
+    "hip-hop": "hiphopheads",
+    "hiphop": "hiphopheads",
+    "rap": "hiphopheads",
+    "rapper": "hiphopheads",
+    "rappers": "hiphopheads",
+    "trap": "hiphopheads",
+    "classical": "classicalmusic",
+    "baroque": "classicalmusic",
+    "symphony": "classicalmusic",
+    "symphonies": "classicalmusic",
+    "concerto": "classicalmusic",
+    "opera": "classicalmusic",
+    "orchestral": "classicalmusic",
+    "chamber music": "classicalmusic",
+    "post-rock": "postrock",
+    "post rock": "postrock",
+    "postrock": "postrock",
+    "ambient": "ambientmusic",
+    "drone": "ambientmusic",
+    "electronic": "electronicmusic",
+    "techno": "electronicmusic",
+    "house music": "electronicmusic",
+    "idm": "electronicmusic",
+    "edm": "electronicmusic",
+    "synthwave": "electronicmusic",
+    "indie": "indieheads",
+    "indie rock": "indieheads",
+    "pop": "popheads",
+    "k-pop": "popheads",
+    "kpop": "popheads",
+}
+_GENRE = re.compile(
+    r"(?<![\w-])("
+    + "|".join(re.escape(g) for g in sorted(GENRES, key=len, reverse=True))
+    + r")(?![\w-])",
+    re.IGNORECASE,
+)
+
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5,
+    "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
+    "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5,
+    "6th": 6, "7th": 7, "8th": 8, "9th": 9, "10th": 10,
+}  # fmt: skip
+_ORDINAL_REF = re.compile(
+    r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r"|last)\s+(one|pick|suggestion|recommendation"
+    r"|song|album|artist|track|band|card)\b|\b(?:the\s+)?("
+    + "|".join(_ORDINALS)
+    + r")\b(?=\s*[,.!?]|\s*$)",
+    re.IGNORECASE,
+)
+_NUMBER_REF = re.compile(r"(?:#\s?|\bnumber\s+|\bno\.\s?|\bpick\s+|\boption\s+)(\d{1,2})\b", re.I)
+_THAT_REF = re.compile(
+    r"\b(more|something|anything|stuff|others?)\s+(like|similar to)\s+(that|those|these|them|it)\b"
+    r"|\bmore of (that|those|these|them)\b",
+    re.IGNORECASE,
+)
+_MORE_BY = re.compile(
+    r"\b(?:more|other|another|different)\s+(?:\w+\s+)?(?:by|from)\s+(?P<name>[^,.;!?]+)",
+    re.IGNORECASE,
+)
+
+# Phrases that reject what follows them. "no" alone only before a capitalised name or a
+# quote, so "no idea" or "no problem" are not rejections.
+_REJECT_BEFORE = re.compile(
+    r"(?:(?i:\b(?:not|other than|except(?: for)?|besides|apart from|anything but|without|"
+    r"nothing (?:by|from)|no more(?: of)?|enough(?: of)?|skip|avoid|"
+    r"(?:i|i've|i have|i'm|im)\s+(?:already\s+)?(?:know|heard|have heard|tired of|sick of)|"
+    r"i (?:do not|don't|dont) (?:like|want|care for)|i (?:hate|dislike))\s+)"
+    r"|\b(?i:no)\s+(?=[\"“A-Z]))"
+    r"(?!(?i:sure|really|too|very|so|quite|that|this|much|bad|into|a|an|the|my|just|only|"
+    r"yet|even|now|at all|like|for|in|exactly|necessarily|what|as|more|less)\b)"
+    r"(?P<name>[^,.;!?]+)",
+)
+_KNOWN = re.compile(r"\b(?:already\s+(?:know|heard|have)|know|heard|tired of|sick of)\b", re.I)
+_REJECT_AFTER = re.compile(
+    r"(?P<name>[\"“]?[A-Z][^,.;!?]*?)\s+(?:is|are|was|were)\s+(?:not for me|not my thing|too \w+|"
+    r"boring|overrated|not what i want)",
+)
+#: Words that end a rejected name ("not Radiohead please" → "Radiohead").
+_NAME_STOP = re.compile(
+    r"\s+(?:please|pls|anymore|any more|again|though|thanks|either|but|and then|as well|"
+    r"songs?|albums?|tracks?|stuff|music|or anything|for now|i want|give me|something|"
+    r"anything|instead|this time)\b.*$",
+    re.IGNORECASE,
+)
+
+#: "nothing by Miles Davis or Coltrane" rejects two names.
+_ALTERNATIVES = re.compile(r"\s+(?:or|nor)\s+|\s*/\s*", re.IGNORECASE)
+_QUOTED = re.compile(r"[\"“]([^\"”]{2,80})[\"”]")
+# A run of capitalised words (allowing short joiners), e.g. "Boards of Canada", "OK Computer".
+_TITLE_RUN = re.compile(
+    r"\b([A-Z0-9À-Þ][\w'’.&-]*(?:\s+(?:of|the|&|de|la|in|on|a|and|y|du|des|to)?\s*"
+    r"[A-Z0-9À-Þ][\w'’.&-]*)*)"
+)
+#: Capitalised words that start sentences or ask for things, never names on their own.
+NOT_NAMES = frozenset(
+    "i i'm im i've looking recommend recommendations please any some what which who can "
+    "could something songs song music album albums artist artists tracks track hi hello hey "
+    "thanks also but and or so if when my the a an is are it this that give find suggest "
+    "need want like love just youtube api more these those ignore print show tell not no "
+    "nothing other anything anyway now then maybe how "
+    "let me you your we our got new old bands band stuff tunes lps records singers "
+    "actually really well hmm oh rather instead except without besides".split()
+)
+#: Words that are no name on their own but may start one ("OK Computer", "Nice Guys").
+SOLO_NOT_NAMES = frozenset("ok okay yes sure great cool nice".split())
+_FILLER = frozenset(
+    "a an the any some something anything more less other others another please pls me us "
+    "give show find get recommend suggest want would like love i i'd im i'm can could you "
+    "rather than instead of what about how maybe else different new ones one stuff music "
+    "and or but so too also just now then still thanks thank ok okay yes no not to for with am "
+    "sure think guess maybe "
+    "in on it that this those these them is are be by from of similar".split()
+)
+_WORD = re.compile(r"[\w'-]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    """What one message says, in the grammar's terms.
+
+    ``music`` is the message without injection sentences; ``topic`` is what is left of it
+    once rejections, references, kinds, descriptors and filler words are taken out: empty
+    for a pure follow-up ("the second one, but albums"). ``references`` are 1-based
+    positions in the last list of recommendations; ``-1`` means its last item and ``0``
+    the whole list ("more like those").
+    """
+
+    text: str
+    music: str
+    injection: bool = False
+    seeds: tuple[str, ...] = ()
+    rejections: tuple[str, ...] = ()
+    known: tuple[str, ...] = ()  # rejected because already known: still a taste signal
+    references: tuple[int, ...] = ()
+    more_by: tuple[str, ...] = ()
+    kind: Kind | None = None
+    refused_kinds: tuple[Kind, ...] = ()
+    descriptors: tuple[str, ...] = ()
+    genres: tuple[str, ...] = ()
+    communities: tuple[str, ...] = ()
+    topic: str = ""
+
+    @property
+    def is_follow_up(self) -> bool:
+        """True when the message only adjusts the previous request (nothing new to search)."""
+        return not self.topic and not self.seeds and not self.more_by and not self.genres
+
+
+@dataclass
+class _Cursor:
+    """The message with the parts already read blanked out, so each is read once."""
+
+    text: str
+    taken: list[tuple[int, int]] = field(default_factory=list)
+
+    def take(self, start: int, end: int) -> None:
+        self.taken.append((start, end))
+
+    def rest(self) -> str:
+        chars = list(self.text)
+        for start, end in self.taken:
+            for i in range(start, min(end, len(chars))):
+                chars[i] = " "
+        return "".join(chars)
+
+
+def split_injection(text: str) -> tuple[str, bool]:
+    """``text`` without the sentences that try to steer the model, and whether any did."""
+    kept, injected = [], False
+    for sentence in _SENTENCE.findall(text):
+        if INJECTION.search(sentence):
+            injected = True
+        else:
+            kept.append(sentence.strip())
+    music = " ".join(s for s in kept if s)
+    # "Anyway, I like Björk." → "I like Björk."
+    music = re.sub(r"^(anyway|anyhow|also|but|so|ok|okay)\b[,\s]*", "", music, flags=re.I)
+    return music.strip(), injected
+
+
+def clean_name(raw: str) -> str:
+    """A rejected or liked name as typed, without quotes, fillers and a trailing "'s"."""
+    name = _NAME_STOP.sub("", raw.strip())
+    name = name.strip(" \"“”'’-:").removesuffix("'s").removesuffix("’s")
+    name = re.sub(r"^(the music of|music by|anything by|songs by|albums by|stuff by)\s+", "",
+                  name, flags=re.I)  # fmt: skip
+    return name.strip()
+
+
+def named_entities(text: str, limit: int = 4) -> list[str]:
+    """Names a text mentions: quoted strings, then capitalised word runs (not filler)."""
+    found: list[str] = [m.strip() for m in _QUOTED.findall(text)]
+    for match in _TITLE_RUN.finditer(text):
+        words = match.group(1).replace("’", "'").split()
+        while words and words[0].lower().strip(".'") in NOT_NAMES:
+            words.pop(0)
+        while words and words[-1].lower().strip(".'") in NOT_NAMES:
+            words.pop()
+        name = " ".join(words).removesuffix("'s").strip(" .-'")
+        lowered = name.lower()
+        if len(name) > 1 and lowered not in NOT_NAMES | SOLO_NOT_NAMES and not name.isdigit():
+            found.append(name)
+    unique: list[str] = []
+    for name in found:
+        if name.lower() not in {u.lower() for u in unique}:
+            unique.append(name)
+    return unique[:limit]
+
+
+def _is_kind_or_genre(name: str) -> bool:
+    words = name.lower().split()
+    return bool(words) and all(
+        w in KIND_WORDS or w in GENRES or w in DESCRIPTORS or w in _FILLER for w in words
+    )
+
+
+def parse_message(text: str) -> ParsedMessage:
+    """Read one user message (see the module docstring for what is recognised)."""
+    music, injection = split_injection(text)
+    cursor = _Cursor(music)
+
+    rejections: list[str] = []
+    known: list[str] = []
+    refused_kinds: list[Kind] = []
+    for match in _KIND_REFUSED.finditer(music):
+        refused_kinds.append(KIND_WORDS[match.group(3).lower()])
+        cursor.take(*match.span())
+    for pattern in (_REJECT_BEFORE, _REJECT_AFTER):
+        for match in pattern.finditer(cursor.rest()):
+            lead = match.group(0)[: match.start("name") - match.start()]
+            for part in _ALTERNATIVES.split(match.group("name")):
+                name = clean_name(part)
+                if not name or _is_kind_or_genre(name):
+                    continue
+                rejections.append(name)
+                if _KNOWN.search(lead):
+                    known.append(name)
+            cursor.take(*match.span())
+
+    more_by: list[str] = []
+    for match in _MORE_BY.finditer(cursor.rest()):
+        name = clean_name(match.group("name"))
+        if name and not _is_kind_or_genre(name):
+            more_by.append(name)
+            cursor.take(*match.span())
+
+    references: list[int] = []
+    rest = cursor.rest()
+    for match in _ORDINAL_REF.finditer(rest):
+        word = (match.group(1) or match.group(3)).lower()
+        references.append(-1 if word == "last" else _ORDINALS[word])
+        cursor.take(*match.span())
+    for match in _NUMBER_REF.finditer(cursor.rest()):
+        references.append(int(match.group(1)))
+        cursor.take(*match.span())
+    for match in _THAT_REF.finditer(cursor.rest()):
+        references.append(0)
+        cursor.take(*match.span())
+
+    rest = cursor.rest()
+    kinds = [KIND_WORDS[m.group(1).lower()] for m in _KIND.finditer(rest)]
+    kind = next((k for k in kinds if k not in refused_kinds), None)
+    if kind is None and refused_kinds:
+        # "no more songs" alone: albums are the natural other choice of a listener
+        others = [k for k in ("album", "artist", "song") if k not in refused_kinds]
+        kind = others[0] if len(refused_kinds) == 1 and refused_kinds[0] == "song" else None
+    descriptors = list(dict.fromkeys(DESCRIPTORS[m.group(1).lower()]
+                                     for m in _DESCRIPTOR.finditer(rest)))  # fmt: skip
+    genres = list(dict.fromkeys(m.group(1).lower() for m in _GENRE.finditer(rest)))
+    communities = list(dict.fromkeys(GENRES[g] for g in genres))
+
+    rejected = {r.lower() for r in rejections}
+    seeds = [n for n in named_entities(rest) if n.lower() not in rejected]
+    seeds = [s for s in seeds if not _is_kind_or_genre(s)]
+    topic_words = [
+        w
+        for w in _WORD.findall(rest)
+        if w.lower() not in _FILLER
+        and w.lower() not in KIND_WORDS
+        and w.lower() not in DESCRIPTORS
+        and not w.isdigit()
+    ]
+    return ParsedMessage(
+        text=text,
+        music=music,
+        injection=injection,
+        seeds=tuple(dict.fromkeys(seeds)),
+        rejections=tuple(dict.fromkeys(rejections)),
+        known=tuple(dict.fromkeys(known)),
+        references=tuple(dict.fromkeys(references)),
+        more_by=tuple(dict.fromkeys(more_by)),
+        kind=kind,
+        refused_kinds=tuple(dict.fromkeys(refused_kinds)),
+        descriptors=tuple(descriptors),
+        genres=tuple(genres),
+        communities=tuple(communities),
+        topic=" ".join(topic_words),
+    )
