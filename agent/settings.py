@@ -25,8 +25,10 @@ AGENT_TOKEN_BUDGET        history sent to the model, in tokens          6000
 AGENT_MODEL_CALL_LIMIT    model calls per turn                          8
 AGENT_TOOL_CALL_LIMIT     tool calls per turn                           12
 AGENT_MAX_INPUT_CHARS     longest accepted user message                 8000
-AGENT_CATALOG             catalog location (``open_catalog`` path)      catalog default
 ========================  ==========================================  ================
+
+The catalog's location is the catalog's own setting (``CATALOG_PATH``, read by
+``vectorstore.store.store_location``); ``catalog_path`` here only overrides it from code.
 """
 
 from __future__ import annotations
@@ -89,7 +91,6 @@ class Settings:
             model_call_limit=_number(env, "AGENT_MODEL_CALL_LIMIT", 8, int),
             tool_call_limit=_number(env, "AGENT_TOOL_CALL_LIMIT", 12, int),
             max_input_chars=_number(env, "AGENT_MAX_INPUT_CHARS", 8000, int),
-            catalog_path=env.get("AGENT_CATALOG") or None,
         )
 
     @property

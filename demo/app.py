@@ -9,16 +9,15 @@ Conventions:
 - The ``/chat`` API endpoint takes the chat-box dict ``{"text", "files"}`` and returns
   (chat, box, cards HTML, audio panel HTML, plot, turn summary JSON); the last output is
   what API clients read (see ``demo.chat.turn_summary``).
-- Environment: ``GRADIO_SERVER_NAME`` (default 127.0.0.1), ``GRADIO_SERVER_PORT`` (7860),
-  ``DEMO_CONCURRENCY`` (turns run at once, default 4), ``DEMO_QUEUE_SIZE`` (waiting turns,
-  default 64), plus the agent's own settings (``agent.settings``). No secret is ever shown.
+- Environment: the server's settings (``demo.settings.ServerSettings``: host, port, turns
+  run at once and waiting), plus the agent's own settings (``agent.settings``). A bad value
+  stops ``main`` with one sentence before anything loads. No secret is ever shown.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from demo import render
 from demo.chat import ChatController, TurnAgent, View
 from demo.inputs import MAX_UPLOAD_MB
 from demo.plot import timeline_figure
+from demo.settings import ServerSettings
 from demo.style import CSS, HEAD, THEME
 
 log = logging.getLogger(__name__)
@@ -78,10 +78,17 @@ def _outputs(view: View) -> tuple[Any, ...]:
     return (view.messages, _box(view.box_locked), cards, panel, text, plot, turn)
 
 
-def build_app(agent: TurnAgent, brain_label: str, *, notice: str = "") -> gr.Blocks:
-    """The page for ``agent``; ``notice`` is an optional start-up note (e.g. no catalog)."""
+def build_app(
+    agent: TurnAgent,
+    brain_label: str,
+    *,
+    notice: str = "",
+    server: ServerSettings | None = None,
+) -> gr.Blocks:
+    """The page for ``agent``; ``notice`` is an optional start-up note (e.g. no catalog);
+    ``server`` defaults to :meth:`ServerSettings.from_env`."""
     controller = ChatController(agent)
-    concurrency = int(os.environ.get("DEMO_CONCURRENCY", "4"))
+    server = server or ServerSettings.from_env()
 
     def respond(value: dict[str, Any] | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         for view in controller.respond(request.session_hash, value):
@@ -154,7 +161,7 @@ def build_app(agent: TurnAgent, brain_label: str, *, notice: str = "") -> gr.Blo
             inputs=[box],
             outputs=outputs,
             api_name="chat",
-            concurrency_limit=concurrency,
+            concurrency_limit=server.concurrency,
             trigger_mode="once",  # a double-click on send runs the turn once
             show_progress="hidden",  # the streamed steps are the progress display
         )
@@ -170,17 +177,18 @@ def build_app(agent: TurnAgent, brain_label: str, *, notice: str = "") -> gr.Blo
         )
         app.unload(forget)
     app.queue(
-        default_concurrency_limit=concurrency,
-        max_size=int(os.environ.get("DEMO_QUEUE_SIZE", "64")),
+        default_concurrency_limit=server.concurrency,
+        max_size=server.queue_size,
     )
     return app
 
 
-def launch_options() -> dict[str, Any]:
+def launch_options(server: ServerSettings | None = None) -> dict[str, Any]:
     """``launch()`` keyword arguments: network, limits and look."""
+    server = server or ServerSettings.from_env()
     return {
-        "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        "server_name": server.host,
+        "server_port": server.port,
         # Decimal MB, the same limit the chat check and the audio tools apply.
         "max_file_size": MAX_UPLOAD_MB * 1_000_000,
         "show_error": False,
@@ -192,14 +200,24 @@ def launch_options() -> dict[str, Any]:
 
 def main() -> None:
     """Get the real agent ready (building the catalog if needed), serve the page."""
+    from agent import Settings
     from demo.readiness import ready_agent, warm_up
+    from vectorstore.musicrs import DataSettings
+    from vectorstore.store import store_location
 
+    try:  # every setting is checked before the catalog and the models load
+        server = ServerSettings.from_env()
+        Settings.from_env()
+        store_location()
+        DataSettings.from_env()
+    except ValueError as error:  # the settings' errors are one sentence each
+        sys.exit(f"error: {error}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     agent, notice = ready_agent()
     # The page starts while the models load; a turn arriving meanwhile just waits longer.
     threading.Thread(target=warm_up, args=(agent,), name="warm-up", daemon=True).start()
-    app = build_app(agent, agent.settings.brain_label, notice=notice)
-    app.launch(**launch_options())
+    app = build_app(agent, agent.settings.brain_label, notice=notice, server=server)
+    app.launch(**launch_options(server))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ Conventions:
 - :func:`ready_agent` never raises for missing data and never stops the app from starting:
   its note is ``""`` when all is well, else ONE sentence shown on the page (e.g. offline
   with no data and no catalog).
-- Catalog location: the agent's ``AGENT_CATALOG`` (else the catalog default,
-  ``$CATALOG_PATH`` or ``.cache/catalog``). Data for a build: ``$MUSICRS_DATA``, else
-  ``../shared/musicrs/musicrs.jsonl`` beside the checkout, else the Hugging Face dataset
-  :data:`HF_DATASET_ID` (a Space has no local file; this is the only network use here).
+- Catalog location: the catalog's own setting (``CATALOG_PATH``, default ``.cache/catalog``;
+  see ``vectorstore.store``). Data for a build: what ``vectorstore.musicrs`` resolves
+  (``$MUSICRS_DATA``, else ``../shared/musicrs/musicrs.jsonl`` beside the checkout), else the
+  Hugging Face dataset ``rohan2810/MusiCRS`` (a Space has no local file; this is the only
+  network use here).
 - The build runs as ``python -m vectorstore build`` in a child process with its own
   progress bar on the console: it is resumable, so an interrupted start-up loses nothing.
 - :func:`warm_up` runs in the background while the page starts: it only saves time.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,9 +30,6 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-HF_DATASET_ID = "rohan2810/MusiCRS"
-HF_ENDPOINT = ("huggingface.co", 443)
-_PREFLIGHT_TIMEOUT_S = 4.0
 REPO = Path(__file__).resolve().parents[1]
 _WARM_UP_SESSION = "demo-warm-up"
 NO_DATA = (
@@ -53,7 +50,7 @@ def ready_agent() -> tuple[Any, str]:
     notice = ""
     if agent.catalog_status() != "open":
         log.info("The catalog is %s; building it now.", agent.catalog_status())
-        data = local_data() or fetch_dataset()
+        data = find_data()
         notice = NO_DATA if data is None else build_catalog(data, settings.catalog_path)
         # The agent remembers a missing catalog, so a fresh one reads the new build.
         agent = build_agent(settings)
@@ -85,7 +82,7 @@ def warm_up(agent: Any) -> None:
 
 
 def catalog_path() -> str | None:
-    """Where the agent looks for its catalog (``AGENT_CATALOG``, else the default)."""
+    """Where the agent looks for its catalog (``None``: the catalog's own setting)."""
     from agent import Settings
 
     return Settings.from_env().catalog_path
@@ -103,30 +100,19 @@ def catalog_problem(path: str | None) -> str | None:
     return None
 
 
-def local_data() -> Path | None:
-    """The MusiCRS file configured or found beside the checkout, if any."""
-    configured = os.environ.get("MUSICRS_DATA")
-    candidates = [Path(configured)] if configured else []
-    candidates += [Path.cwd().parent / "shared/musicrs/musicrs.jsonl"]
-    candidates += [REPO.parent / "shared/musicrs/musicrs.jsonl"]
-    return next((p for p in candidates if p.is_file()), None)
+def find_data() -> Path | None:
+    """The MusiCRS file for a build: the configured or shared one, else the Hugging Face
+    dataset; ``None`` (logged) when neither can be had."""
+    from vectorstore.musicrs import HF_DATASET_ID, DatasetError, data_file
 
-
-def fetch_dataset(dataset_id: str = HF_DATASET_ID) -> Path | None:
-    """Download the dataset's JSONL from the Hugging Face Hub; ``None`` (logged) on failure."""
     try:
-        # One quick connect first: offline, the hub client would retry for ~25 s.
-        socket.create_connection(HF_ENDPOINT, timeout=_PREFLIGHT_TIMEOUT_S).close()
-        from huggingface_hub import HfApi, hf_hub_download
-
-        files = HfApi().list_repo_files(dataset_id, repo_type="dataset")
-        jsonl = sorted(f for f in files if f.endswith(".jsonl"))
-        if not jsonl:
-            log.warning("The Hugging Face dataset %s holds no .jsonl file.", dataset_id)
-            return None
-        return Path(hf_hub_download(dataset_id, jsonl[0], repo_type="dataset"))
-    except Exception as error:  # any hub or network failure: the app starts anyway
-        log.warning("Could not fetch %s (%s).", dataset_id, type(error).__name__)
+        return data_file()
+    except DatasetError as error:
+        log.info("%s Trying the Hugging Face dataset %s.", error, HF_DATASET_ID)
+    try:
+        return data_file(HF_DATASET_ID)
+    except DatasetError as error:  # the app starts anyway, with the NO_DATA note
+        log.warning("%s", error)
         return None
 
 

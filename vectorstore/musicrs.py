@@ -13,13 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 DEFAULT_DATA_PATH = Path(__file__).resolve().parent.parent.parent / "shared/musicrs/musicrs.jsonl"
 HF_DATASET_ID = "rohan2810/MusiCRS"
+HF_ENDPOINT = ("huggingface.co", 443)
+HF_PREFLIGHT_TIMEOUT_S = 4.0
 Split = Literal["all", "dev", "test"]
 SPLITS: tuple[Split, ...] = ("all", "dev", "test")
 N_FOLDS = 5
@@ -84,12 +87,28 @@ def select_split(conversations: Iterable[Conversation], split: Split) -> list[Co
     return [c for c in conversations if in_split(c.name, split)]
 
 
+@dataclass(frozen=True)
+class DataSettings:
+    """Where the MusiCRS file comes from: ``MUSICRS_DATA`` (a local JSONL path or a Hugging
+    Face dataset id such as ``rohan2810/MusiCRS``), unset meaning the shared file beside the
+    checkout. A path that does not exist is reported when the data is loaded."""
+
+    source: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DataSettings:
+        env = os.environ if environ is None else environ
+        return cls(source=env.get("MUSICRS_DATA", "").strip() or None)
+
+
 def resolve_data_path(data: str | os.PathLike[str] | None) -> str:
-    """``--data`` if given, else ``$MUSICRS_DATA``, else ``../shared/musicrs/musicrs.jsonl``."""
+    """``--data`` if given, else ``$MUSICRS_DATA``, else ``../shared/musicrs/musicrs.jsonl``
+    beside the working directory or the checkout."""
     if data:
         return str(data)
-    if os.environ.get("MUSICRS_DATA"):
-        return os.environ["MUSICRS_DATA"]
+    configured = DataSettings.from_env().source
+    if configured:
+        return configured
     for candidate in (Path.cwd().parent / "shared/musicrs/musicrs.jsonl", DEFAULT_DATA_PATH):
         if candidate.is_file():
             return str(candidate)
@@ -99,14 +118,22 @@ def resolve_data_path(data: str | os.PathLike[str] | None) -> str:
     )
 
 
-def load_conversations(data: str | os.PathLike[str] | None = None) -> list[Conversation]:
-    """Load and validate every conversation from a local JSONL file or the HF dataset id."""
+def data_file(data: str | os.PathLike[str] | None = None) -> Path:
+    """The local JSONL file for ``data`` (resolved as :func:`resolve_data_path` does); a
+    Hugging Face dataset id is downloaded first. Raises :class:`DatasetError`."""
     source = resolve_data_path(data)
     path = Path(source)
     if not path.exists() and source.count("/") == 1 and not source.endswith(".jsonl"):
         path = fetch_from_hub(source)
     if not path.is_file():
         raise DatasetError(f"Data file {source} does not exist; check --data or MUSICRS_DATA.")
+    return path
+
+
+def load_conversations(data: str | os.PathLike[str] | None = None) -> list[Conversation]:
+    """Load and validate every conversation from a local JSONL file or the HF dataset id."""
+    source = resolve_data_path(data)
+    path = data_file(source)
     with path.open(encoding="utf-8") as lines:
         conversations = [
             parse_line(text, number) for number, text in enumerate(lines, 1) if text.strip()
@@ -125,8 +152,10 @@ def load_conversations(data: str | os.PathLike[str] | None = None) -> list[Conve
 
 
 def fetch_from_hub(dataset_id: str) -> Path:
-    """Download the dataset's JSONL file from the Hugging Face Hub (needs the network)."""
+    """Download the dataset's JSONL file from the Hugging Face Hub (the only network use of
+    the data path); offline it fails within seconds, not after the hub client's retries."""
     try:
+        socket.create_connection(HF_ENDPOINT, timeout=HF_PREFLIGHT_TIMEOUT_S).close()
         from huggingface_hub import HfApi, hf_hub_download
 
         files = HfApi().list_repo_files(dataset_id, repo_type="dataset")

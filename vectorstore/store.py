@@ -2,10 +2,11 @@
 
 Conventions
 -----------
-- Where: an embedded ``PersistentClient`` at ``path`` (default ``$CATALOG_PATH`` or
-  ``.cache/catalog``), or an ``HttpClient`` when ``CHROMA_HOST`` (and optionally
-  ``CHROMA_PORT``, default 8000) is set. The collection is ``$CATALOG_COLLECTION`` or
-  ``musicrs_entities``; cosine space; our embedding function is always passed (Chroma's
+- Where (:class:`StoreLocation`, the catalog's one settings object, read by
+  :func:`store_location`): an embedded ``PersistentClient`` at ``path`` (default
+  ``$CATALOG_PATH`` or ``.cache/catalog``), or an ``HttpClient`` when ``CHROMA_HOST`` (and
+  optionally ``CHROMA_PORT``, default 8000) is set. The collection is ``$CATALOG_COLLECTION``
+  or ``musicrs_entities``; cosine space; our embedding function is always passed (Chroma's
   default one downloads a model).
 - One record per card: id = card id, document = ``card.text``, embedding of
   ``card.embedding_text``, metadata = kind, mentions, one ``community_<name>`` flag per
@@ -30,7 +31,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,19 +80,39 @@ class StoreLocation:
 
 
 def store_location(
-    path: str | os.PathLike[str] | None = None, collection: str | None = None
+    path: str | os.PathLike[str] | None = None,
+    collection: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> StoreLocation:
-    """The location chosen by arguments, then ``CATALOG_PATH``/``CHROMA_HOST``/``CHROMA_PORT``."""
-    host = os.environ.get("CHROMA_HOST") or None
-    port_text = os.environ.get("CHROMA_PORT", "8000")
-    if not port_text.isdigit():
-        raise CatalogError(f"CHROMA_PORT={port_text!r} is not a port number.")
+    """The location chosen by arguments, then ``CATALOG_PATH`` (the one catalog variable;
+    ``AGENT_CATALOG`` is still read, with a warning), ``CATALOG_COLLECTION``,
+    ``CHROMA_HOST`` and ``CHROMA_PORT``. A bad value raises one :class:`CatalogError`
+    sentence."""
+    env = os.environ if environ is None else environ
+    port_text = env.get("CHROMA_PORT", "").strip() or "8000"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise CatalogError(f"CHROMA_PORT={port_text!r} is not a port number (1-65535).")
     return StoreLocation(
-        path=Path(path or os.environ.get("CATALOG_PATH") or DEFAULT_PATH),
-        collection=collection or os.environ.get("CATALOG_COLLECTION") or DEFAULT_COLLECTION,
-        host=host,
+        path=Path(path or configured_path(env) or DEFAULT_PATH),
+        collection=collection or env.get("CATALOG_COLLECTION") or DEFAULT_COLLECTION,
+        host=env.get("CHROMA_HOST", "").strip() or None,
         port=int(port_text),
     )
+
+
+def configured_path(env: Mapping[str, str]) -> str | None:
+    """``CATALOG_PATH``, else the deprecated ``AGENT_CATALOG`` (warned about), else ``None``."""
+    if env.get("CATALOG_PATH"):
+        return env["CATALOG_PATH"]
+    if env.get("AGENT_CATALOG"):
+        # FutureWarning, not DeprecationWarning: Python shows it to users, not only developers.
+        warnings.warn(
+            "AGENT_CATALOG is deprecated and will be removed; set CATALOG_PATH instead.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return env["AGENT_CATALOG"]
+    return None
 
 
 @contextlib.contextmanager
