@@ -4,7 +4,9 @@
     python -m agent chat
     python -m agent bench [--repeats 7]
 
-Every failure a user can cause ends in one sentence on stderr and exit status 2.
+Every failure a user can cause, and every turn that ends on a sentence instead of an answer
+(refused input, an unusable clip, a failing model server), ends in one sentence on stderr
+and exit status 2.
 """
 
 from __future__ import annotations
@@ -31,30 +33,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def command_ask(args: argparse.Namespace) -> None:
-    from agent import TextDelta, ToolFinished, ToolStarted, TurnResult, build_agent
+def command_ask(args: argparse.Namespace) -> int:
+    """One turn: tool steps on stderr as they run, then the reply (or the result as JSON).
+
+    A turn that ends on a sentence instead of an answer (``TurnResult.ok`` is False: refused
+    input, a clip that cannot be used, a failing model server) exits with status 2, its
+    sentence on stderr.
+    """
+    from agent import ToolFinished, ToolStarted, TurnResult, build_agent
 
     agent = build_agent()
+    result = None
     for event in agent.stream_turn(f"cli-{uuid.uuid4().hex}", args.text, args.audio):
-        if args.json:
-            if isinstance(event, TurnResult):
-                print(
-                    json.dumps(
-                        dataclasses.asdict(event), default=_jsonable, indent=2, ensure_ascii=False
-                    )
-                )
-        elif isinstance(event, ToolStarted):
+        if isinstance(event, ToolStarted) and not args.json:
             print(
                 f"· {event.name}({json.dumps(event.args, ensure_ascii=False)[:120]})",
                 file=sys.stderr,
             )
-        elif isinstance(event, ToolFinished):
+        elif isinstance(event, ToolFinished) and not args.json:
             status = "ok" if event.ok else "failed"
             print(f"  {status} in {event.duration_s:.2f} s: {event.summary}", file=sys.stderr)
-        elif isinstance(event, TextDelta):
-            print(event.text, end="", flush=True)
         elif isinstance(event, TurnResult):
-            print(f"\n[{event.brain}]")
+            result = event
+    assert result is not None  # stream_turn always ends with a TurnResult
+    if args.json:
+        print(
+            json.dumps(dataclasses.asdict(result), default=_jsonable, indent=2, ensure_ascii=False)
+        )
+    elif result.ok:
+        print(f"{result.reply}\n[{result.brain}]")
+    if not result.ok:
+        print(f"error: {result.reply}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _jsonable(value: object) -> object:
@@ -100,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         if args.command == "ask":
-            command_ask(args)
+            return command_ask(args)
         elif args.command == "chat":
             command_chat()
         else:

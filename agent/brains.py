@@ -10,7 +10,6 @@ agent's ``ModelRetryMiddleware`` (one place, one policy); usage is streamed
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlparse
 
 import openai
 from langchain_core.language_models import BaseChatModel
@@ -46,25 +45,25 @@ def make_model(settings: Settings, tool_names: Sequence[str] = ()) -> BaseChatMo
 
 
 def describe_failure(error: BaseException, settings: Settings) -> str:
-    """One actionable sentence for a failed model call; never contains the key."""
-    host = urlparse(settings.base_url).netloc if settings.base_url else "api.openai.com"
+    """One actionable sentence for a failed model call; never contains the key or the
+    server's address (on a public deployment that address may be an internal endpoint)."""
     if isinstance(error, openai.AuthenticationError):
-        sentence = f"The model server at {host} rejected the API key (401); check OPENAI_API_KEY."
+        sentence = "The model server rejected the API key (401); check OPENAI_API_KEY."
     elif isinstance(error, openai.APITimeoutError):
         sentence = (
-            f"The model server at {host} did not answer within {settings.timeout_s:g} s; "
+            f"The model server did not answer within {settings.timeout_s:g} s; "
             "try again, or raise AGENT_TIMEOUT_S."
         )
     elif isinstance(error, openai.APIConnectionError):
         sentence = (
-            f"The model server at {host} could not be reached; check OPENAI_BASE_URL and "
+            "The model server could not be reached; check OPENAI_BASE_URL and "
             "your network, or unset both OpenAI variables to use the offline brain."
         )
     elif isinstance(error, openai.RateLimitError):
-        sentence = f"The model server at {host} is rate-limiting requests (429); wait and retry."
+        sentence = "The model server is rate-limiting requests (429); wait and retry."
     elif isinstance(error, openai.APIStatusError):
         sentence = (
-            f"The model server at {host} failed with HTTP {error.status_code}; "
+            f"The model server failed with HTTP {error.status_code}; "
             "try again later or check the model name (AGENT_MODEL)."
         )
     else:

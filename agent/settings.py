@@ -37,7 +37,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlparse
 
 Provider = Literal["offline", "openai"]
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -95,11 +94,13 @@ class Settings:
 
     @property
     def brain_label(self) -> str:
-        """A short human label of the brain, e.g. ``gpt-4o-mini via api.openai.com``."""
+        """A short human label of the brain, e.g. ``gpt-4o-mini via api.openai.com``.
+
+        A server set by ``OPENAI_BASE_URL`` is not named: the label is shown on the page,
+        and on a public deployment that address may be an internal endpoint."""
         if self.provider == "offline":
             return "offline brain"
-        host = urlparse(self.base_url).netloc if self.base_url else "api.openai.com"
-        return f"{self.model} via {host or self.base_url}"
+        return f"{self.model} via {'your model server' if self.base_url else 'api.openai.com'}"
 
     def redact(self, text: str) -> str:
         """``text`` with the API key replaced, for anything shown or logged."""

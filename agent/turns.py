@@ -36,7 +36,6 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from langchain.agents.middleware.model_call_limit import ModelCallLimitExceededError
@@ -51,7 +50,7 @@ from agent.offline import DEFAULT_AUDIO_REQUEST, DESCRIBE_TOOL, FETCH_TOOL
 from agent.schemas import CandidateRanking, ChatAnswer
 from agent.settings import Settings
 from agent.state import SessionState
-from tools.audio import AudioInputError
+from tools.audio import AudioInputError, check_audio_path
 from tools.catalog import CatalogLike, PoolScorer
 from tools.outcome import ToolOutcome
 from tools.youtube import is_youtube_link, looks_like_url, parse_youtube_url
@@ -169,9 +168,14 @@ class MusicAgent:
         candidates: Sequence[str] = (),
         community: str | None = None,
         catalog: CatalogLike | None = None,
+        engine: Any = None,
         scorer: PoolScorer | None = None,
     ) -> Iterator[TurnEvent]:
-        """Run one turn, yielding events and finally its :class:`TurnResult`."""
+        """Run one turn, yielding events and finally its :class:`TurnResult`.
+
+        ``catalog`` (and its ``engine``, a ``vectorstore.engine.RecommendationEngine``)
+        replace the default ones opened from the settings; a catalog without an engine
+        means recommending by catalog search."""
         text = text if isinstance(text, str) else ""
         # Limits before parsing: nothing looks for links in an over-long or undecodable text.
         refusal = text_problem(text, self.settings.max_input_chars)
@@ -187,6 +191,8 @@ class MusicAgent:
         clip_only = bool(audio) and not words and not candidates
         context = self._context(catalog, candidates, community, scorer)
         context.text, context.audio = words, audio
+        if catalog is not None:
+            context.engine = engine
         # What the history shows for a turn without words: the clip or the pool was the ask.
         said = words or ("Rank the candidates." if candidates else DEFAULT_AUDIO_REQUEST)
         with self._session_lock(session_id):
@@ -492,8 +498,31 @@ def clip_problem(audio: str) -> str | None:
         except AudioInputError as error:  # playlist, channel, other site, malformed link
             return str(error)
         return None
-    if not Path(audio).is_file():
-        return f"The audio file {Path(audio).name!r} does not exist; upload it again."
+    try:
+        check_audio_path(audio)
+    except AudioInputError as error:  # missing, a directory, a file:// URL, a name too long
+        return str(error)
+    return None
+
+
+def text_problem(text: str, limit: int) -> str | None:
+    """Why ``text`` cannot be a message, checked before any parsing, or None if it can.
+
+    Over ``limit`` characters, or not encodable as UTF-8 (lone surrogates: what Python makes
+    of invalid UTF-8 bytes on a command line, or a ``\\udcff`` escape in a JSON request).
+    """
+    if len(text) > limit:
+        return (
+            f"Your message is {len(text):,} characters long; please keep it under "
+            f"{limit:,} characters (describe what you want in a few sentences)."
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return (
+            "Your message contains bytes that are not valid UTF-8 text; please retype it or "
+            "paste it again as plain text."
+        )
     return None
 
 

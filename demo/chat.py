@@ -12,6 +12,9 @@ Conventions:
 - The turn summary (``View.turn``) is plain JSON for API clients: ``reply``,
   ``recommendations`` (dicts), ``audio`` (the description as a dict, or ``None``),
   ``brain`` and ``ok``.
+- Everything shown is untrusted text made safe by ``demo.render``: chat text through
+  :func:`render.chat_text`, every string of the turn summary through
+  :func:`render.public_text` (no server path or internal address reaches the browser).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent import TextDelta, ToolFinished, ToolStarted, TurnEvent, TurnResult
+from agent import Settings, TextDelta, ToolFinished, ToolStarted, TurnEvent, TurnResult
 from demo import render
 from demo.inputs import ChatInput, Refusal, oversize_sentence, read_message
 from demo.sessions import ChatSession, SessionStore
@@ -74,11 +77,14 @@ class ChatController:
     def __init__(self, agent: TurnAgent, store: SessionStore | None = None) -> None:
         self.agent = agent
         self.store = store or SessionStore(forget=agent.reset)
+        # The agent's own message limit, so the page refuses exactly what the agent would.
+        settings = getattr(agent, "settings", None)
+        self.max_input_chars = (settings or Settings()).max_input_chars
 
     def respond(self, key: str, value: dict[str, Any] | str | None) -> Iterator[View]:
         """Answer one chat-box value for session ``key``, streaming the steps."""
         session = self.store.get(key)
-        message = read_message(value)
+        message = read_message(value, self.max_input_chars)
         if isinstance(message, Refusal):
             session.messages.extend(_user_messages(message.text, message.files))
             session.messages.append(_assistant(message.reason))
@@ -106,6 +112,7 @@ class ChatController:
         yield View(messages, box_locked=True)
         started: dict[str, int] = {}  # tool call id -> index of its thought in ``messages``
         answer: int | None = None
+        streamed = ""  # the raw answer so far: made safe as a whole, never piece by piece
         try:
             for event in self.agent.stream_turn(
                 session.agent_session_id, message.text, message.audio
@@ -132,14 +139,15 @@ class ChatController:
                     if answer is None:
                         answer = len(messages)
                         messages.append(_assistant(""))
-                    messages[answer]["content"] += event.text
+                    streamed += event.text
+                    messages[answer]["content"] = render.chat_text(streamed)
                 elif isinstance(event, TurnResult):
                     _close_pending(messages, started)
                     # The result's reply is authoritative: streamed deltas may be partial.
                     if answer is None:
                         messages.append(_assistant(event.reply))
                     else:
-                        messages[answer]["content"] = event.reply
+                        messages[answer]["content"] = render.chat_text(event.reply)
                     yield View(
                         messages,
                         cards=render.cards_html(event.recommendations),
@@ -178,13 +186,25 @@ class ChatController:
 def turn_summary(result: TurnResult) -> dict[str, Any]:
     """The JSON an API client gets for a finished turn."""
     description = result.audio_description
-    return {
+    summary = {
         "reply": result.reply,
         "recommendations": [dataclasses.asdict(r) for r in result.recommendations],
         "audio": description.model_dump(mode="json") if description is not None else None,
         "brain": result.brain,
         "ok": getattr(result, "ok", True),
     }
+    return _public(summary)
+
+
+def _public(value: Any) -> Any:
+    """``value`` with :func:`render.public_text` applied to every string in it."""
+    if isinstance(value, str):
+        return render.public_text(value)
+    if isinstance(value, dict):
+        return {key: _public(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_public(item) for item in value]
+    return value
 
 
 def _refusal_turn(reason: str) -> dict[str, Any]:
@@ -192,13 +212,15 @@ def _refusal_turn(reason: str) -> dict[str, Any]:
 
 
 def _assistant(text: str) -> dict[str, Any]:
-    return {"role": "assistant", "content": text}
+    return {"role": "assistant", "content": render.chat_text(text)}
 
 
 def _user_messages(text: str, files: tuple[str, ...]) -> list[dict[str, Any]]:
-    shown = [{"role": "user", "content": {"path": f}} for f in files if Path(f).is_file()]
+    # An attachment is named, not embedded: a file message would put its upload path (a
+    # server path) into the page; the audio panel shows what was heard.
+    shown = [{"role": "user", "content": render.chat_text(f"🎵 {Path(f).name}")} for f in files]
     if text:
-        shown.append({"role": "user", "content": text})
+        shown.append({"role": "user", "content": render.chat_text(text)})
     return shown
 
 

@@ -9,16 +9,20 @@ Conventions:
   channel: the agent only looks for video links and would treat those as words). Whether
   the bytes really decode, or the video can be fetched, is the agent's job (its tools
   answer with one sentence).
-- Every refusal is one sentence the user can act on (DESIGN.md §6).
+- Limits come before parsing: the length and the text's decodability are checked before
+  anything looks for links, and link finding is a linear scan over whitespace-separated
+  tokens (``agent.turns.split_youtube_links``), never a backtracking pattern.
+- Every refusal is one sentence the user can act on (docs/bad-input.md).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.settings import Settings
+from agent.turns import split_youtube_links, text_problem
 from tools.audio import AudioInputError
 from tools.youtube import parse_youtube_url
 
@@ -29,7 +33,8 @@ AUDIO_SUFFIXES = frozenset(
     {".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm", ".aif", ".aiff"}
 )
 
-_YOUTUBE_LINK = re.compile(r"(?:https?://)?(?:[\w-]+\.)*(?:youtube\.com|youtu\.be)/\S*", re.I)
+# A refused message is echoed into the chat; an over-long one only by its beginning.
+ECHO_CHARS = 500
 EMPTY_MESSAGE = "Type a message, attach an audio clip or paste a YouTube link, then press send."
 
 
@@ -60,13 +65,21 @@ def oversize_sentence(name: str, size_bytes: int) -> str:
     )
 
 
-def read_message(value: dict[str, Any] | str | None) -> ChatInput | Refusal:
-    """Split the chat box value into an agent input, or refuse it with one sentence."""
+def read_message(
+    value: dict[str, Any] | str | None, max_chars: int = Settings.max_input_chars
+) -> ChatInput | Refusal:
+    """Split the chat box value into an agent input, or refuse it with one sentence.
+
+    ``max_chars`` is the agent's message limit (``agent.Settings.max_input_chars``).
+    """
     if isinstance(value, dict):
         text = str(value.get("text") or "")
         files = tuple(_path_of(f) for f in value.get("files") or [])
     else:
         text, files = str(value or ""), ()
+    problem = text_problem(text, max_chars)
+    if problem:
+        return Refusal(echo(text), files, problem)
     text = text.strip()
     if not text and not files:
         return Refusal(text, files, EMPTY_MESSAGE)
@@ -74,13 +87,19 @@ def read_message(value: dict[str, Any] | str | None) -> ChatInput | Refusal:
         problem = _upload_problem(Path(path))
         if problem:
             return Refusal(text, files, problem)
-    for link in _YOUTUBE_LINK.findall(text):
+    for link in split_youtube_links(text)[1]:
         try:
             parse_youtube_url(link)
         except AudioInputError as error:
             return Refusal(text, files, str(error))
     notes = ("Only the first clip is used; send the others one per message.",)
     return ChatInput(text, files[0] if files else None, notes if len(files) > 1 else ())
+
+
+def echo(text: str) -> str:
+    """What of a refused message is shown back: valid UTF-8, at most :data:`ECHO_CHARS`."""
+    shown = text.encode("utf-8", "replace").decode("utf-8").strip()
+    return shown if len(shown) <= ECHO_CHARS else shown[: ECHO_CHARS - 1] + "…"
 
 
 def _path_of(item: Any) -> str:

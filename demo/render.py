@@ -6,6 +6,12 @@ Conventions:
   (Gradio chat messages) or HTML/Markdown strings, so they are tested without a server.
 - Every string that came from the agent, a tool or the user is HTML-escaped here before it
   is put into HTML: tool output and model text are untrusted.
+- Chat text is Markdown that the browser renders, so it goes through :func:`chat_text`:
+  no raw HTML (``<`` is escaped), no images (``![`` becomes a plain link), links only to
+  http(s) (any other link target or reference definition is shown as text), and no server
+  path or internal address (:func:`public_text`). A model that obeys an injected
+  instruction therefore cannot make the browser fetch anything.
+- All patterns here are linear: possessive quantifiers or fixed-width lookarounds only.
 - A chat message is a dict ``{"role", "content", "metadata"}``; a tool step is an
   assistant message whose ``metadata`` has ``title`` (Gradio shows it as a collapsible
   thought), ``id`` (the tool call id, to update it when the tool finishes), ``status``
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote_plus
@@ -34,6 +41,39 @@ TOOL_LABELS = {
 }
 _MAX_ARG_CHARS = 160
 
+# An absolute path under a directory a server keeps things in (uploads, caches, the app).
+# The first segment is matched against this list so that words such as "/r/jazz" stay.
+_SERVER_ROOTS = (
+    "tmp|var|home|root|usr|opt|srv|data|mnt|media|etc|proc|run|work|app|code|workspace|"
+    "private|Users|Volumes|lib|dev|sys|nix|snap"
+)
+_SERVER_PATH = re.compile(
+    rf"(?<![\w/.:~%-])~?/(?:{_SERVER_ROOTS})(?:/[^\s/'\"`<>()\[\]{{}}|\\,;]++)++"
+)
+_INTERNAL_ADDRESS = re.compile(
+    r"(?<![\w.])(?:(?:\d{1,3}\.){3}\d{1,3}|localhost|\[[0-9a-fA-F:]++\])(?::\d{1,5})?+(?![\w.])"
+)
+_NOT_HTTP_LINK = re.compile(r"\]\((?!<?https?://)", re.IGNORECASE)
+_REFERENCE_DEFINITION = re.compile(r"^( {0,3})\[(?=[^\]\n]*+\]:)", re.MULTILINE)
+
+
+def public_text(text: str) -> str:
+    """``text`` without server paths (kept as their file name) or internal addresses."""
+    text = _SERVER_PATH.sub(lambda m: m.group(0).rsplit("/", 1)[-1], text)
+    return _INTERNAL_ADDRESS.sub("the server", text)
+
+
+def safe_markdown(text: str) -> str:
+    """Markdown the browser may render: no HTML, no images, links to http(s) only."""
+    text = text.replace("<", "&lt;").replace("![", "[")
+    text = _NOT_HTTP_LINK.sub(r"]\\(", text)
+    return _REFERENCE_DEFINITION.sub(r"\1\\[", text)
+
+
+def chat_text(text: str) -> str:
+    """Any text for the chat: :func:`public_text`, then :func:`safe_markdown`."""
+    return safe_markdown(public_text(text))
+
 
 def tool_label(name: str) -> str:
     return TOOL_LABELS.get(name, name.replace("_", " ").capitalize())
@@ -43,7 +83,7 @@ def started_message(call_id: str, name: str, args: dict[str, Any]) -> dict[str, 
     """The pending thought shown as soon as a tool starts."""
     return {
         "role": "assistant",
-        "content": _args_text(args),
+        "content": chat_text(_args_text(args)),
         "metadata": {"title": f"🔧 {tool_label(name)}…", "id": call_id, "status": "pending"},
     }
 
@@ -59,7 +99,7 @@ def finished_message(
 ) -> dict[str, Any]:
     """The same thought once the tool is done: its duration and its result or error."""
     icon = "✅" if ok else "⚠️"
-    body = summary if ok else f"**Failed:** {error or summary}"
+    body = chat_text(summary) if ok else f"**Failed:** {chat_text(error or summary)}"
     if started and started.get("content"):
         body = f"{started['content']}\n\n{body}"
     metadata = {
@@ -110,8 +150,10 @@ def cards_html(recommendations: Iterable[Any]) -> str:
 
 
 def _card(rank: int, rec: Any) -> str:
-    name = html.escape(rec.name)
-    artist = f'<div class="rec-artist">{html.escape(rec.artist)}</div>' if rec.artist else ""
+    name = html.escape(public_text(rec.name))
+    artist = public_text(rec.artist or "")
+    artist = f'<div class="rec-artist">{html.escape(artist)}</div>' if artist else ""
+    why = html.escape(public_text(rec.why))
     confidence = max(0.0, min(float(rec.confidence), 1.0))
     video = youtube_id(rec.youtube_url)
     if video:
@@ -134,7 +176,7 @@ def _card(rank: int, rec: Any) -> str:
     return (
         f'<div class="rec-card"><div class="rec-head"><div class="rec-name">{name}</div>'
         f'<div class="rec-rank" title="confidence {confidence:.0%}">#{rank}</div></div>'
-        f'{artist}<div class="rec-why" title="{html.escape(rec.why)}">{html.escape(rec.why)}</div>'
+        f'{artist}<div class="rec-why" title="{why}">{why}</div>'
         f"{play}</div>"
     )
 
@@ -154,7 +196,7 @@ _FEATURES: tuple[tuple[str, str, str], ...] = (
 def audio_panel_html(description: Any) -> str:
     """The audio panel: what was heard, key features as tiles, top tags, words heard."""
     parts = []
-    summary = getattr(description, "summary", "")
+    summary = public_text(getattr(description, "summary", "") or "")
     if summary:
         parts.append(f'<p class="clip-summary">{html.escape(summary)}</p>')
     features = getattr(description, "features", None)
@@ -172,13 +214,13 @@ def audio_panel_html(description: Any) -> str:
             f'<span class="tag">{html.escape(t.name)} <b>{t.score:.2f}</b></span>' for t in tags
         )
         parts.append(f'<div class="tags">{chips}</div>')
-    lyrics = (getattr(description, "lyrics", None) or "").strip()
+    lyrics = public_text(getattr(description, "lyrics", None) or "").strip()
     if lyrics:
         snippet = lyrics if len(lyrics) <= 200 else lyrics[:199] + "…"
         parts.append(f'<p class="clip-lyrics">Words heard: “{html.escape(snippet)}”</p>')
     skipped = dict(getattr(description, "skipped", None) or {})
     if skipped:
-        why = "; ".join(f"{part}: {reason}" for part, reason in skipped.items())
+        why = public_text("; ".join(f"{part}: {reason}" for part, reason in skipped.items()))
         parts.append(f'<p class="clip-note">Not analysed: {html.escape(why)}</p>')
     return f'<div class="clip">{"".join(parts)}</div>'
 

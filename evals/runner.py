@@ -16,6 +16,7 @@ seeded random order (``parse_misses``), so every candidate appears exactly once.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -58,12 +59,13 @@ class RunSpec:
     seed: int = 42
     split: Split = "all"
     data: str = ""
+    task: str = "rank"  # "rank" (the paper's candidate ranking) or "recommend" (evals.recommend)
 
     def clashes_with(self, other: RunSpec) -> list[str]:
         """Fields that differ from ``other`` (the data path may move between machines)."""
         return [
             key
-            for key in ("system", "mode", "seed", "split")
+            for key in ("task", "system", "mode", "seed", "split")
             if getattr(self, key) != getattr(other, key)
         ]
 
@@ -175,7 +177,27 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def prepare_out_dir(out: Path, spec: RunSpec) -> list[Prediction]:
-    """Create or reopen ``out`` for ``spec``; return the predictions already finished."""
+    """Create or reopen ``out`` for ``spec``; return the predictions already finished.
+
+    An ``out`` that cannot be a folder (a file, a path through a file, no permission, a
+    read-only or missing parent) is refused in one sentence before anything is written.
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise RunError(f"--out {out} is a file, not a folder; choose a folder for the run.")
+        return _reopen_out_dir(out, spec)
+    except OSError as error:
+        reason = (
+            "part of that path is a file, not a folder"
+            if error.errno == errno.ENOTDIR
+            else (error.strerror or type(error).__name__).lower()
+        )
+        raise RunError(
+            f"Cannot use --out {out} ({reason}); choose a folder you can write to."
+        ) from None
+
+
+def _reopen_out_dir(out: Path, spec: RunSpec) -> list[Prediction]:
     manifest = out / "run.json"
     if manifest.exists():
         try:

@@ -99,7 +99,7 @@ def test_bad_text_gets_one_sentence_and_session_stays_usable(agent, catalog, tex
 
 def test_audio_that_is_not_a_file_or_youtube_is_refused(agent, catalog):
     missing = agent.run_turn("bad-audio", "like this", audio="/no/such/clip.wav", catalog=catalog)
-    assert "does not exist" in missing.reply
+    assert "No audio file was found" in missing.reply
     other_host = agent.run_turn("bad-audio", "like this", audio="https://example.com/a.mp3")
     assert "Only YouTube" in other_host.reply
 
@@ -270,7 +270,7 @@ def test_cli_ask_json(tmp_path: Path, capsys, monkeypatch):
     from agent.__main__ import main
 
     monkeypatch.setenv("AGENT_CATALOG", str(tmp_path / "none"))
-    assert main(["ask", "", "--json"]) == 0
+    assert main(["ask", "", "--json"]) == 2  # refused input: JSON on stdout, status 2
     assert '"reply": "Please type a message' in capsys.readouterr().out
 
 

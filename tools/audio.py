@@ -18,12 +18,14 @@ Must not import ``agent``, ``demo`` or ``evals``.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 from pydantic import BaseModel
@@ -107,16 +109,51 @@ def _not_audio(name: str) -> AudioInputError:
     )
 
 
+def check_audio_path(path: str | Path) -> int:
+    """The size in bytes of the regular file at ``path``, or one sentence saying why not.
+
+    Names what is really wrong: a ``file://`` URL, a name too long for the file system, a
+    directory, a missing or unreadable file (``Path.is_file`` would raise or say "missing").
+    """
+    text = str(path)
+    if text[:7].lower() == "file://":
+        rest = unquote(text[7:])
+        local = rest if rest.startswith("/") else "/" + rest.split("/", 1)[-1]
+        raise AudioInputError(
+            f"'{text}' is a file:// URL, not a file path; give the path itself ('{local}')."
+        )
+    p = Path(path)
+    try:
+        info = p.stat()
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise AudioInputError(
+                f"The file name '{p.name[:40]}…' is too long for this system "
+                f"({len(p.name)} characters); rename the file and try again."
+            ) from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise AudioInputError(
+                f"No audio file was found at '{text}'; check the path or upload it again."
+            ) from None
+        raise AudioInputError(
+            f"'{p.name or text}' cannot be read ({exc.strerror or type(exc).__name__}); "
+            "check its permissions or upload it again."
+        ) from None
+    if p.is_dir():
+        raise AudioInputError(
+            f"'{text}' is a directory, not an audio file; give the path of a clip inside it."
+        )
+    if not p.is_file():
+        raise AudioInputError(f"'{text}' is not a regular file; give the path of an audio file.")
+    return info.st_size
+
+
 def probe_audio(path: str | Path, *, limits: AudioLimits = DEFAULT_LIMITS) -> AudioSource:
     """Check size and declared duration without decoding; return what the file claims to be."""
     _require_ffmpeg()
     p = Path(path)
     name = p.name or str(path)
-    if not p.is_file():
-        raise AudioInputError(
-            f"No audio file was found at '{path}'; check the path or upload it again."
-        )
-    size = p.stat().st_size
+    size = check_audio_path(path)
     if size == 0:
         raise AudioInputError(f"'{name}' is empty (0 bytes); please upload the audio file again.")
     if size > limits.max_file_mb * 1e6:

@@ -314,7 +314,7 @@ def describe_source(source: str, **options) -> AudioDescription:
     """:func:`describe_audio` for a file path or a YouTube link (fetched and cached first)."""
     from tools.youtube import fetch_youtube_audio, looks_like_url
 
-    path = fetch_youtube_audio(source) if looks_like_url(source) else Path(source)
+    path = fetch_youtube_audio(source) if looks_like_url(source) else source
     return describe_audio(path, **options)
 
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
 from vectorstore.errors import CatalogError
+
+# The command the catalog's messages suggest (vectorstore.store words them so).
+BUILD_COMMAND = "python -m vectorstore build"
 
 
 def _cards(data: str | None) -> list:
@@ -131,6 +135,20 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def with_store_options(message: str, args: argparse.Namespace) -> str:
+    """``message`` with the build command it suggests completed by the user's own
+    ``--path``/``--collection``, so that running it fixes the store the user asked about."""
+    options = "".join(
+        f" {flag} {shlex.quote(str(value))}"
+        for flag, value in (
+            ("--path", getattr(args, "path", None)),
+            ("--collection", getattr(args, "collection", None)),
+        )
+        if value
+    )
+    return message.replace(f"`{BUILD_COMMAND}`", f"`{BUILD_COMMAND}{options}`")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if getattr(args, "k", 1) < 1:
@@ -139,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args.run(args)
     except CatalogError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {with_store_options(str(error), args)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume.", file=sys.stderr)

@@ -125,6 +125,10 @@ def data_file(data: str | os.PathLike[str] | None = None) -> Path:
     path = Path(source)
     if not path.exists() and source.count("/") == 1 and not source.endswith(".jsonl"):
         path = fetch_from_hub(source)
+    if path.is_dir():
+        raise DatasetError(
+            f"Data file {source} is a directory; pass the musicrs.jsonl file inside it."
+        )
     if not path.is_file():
         raise DatasetError(f"Data file {source} does not exist; check --data or MUSICRS_DATA.")
     return path
@@ -134,10 +138,16 @@ def load_conversations(data: str | os.PathLike[str] | None = None) -> list[Conve
     """Load and validate every conversation from a local JSONL file or the HF dataset id."""
     source = resolve_data_path(data)
     path = data_file(source)
-    with path.open(encoding="utf-8") as lines:
-        conversations = [
-            parse_line(text, number) for number, text in enumerate(lines, 1) if text.strip()
-        ]
+    try:
+        with path.open(encoding="utf-8") as lines:
+            conversations = [
+                parse_line(text, number) for number, text in enumerate(lines, 1) if text.strip()
+            ]
+    except UnicodeDecodeError:
+        raise DatasetError(
+            f"{source} is not UTF-8 text (a binary or differently encoded file); pass the "
+            "MusiCRS JSONL file."
+        ) from None
     if not conversations:
         raise DatasetError(f"{source} holds no conversations.")
     seen: dict[str, int] = {}
