@@ -33,6 +33,7 @@ JUNK = {
     "boom bap": "descriptor",
     "sad songs": "descriptor",
     "live version": "descriptor",
+    "Greatest Hits": "descriptor",
 }
 TITLES = [
     "Some Rap Songs",

@@ -7,7 +7,8 @@ Conventions
   score), is a rank or decade ("#3", "'93", "3rd", "80s", "top 10"), reads like a sentence
   (seven or more words, mostly lower case, with pronouns or auxiliaries: "He has 4 mixtapes out
   now…"; or any name of :data:`SENTENCE_WORDS_MAX`+ words), or is made only of genre, mood and
-  descriptor words ("Hip Hop", "jazz band", "piano tunes", "techno"). An article or any other
+  descriptor words ("Hip Hop", "jazz band", "piano tunes", "techno", "Greatest Hits": a
+  compilation title says nothing without its artist). An article or any other
   word makes a name ("The Band", "Some Rap Songs", "Blue in Green", "Love"). "Jazz" (also a
   Queen album) goes: by name alone it is the genre, and in MusiCRS it is only ever the genre.
 - A :class:`Mention` is one naming of one entity in one thread: in the request (the
@@ -94,7 +95,7 @@ FORM_WORDS = frozenset(
     orchestra choir quartet quartets trio trios quintet movement movements version versions
     remix remixes cover covers intro outro interlude skit genre genres sound sounds scene
     tape tapes discography catalog catalogue era stuff collection compilation soundtrack ost
-    group groups duo vocals vocal voice lyrics
+    group groups duo vocals vocal voice lyrics hits hit greatest essential essentials anthology
     """.split()
 )
 CONNECTORS = frozenset("and & n or with / - + x".split())  # "of" makes a title: "Dance of Death"
