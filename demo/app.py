@@ -34,7 +34,8 @@ from demo import render
 from demo.chat import ChatController, TurnAgent, View
 from demo.inputs import MAX_UPLOAD_MB
 from demo.plot import timeline_figure
-from demo.settings import ServerSettings
+from demo.sessions import SessionStore, browser_secret
+from demo.settings import ServerSettings, SessionSettings
 from demo.style import CSS, HEAD, THEME
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,17 @@ def build_app(
     *,
     notice: str = "",
     server: ServerSettings | None = None,
+    sessions: SessionSettings | None = None,
 ) -> gr.Blocks:
     """The page for ``agent``; ``notice`` is an optional start-up note (e.g. no catalog);
     ``server`` defaults to :meth:`ServerSettings.from_env`."""
-    controller = ChatController(agent)
+    # With ``sessions`` the chats and the browser's session id outlive a restart.
+    store = (
+        SessionStore(agent.reset, database=sessions.database, idle_s=sessions.idle_s)
+        if sessions
+        else None
+    )
+    controller = ChatController(agent, store)
     server = server or ServerSettings.from_env()
 
     def respond(value: dict[str, Any] | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
@@ -95,7 +103,12 @@ def build_app(
             yield _outputs(view)
 
     def new_conversation(request: gr.Request) -> tuple[Any, ...]:
-        return _outputs(controller.new_conversation(request.session_hash))
+        view = controller.new_conversation(request.session_hash)
+        return (*_outputs(view), view.session_id or gr.skip())
+
+    def restore(stored_id: object, request: gr.Request) -> tuple[Any, ...]:
+        view = controller.restore(request.session_hash, stored_id)
+        return view.messages, view.cards or EMPTY_CARDS, view.session_id
 
     def oversize(report: str, request: gr.Request) -> tuple[Any, ...]:
         try:
@@ -104,9 +117,6 @@ def build_app(
         except (ValueError, KeyError, TypeError):
             return (gr.skip(),) * 7
         return _outputs(view)
-
-    def forget(request: gr.Request) -> None:
-        controller.forget(request.session_hash)
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         with gr.Row(elem_id="header", equal_height=True):
@@ -154,6 +164,12 @@ def build_app(
         turn = gr.JSON(visible=False)
         oversize_report = gr.Textbox(visible="hidden")
         oversize_button = gr.Button("oversize", elem_id="oversize-trigger", visible="hidden")
+        # The conversation's id, kept by the browser across reloads (see demo.sessions).
+        browser_session = gr.BrowserState(
+            "",
+            storage_key="musicrs-chat-session",
+            secret=browser_secret(sessions.data_dir if sessions else None),
+        )
 
         outputs = [chatbot, box, cards, panel, panel_text, panel_plot, turn]
         box.submit(
@@ -165,9 +181,19 @@ def build_app(
             trigger_mode="once",  # a double-click on send runs the turn once
             show_progress="hidden",  # the streamed steps are the progress display
         )
-        new_button.click(new_conversation, outputs=outputs, api_name="new_conversation")
+        new_button.click(
+            new_conversation, outputs=[*outputs, browser_session], api_name="new_conversation"
+        )
         # The chat's own trash button must forget the agent's memory too, not just the view.
-        chatbot.clear(new_conversation, outputs=outputs, api_visibility="private")
+        chatbot.clear(
+            new_conversation, outputs=[*outputs, browser_session], api_visibility="private"
+        )
+        app.load(
+            restore,
+            inputs=[browser_session],
+            outputs=[chatbot, cards, browser_session],
+            api_visibility="private",
+        )
         oversize_button.click(
             oversize,
             inputs=[oversize_report],
@@ -175,7 +201,6 @@ def build_app(
             js="() => [window.__musicrsOversize || '']",
             api_visibility="private",
         )
-        app.unload(forget)
     app.queue(
         default_concurrency_limit=server.concurrency,
         max_size=server.queue_size,
@@ -207,16 +232,20 @@ def main() -> None:
 
     try:  # every setting is checked before the catalog and the models load
         server = ServerSettings.from_env()
+        sessions = SessionSettings.from_env()
         Settings.from_env()
         store_location()
         DataSettings.from_env()
     except ValueError as error:  # the settings' errors are one sentence each
-        sys.exit(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    agent, notice = ready_agent()
+    agent, notice = ready_agent(sessions_db=str(sessions.database))
     # The page starts while the models load; a turn arriving meanwhile just waits longer.
     threading.Thread(target=warm_up, args=(agent,), name="warm-up", daemon=True).start()
-    app = build_app(agent, agent.settings.brain_label, notice=notice, server=server)
+    app = build_app(
+        agent, agent.settings.brain_label, notice=notice, server=server, sessions=sessions
+    )
     app.launch(**launch_options(server))
 
 

@@ -76,7 +76,7 @@ def test_the_demo_refuses_a_bad_setting_in_one_sentence() -> None:
         [sys.executable, "-m", "demo"], cwd=REPO, env=env, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: DEMO_CONCURRENCY='abc' is not a whole number of at least 1; fix it or unset it "
         "(default 4)."
