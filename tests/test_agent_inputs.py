@@ -1,4 +1,4 @@
-"""Bad and awkward input through the turn API with the offline brain (DESIGN.md §6).
+"""Bad and awkward input through the turn API with the offline brain (docs/bad-input.md).
 
 Links that are not single YouTube videos, clips that cannot be decoded, YouTube links pasted
 into the text, and the length of the offline reply. Every bad input ends in one sentence,

@@ -1,4 +1,4 @@
-"""The ``agent`` evals system is leak-free (DESIGN.md §5): editing thread T's comments, or
+"""The ``agent`` evals system is leak-free (docs/evaluation.md): editing thread T's comments, or
 removing T's candidates from every other thread, cannot change T's ranking."""
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from tools.catalog import CATALOG_TOOLS
 
 
 class ScriptedModel(FakeMessagesListChatModel):
-    """Fake chat models lack ``bind_tools`` (DESIGN.md §4): binding returns the script."""
+    """Fake chat models lack ``bind_tools`` (docs/architecture.md): binding returns the script."""
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:
         return self

@@ -1,4 +1,4 @@
-"""The leak-free rule (DESIGN.md §5): while ranking thread T, nothing served by its catalog
+"""The leak-free rule (docs/evaluation.md): while ranking thread T, nothing served by its catalog
 view may depend on T's comments or gold, or on whether T's candidates are in the catalog.
 
 Synthetic threads and a hashing embedder keep this fast; ``fold_of`` decides which

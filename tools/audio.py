@@ -3,7 +3,7 @@
 Conventions
 -----------
 - Every bad input raises :class:`AudioInputError`, whose message is ONE sentence a user
-  can act on (DESIGN.md §6). Nothing else escapes :func:`load_audio` for bad files.
+  can act on (docs/bad-input.md). Nothing else escapes :func:`load_audio` for bad files.
 - Samples are mono ``float32`` in [-1, 1] at ``limits.sample_rate`` (22050 Hz by default);
   times are seconds, sizes bytes, levels dBFS.
 - Limits are checked cheapest first: file size, then the container's declared duration

@@ -76,7 +76,7 @@ def describe_audio_tool(
         description = describe_source(path, tags=tags, lyrics=lyrics)
     except AudioInputError as exc:
         return ToolOutcome.failure(str(exc)).to_content(), None
-    except Exception as exc:  # never let a tool crash the agent run (DESIGN.md §4)
+    except Exception as exc:  # never let a tool crash the agent run (docs/architecture.md)
         return _unexpected("describing the audio", exc), None
     return model_view(description), description
 

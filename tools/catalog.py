@@ -6,7 +6,7 @@ Conventions:
   collects them for ``create_agent``.
 - Which catalog a tool reads is not an argument the model chooses: it comes from the
   turn's runtime context (:class:`CatalogContext`). Chat turns get the full catalog;
-  benchmark replay gets the candidate-blind view of DESIGN.md §5, so no tool can leak
+  benchmark replay gets the candidate-blind view of docs/evaluation.md, so no tool can leak
   whether a candidate is known to the catalog.
 - Every result is the :class:`tools.outcome.ToolOutcome` envelope: ``{"ok": true, "data":
   …}`` or ``{"ok": false, "error": one sentence}``; tools never raise for a problem a user
@@ -297,7 +297,7 @@ def score_pool(query: str, candidates: Sequence[str]) -> list[float]:
     z-scored within the pool, fused with equal weights.
 
     The catalog is not consulted at all, so the scores cannot leak pool membership
-    (DESIGN.md §5); the catalog tools called before it supply the evidence a reply cites.
+    (docs/evaluation.md); the catalog tools called before it supply the evidence a reply cites.
     """
     from vectorstore.text import bm25_scores, standardised
 

@@ -3,7 +3,7 @@
 Conventions
 -----------
 - Only single YouTube videos are fetched (youtube.com/watch, youtu.be, music.youtube.com,
-  youtube.com/shorts, /live, /embed); no other host is ever contacted (DESIGN.md §6).
+  youtube.com/shorts, /live, /embed); no other host is ever contacted (docs/bad-input.md).
 - A *section* is ``(start_s, duration_s)``; ``start_s`` defaults to the link's ``?t=``,
   ``duration_s=None`` means "to the end", capped at the duration limit (15 min). The
   result is a mono 16-bit WAV at 22050 Hz in the cache, named by video id and section, so

@@ -4,7 +4,7 @@ Each line of the file is one Reddit thread. Validation is strict about the field
 harness uses and names the line number and field of anything malformed, so a damaged file
 fails with one actionable sentence instead of a traceback halfway through a run.
 
-The split (DESIGN.md §5): ``fold(name) = int(sha256(name).hexdigest(), 16) % 5``; fold 0 is
+The split (docs/evaluation.md): ``fold(name) = int(sha256(name).hexdigest(), 16) % 5``; fold 0 is
 the test split, folds 1-4 are dev.
 """
 

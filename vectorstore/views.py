@@ -1,4 +1,4 @@
-"""Leak-free catalog views for evaluation (DESIGN.md §5).
+"""Leak-free catalog views for evaluation (docs/evaluation.md).
 
 Conventions
 -----------

@@ -3,7 +3,7 @@
 Each thread becomes one turn of a fresh session: the ``query`` (text modes) and the first
 clip (audio modes) go in as the user message, the shuffled candidates as the numbered
 list, the community as context, and the catalog tools read the candidate-blind view of
-DESIGN.md §5 (``vectorstore.views.leak_free_catalog``). The agent must answer with the
+docs/evaluation.md (``vectorstore.views.leak_free_catalog``). The agent must answer with the
 structured ``CandidateRanking`` (indices into the shown list); the names are looked up
 from those indices, nothing is parsed from text. The session is reset afterwards.
 
