@@ -34,6 +34,7 @@ JUNK = {
     "sad songs": "descriptor",
     "live version": "descriptor",
     "Greatest Hits": "descriptor",
+    "1st movement": "descriptor",
 }
 TITLES = [
     "Some Rap Songs",

@@ -96,6 +96,7 @@ FORM_WORDS = frozenset(
     remix remixes cover covers intro outro interlude skit genre genres sound sounds scene
     tape tapes discography catalog catalogue era stuff collection compilation soundtrack ost
     group groups duo vocals vocal voice lyrics hits hit greatest essential essentials anthology
+    demo demos studio middle
     """.split()
 )
 CONNECTORS = frozenset("and & n or with / - + x".split())  # "of" makes a title: "Dance of Death"
@@ -112,6 +113,7 @@ LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 RANK = re.compile(
     r"^(#\s*\d+|no\.?\s*\d+|top\s*\d+|'\d{2}s?|\d{2,4}'?s|\d+(st|nd|rd|th))$", re.IGNORECASE
 )
+ORDINAL = re.compile(r"^\d+(st|nd|rd|th)$")
 WORD = re.compile(r"[\w'’&+/-]+", re.UNICODE)
 # What tells numbered works apart: digits, roman numerals, number words, and one-letter
 # words (the keys of "Ballade in F Minor" and "Ballade in G Minor").
@@ -137,7 +139,7 @@ def junk_reason(name: str) -> str | None:
         long_words = [w for w in words if len(w) > 2 and LETTER.match(w)]
         if sum(w[0].isupper() for w in long_words) < len(long_words) / 2:
             return "sentence"
-    only_descriptors = all(w in DESCRIPTORS or w in CONNECTORS for w in lowered)
+    only_descriptors = all(w in DESCRIPTORS or w in CONNECTORS or ORDINAL.match(w) for w in lowered)
     if lowered and only_descriptors and not MOOD_WORDS.issuperset(lowered):
         return "descriptor"
     return None
