@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 DATA ?= $(or $(MUSICRS_DATA),../shared/musicrs/musicrs.jsonl)
 
-.PHONY: install install-test system-packages system-packages-test run demo bench-demo test \
+.PHONY: install pip-install install-test system-packages system-packages-test run demo bench-demo test \
 	lint format bench
 
 # System packages from the distribution's archive (apt-get, as root or through passwordless
@@ -21,14 +21,22 @@ system-packages:
 system-packages-test:
 	.ci/system-packages $(TEST_PACKAGES)
 
-# torch first, from the CPU wheel: otherwise a dependency pulls a multi-GB CUDA build.
+# musicnn's own pins are from 2019: it and tf-keras go in with --no-deps.
+TAGGER_PACKAGES := musicnn==0.1.0 tf-keras==2.21.0
+
+# Skipped when .ci/python-packages-ready finds every pin installed (under a second; pip
+# alone takes about a minute to find that nothing changed).
 install:
+	@$(PYTHON) .ci/python-packages-ready $(TAGGER_PACKAGES) || $(MAKE) --no-print-directory pip-install
+
+# torch first, from the CPU wheel: otherwise a dependency pulls a multi-GB CUDA build.
+pip-install:
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e .
-	$(PIP) install --quiet --no-deps musicnn==0.1.0 tf-keras==2.21.0
+	$(PIP) install --quiet --no-deps $(TAGGER_PACKAGES)
 
 install-test: install
-	$(PIP) install --quiet -e ".[test]"
+	@$(PYTHON) .ci/python-packages-ready --extra test || $(PIP) install --quiet -e ".[test]"
 
 # The main job, offline by default: install, build the catalog if it is missing (with a
 # progress bar), then serve the chat demo on http://127.0.0.1:7860.
