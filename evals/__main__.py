@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from vectorstore.musicrs import SPLITS, DatasetError, resolve_data_path
 from evals.systems import MODES, SystemChoiceError, system_class, system_names
+from vectorstore.musicrs import SPLITS, DatasetError, resolve_data_path
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -30,7 +30,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vectorstore.musicrs import Conversation, Split, load_conversations, resolve_data_path, select_split
 from evals.metrics import evaluate
 from evals.systems import (
     AUDIO_MODES,
@@ -42,6 +41,13 @@ from evals.systems import (
     create_system,
 )
 from evals.systems.baselines import seeded_rng
+from vectorstore.musicrs import (
+    Conversation,
+    Split,
+    load_conversations,
+    resolve_data_path,
+    select_split,
+)
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".webm", ".opus")
 

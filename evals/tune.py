@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
-from vectorstore.musicrs import load_conversations, select_split
 from evals.metrics import evaluate
 from evals.runner import build_request
 from evals.systems import RunContext, SystemChoiceError, check_mode, system_class
+from vectorstore.musicrs import load_conversations, select_split
 
 
 def parse_grid(params: Sequence[str], system: type) -> dict[str, list[float]]:

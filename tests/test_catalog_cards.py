@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from vectorstore.musicrs import load_conversations, parse_line
 from evals.metrics import normalize_title
 from vectorstore.cards import cards_from_threads, cards_from_tracks, read_user_tracks
 from vectorstore.errors import CatalogError
+from vectorstore.musicrs import load_conversations, parse_line
 from vectorstore.testing import thread_record
 from vectorstore.text import bm25_scores, entity_key, loose_key
 

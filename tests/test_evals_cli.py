@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from evals.__main__ import main
-from vectorstore.musicrs import DatasetError, fold_of, in_split, load_conversations
 from evals.runner import RunSpec, complete_ranking, read_predictions, run
 from evals.systems import _REGISTRY
 from evals.systems.baselines import RandomSystem
 from tests.conftest import make_record, write_jsonl
+from vectorstore.musicrs import DatasetError, fold_of, in_split, load_conversations
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 import pytest
 
-from vectorstore.musicrs import load_conversations, select_split
 from evals.runner import RunSpec, run
+from vectorstore.musicrs import load_conversations, select_split
 
 
 @pytest.fixture(scope="module")

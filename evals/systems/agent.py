@@ -28,9 +28,9 @@ from collections import Counter
 from collections.abc import Sequence
 
 from agent import Settings, build_agent
-from vectorstore.musicrs import Conversation
 from evals.systems import RankedList, RankingRequest, RankingSystem, RunContext, SystemChoiceError
 from evals.systems.catalog_systems import HybridSystem
+from vectorstore.musicrs import Conversation
 from vectorstore.views import leak_free_catalog
 
 
