@@ -27,7 +27,7 @@ Conventions
   list order never decides. A head-to-head test, not A's share of all comments, because
   MusiCRS comments are often lists of many artists that say nothing against A. A song's
   album follows the same rule over the albums named with it.
-- Aliases: names of one kind whose :func:`alias_key` (entity key without accents,
+- Aliases: two works, or two artists, whose :func:`alias_key` (entity key without accents,
   punctuation, a leading "the") are equal are one entity; two songs or albums credited to
   the same artist are one entity when their alias keys are at least
   :data:`ALIAS_SIMILARITY` % similar (edit ratio), both at least :data:`ALIAS_MIN_CHARS`
@@ -407,11 +407,12 @@ def _alias_groups(raw: Sequence[_Raw]) -> dict[str, str]:
             keep, drop = sorted((first, second), key=lambda k: (-recommended[k], k))
             parent[drop] = keep
 
-    # Same kind too: the song "Impressions" is not the band "The Impressions".
+    # Artists apart from works: the song "Impressions" is not the band "The Impressions"
+    # (songs and albums do mix: the data often tags an album as a song).
     raw_kinds = _kinds(raw, {})
-    by_alias: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
+    by_alias: defaultdict[tuple[str, bool], list[str]] = defaultdict(list)
     for key in keys:
-        by_alias[(alias_key(key), raw_kinds[key])].append(key)
+        by_alias[(alias_key(key), raw_kinds[key] == "artist")].append(key)
     for group in by_alias.values():
         for other in group[1:]:
             union(group[0], other)
