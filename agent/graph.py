@@ -1,5 +1,6 @@
 """The agent graph: ``create_agent`` with the catalog and audio tools, the grounded system
-prompt, a checkpointer, and the middleware that makes it safe to run unattended.
+prompt, a checkpointer (in memory, or a SQLite file: ``agent.sessions``), and the
+middleware that makes it safe to run unattended.
 
 Middleware, outermost first (each is one concern):
 
@@ -47,7 +48,6 @@ from langchain.agents.structured_output import ToolStrategy
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
-from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.config import get_stream_writer
 from langgraph.errors import GraphBubbleUp
@@ -61,6 +61,7 @@ from agent.history import trim_to_budget
 from agent.offline import DESCRIBE_TOOL, RECOMMEND_TOOL, OfflineBrain
 from agent.prompts import SYSTEM_PROMPT, render_turn
 from agent.schemas import CandidateRanking, ChatAnswer
+from agent.sessions import open_checkpointer
 from agent.settings import Settings
 from agent.state import HeardClip, SessionState
 from tools.outcome import ToolOutcome
@@ -265,8 +266,9 @@ def build_graph(
         response_format=ToolStrategy(ChatAnswer | CandidateRanking),
         context_schema=TurnContext,
         # The structured answers are stored in the thread's state; allow exactly them.
-        checkpointer=InMemorySaver(
-            serde=JsonPlusSerializer(
+        checkpointer=open_checkpointer(
+            settings.sessions_db,
+            JsonPlusSerializer(
                 allowed_msgpack_modules=[
                     ("agent.schemas", "ChatAnswer"),
                     ("agent.schemas", "CandidateRanking"),
@@ -276,7 +278,7 @@ def build_graph(
                     ("agent.state", "HeardClip"),
                     ("agent.guard", "CheckedRecommendation"),
                 ]
-            )
+            ),
         ),
         name="music_agent",
     )

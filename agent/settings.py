@@ -25,6 +25,8 @@ AGENT_TOKEN_BUDGET        history sent to the model, in tokens          6000
 AGENT_MODEL_CALL_LIMIT    model calls per turn                          8
 AGENT_TOOL_CALL_LIMIT     tool calls per turn                           12
 AGENT_MAX_INPUT_CHARS     longest accepted user message                 8000
+AGENT_SESSIONS_DB         SQLite file keeping conversations across      unset (memory)
+                          restarts (``agent.sessions``)
 ========================  ==========================================  ================
 
 The catalog's location is the catalog's own setting (``CATALOG_PATH``, read by
@@ -62,6 +64,7 @@ class Settings:
     tool_call_limit: int = 12
     max_input_chars: int = 8000
     catalog_path: str | None = None
+    sessions_db: str | None = None  # None: conversations live in memory only
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +93,7 @@ class Settings:
             model_call_limit=_number(env, "AGENT_MODEL_CALL_LIMIT", 8, int),
             tool_call_limit=_number(env, "AGENT_TOOL_CALL_LIMIT", 12, int),
             max_input_chars=_number(env, "AGENT_MAX_INPUT_CHARS", 8000, int),
+            sessions_db=env.get("AGENT_SESSIONS_DB", "").strip() or None,
         )
 
     @property

@@ -69,6 +69,7 @@ class View:
     audio: Any | None = None  # an AudioDescription when a clip was described this turn
     turn: dict[str, Any] | None = None
     fresh: bool = False  # a new conversation: hide the audio panel, empty the cards
+    session_id: str | None = None  # set when the browser must remember a (new) session id
 
 
 class ChatController:
@@ -76,7 +77,7 @@ class ChatController:
 
     def __init__(self, agent: TurnAgent, store: SessionStore | None = None) -> None:
         self.agent = agent
-        self.store = store or SessionStore(forget=agent.reset)
+        self.store = store if store is not None else SessionStore(forget=agent.reset)
         # The agent's own message limit, so the page refuses exactly what the agent would.
         settings = getattr(agent, "settings", None)
         self.max_input_chars = (settings or Settings()).max_input_chars
@@ -84,6 +85,12 @@ class ChatController:
     def respond(self, key: str, value: dict[str, Any] | str | None) -> Iterator[View]:
         """Answer one chat-box value for session ``key``, streaming the steps."""
         session = self.store.get(key)
+        try:
+            yield from self._respond(session, value)
+        finally:  # also when the page went away mid-turn: what was shown is kept
+            self.store.save(session)
+
+    def _respond(self, session: ChatSession, value: dict[str, Any] | str | None) -> Iterator[View]:
         message = read_message(value, self.max_input_chars)
         if isinstance(message, Refusal):
             session.messages.extend(_user_messages(message.text, message.files))
@@ -148,9 +155,10 @@ class ChatController:
                         messages.append(_assistant(event.reply))
                     else:
                         messages[answer]["content"] = render.chat_text(event.reply)
+                    session.cards = render.cards_html(event.recommendations)
                     yield View(
                         messages,
-                        cards=render.cards_html(event.recommendations),
+                        cards=session.cards,
                         audio=event.audio_description,
                         turn=turn_summary(event),
                     )
@@ -170,13 +178,20 @@ class ChatController:
             return View(session.messages, box_locked=None)
         session = self.store.new_conversation(key)
         session.messages.append(_assistant(NEW_CONVERSATION_MESSAGE))
-        return View(session.messages, cards="", fresh=True)
+        self.store.save(session)
+        return View(session.messages, cards="", fresh=True, session_id=session.key)
+
+    def restore(self, connection: str, stored_id: object) -> View:
+        """The page loaded holding ``stored_id``: show that conversation (or a new one)."""
+        session = self.store.attach(connection, stored_id)
+        return View(session.messages, box_locked=None, cards=session.cards, session_id=session.key)
 
     def oversize(self, key: str, name: str, size_bytes: int) -> View:
         """The browser refused to upload a file over the limit: say so in the chat."""
         session = self.store.get(key)
         reason = oversize_sentence(Path(name).name or "the file", size_bytes)
         session.messages.append(_assistant(reason))
+        self.store.save(session)
         return View(session.messages, box_locked=None, turn=_refusal_turn(reason))
 
     def forget(self, key: str) -> None:

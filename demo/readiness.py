@@ -20,6 +20,7 @@ Conventions:
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -38,13 +39,17 @@ NO_DATA = (
 )
 
 
-def ready_agent() -> tuple[Any, str]:
-    """The real agent with its catalog open (built first if missing), and a page note or ""."""
+def ready_agent(sessions_db: str | None = None) -> tuple[Any, str]:
+    """The real agent with its catalog open (built first if missing), and a page note or "".
+
+    ``sessions_db`` keeps its conversations in that SQLite file unless ``AGENT_SESSIONS_DB``
+    names another."""
     from agent import Settings, build_agent
 
     if os.environ.get("SPACE_ID"):
         _install_tagger_packages()
     settings = Settings.from_env()
+    settings = dataclasses.replace(settings, sessions_db=settings.sessions_db or sessions_db)
     agent = build_agent(settings)
     agent.warm_up()
     notice = ""

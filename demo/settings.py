@@ -15,7 +15,15 @@ GRADIO_SERVER_NAME     address to listen on                       127.0.0.1
 GRADIO_SERVER_PORT     port to listen on (1-65535)                7860
 DEMO_CONCURRENCY       turns answered at once (at least 1)        4
 DEMO_QUEUE_SIZE        turns allowed to wait (at least 1)         64
+DEMO_DATA_DIR          folder for conversations kept across       see below
+                       restarts (``sessions.sqlite``)
+DEMO_SESSION_IDLE_H    hours without a turn before a              168
+                       conversation is deleted (at least 1)
 =====================  =========================================  =========
+
+``DEMO_DATA_DIR`` defaults to ``/data/musicrs-chat`` when ``/data`` is a writable folder
+(a Hugging Face Space's persistent storage), else ``.cache/demo``; :class:`SessionSettings`
+holds it and the idle time.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class ServerSettingsError(ValueError):
@@ -48,6 +57,46 @@ class ServerSettings:
             port=_whole_number(env, "GRADIO_SERVER_PORT", cls.port, 1, 65535),
             concurrency=_whole_number(env, "DEMO_CONCURRENCY", cls.concurrency, 1),
             queue_size=_whole_number(env, "DEMO_QUEUE_SIZE", cls.queue_size, 1),
+        )
+
+
+#: A Space's persistent storage, mounted here when the Space has it.
+SPACE_STORAGE = Path("/data")
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """Where conversations are kept across restarts, and how long an idle one is kept."""
+
+    data_dir: Path = Path(".cache/demo")
+    idle_hours: int = 168
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file holding the agent's threads and the shown chats."""
+        return self.data_dir / "sessions.sqlite"
+
+    @property
+    def idle_s(self) -> float:
+        return self.idle_hours * 3600.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SessionSettings:
+        env = os.environ if environ is None else environ
+        configured = env.get("DEMO_DATA_DIR", "").strip()
+        if configured:
+            data_dir = Path(configured)
+        elif SPACE_STORAGE.is_dir() and os.access(SPACE_STORAGE, os.W_OK):
+            data_dir = SPACE_STORAGE / "musicrs-chat"
+        else:
+            data_dir = cls.data_dir
+        if data_dir.exists() and not data_dir.is_dir():
+            raise ServerSettingsError(
+                f"DEMO_DATA_DIR={str(data_dir)!r} is a file, not a folder; point it at a folder."
+            )
+        return cls(
+            data_dir=data_dir,
+            idle_hours=_whole_number(env, "DEMO_SESSION_IDLE_H", cls.idle_hours, 1),
         )
 
 

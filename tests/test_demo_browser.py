@@ -112,11 +112,9 @@ def test_steps_stream_before_the_answer(browser) -> None:
         assert page.locator("#chat .thought-group").count() == 1
         assert "(0.1s)" in page.locator("#chat .thought-group").first.inner_text()
         session = next(iter(agent.history))
-        page.close()  # closing the tab ends its agent session
-        deadline = time.monotonic() + 30
-        while session not in agent.resets and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert session in agent.resets
+        page.close()  # closing the tab keeps the conversation: only idle ones are pruned
+        time.sleep(1.0)
+        assert session not in agent.resets
 
 
 def test_text_turn_then_clip_in_the_page(browser, real_url: str, tmp_path: Path) -> None:

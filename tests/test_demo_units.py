@@ -188,9 +188,9 @@ def test_new_conversation_resets_only_that_session() -> None:
     list(controller.respond("a", "jazz"))
     list(controller.respond("b", "metal"))
     view = controller.new_conversation("a")
-    assert agent.resets == ["a:0"] and len(view.messages) == 1
-    assert controller.store.get("a").agent_session_id == "a:1"
-    assert agent.history == {"b:0": ["metal"]}
+    assert agent.resets == ["a"] and len(view.messages) == 1
+    assert view.session_id and controller.store.get("a").agent_session_id == view.session_id
+    assert agent.history == {"b": ["metal"]}
 
 
 def test_store_is_bounded_and_forgets_the_oldest() -> None:
@@ -198,9 +198,9 @@ def test_store_is_bounded_and_forgets_the_oldest() -> None:
     store = SessionStore(forgotten.append, capacity=2)
     for key in ("a", "b", "c"):
         store.get(key)
-    assert len(store) == 2 and forgotten == ["a:0"]
+    assert len(store) == 2 and forgotten == ["a"]
     store.drop("b")
-    assert forgotten == ["a:0", "b:0"]
+    assert forgotten == ["a", "b"]
 
 
 def test_concurrent_sessions_keep_their_own_chats() -> None:
