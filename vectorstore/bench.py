@@ -101,7 +101,8 @@ def start_chroma_server(path: Path, port: int, timeout: float = 60.0) -> subproc
     """Start ``chroma run`` and wait until it answers its heartbeat."""
     import urllib.request
 
-    chroma = shutil.which("chroma")
+    # Beside the interpreter too: `PYTHON=venv/bin/python make test` need not activate the venv.
+    chroma = shutil.which("chroma") or shutil.which("chroma", path=str(Path(sys.executable).parent))
     if chroma is None:
         raise CatalogError(
             "The `chroma` command is not installed; install chromadb to run a server."
