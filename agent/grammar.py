@@ -207,8 +207,10 @@ _REJECT_BEFORE = re.compile(
     r"(?:i|i've|i have|i'm|im)\s+(?:already\s+)?(?:know|heard|have heard|tired of|sick of)|"
     r"i (?:do not|don't|dont) (?:like|want|care for)|i (?:hate|dislike))\s+)"
     r"|\b(?i:no)\s+(?=[\"“A-Z]))"
-    r"(?!(?i:sure|really|too|very|so|quite|that|this|much|bad|into|a|an|the|my|just|only|"
-    r"yet|even|now|at all|like|for|in|exactly|necessarily|what|as|more|less)\b)"
+    r"(?!(?i:sure|really|too|very|so|quite|that|this|much|bad|into|a|an|just|only|"
+    r"my (?:thing|taste|style|cup|jam|favou?rite)|"
+    r"yet|even|now|at all|like|for|in|exactly|necessarily|what|as|more|less)\b"
+    r"|(?i:the)\s+[a-z])"  # "not the fast ones" is no name; "not The Beatles" is
     r"(?P<name>[^,.;!?]+)",
 )
 _KNOWN = re.compile(r"\b(?:already\s+(?:know|heard|have)|know|heard|tired of|sick of)\b", re.I)

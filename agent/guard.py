@@ -9,7 +9,8 @@ Conventions:
   name, artist, kind and link; no match is kept but marked ``in_catalog=False`` (the
   model's own suggestion), with the model's link dropped (it could be invented).
 - Items the session rejected (the name or one of its artists) or already recommended never
-  pass, nor a second copy of the same item. Order is kept.
+  pass, nor a second copy of the same item, nor a name the catalog's hygiene rejects
+  (:func:`vectorstore.entities.junk_reason`: a rank, a year, a descriptor). Order is kept.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from agent.grammar import Kind
 from agent.schemas import RecommendationOut
 from agent.state import GivenItem, SessionState, same_name
 from tools.recommend import RecommendedFacts
+from vectorstore.entities import junk_reason
 
 #: Lookup score (0-1, rapidfuzz WRatio / 100) above which a model-named item is the card.
 MATCH_SCORE = 0.9
@@ -118,7 +120,7 @@ def check_recommendations(
             result.name, result.entity_id
         ):
             continue
-        if any(same_name(result.name, c.name) for c in checked):
+        if any(same_name(result.name, c.name) for c in checked) or junk_reason(result.name):
             continue
         checked.append(result)
     return checked
