@@ -1,6 +1,7 @@
 """``python -m evals``: run systems over MusiCRS, compare runs, time the harness.
 
     python -m evals run --system lexical --mode query_only --out runs/lexical
+    python -m evals run --task recommend --system engine --split dev
     python -m evals compare runs/random runs/lexical
     python -m evals tune --system lexical --param k1=0.5,1.2,2 --param b=0,0.75,1
     python -m evals systems
@@ -24,6 +25,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="rank every conversation with a system and score it")
+    run.add_argument(
+        "--task",
+        default="rank",
+        choices=("rank", "recommend"),
+        help="rank: order T's candidate pool (the paper); recommend: 20 entities from the "
+        "other threads' evidence (systems: engine, neighbours, popularity, search)",
+    )
     run.add_argument("--system", required=True, help=f"one of: {', '.join(system_names())}")
     run.add_argument("--mode", default="query_only", help=f"one of: {', '.join(MODES)}")
     run.add_argument(
@@ -86,6 +94,9 @@ def command_run(args: argparse.Namespace) -> None:
     from evals.report import results_table
     from evals.runner import RunSpec, run
 
+    if args.task == "recommend":
+        command_recommend(args)
+        return
     spec = RunSpec(args.system, args.mode, args.seed, args.split, args.data or "")
     out = args.out or Path("runs") / f"{args.system}-{args.mode}-{args.split}"
     result = run(
@@ -109,6 +120,19 @@ def command_run(args: argparse.Namespace) -> None:
             f"\nWrote {out}/metrics.json, predictions.jsonl and report.md "
             f"in {result.elapsed_s:.1f} s."
         )
+
+
+def command_recommend(args: argparse.Namespace) -> None:
+    from evals.recommend import results_table, run_recommend
+    from evals.runner import RunSpec
+
+    spec = RunSpec(args.system, "query_only", args.seed, args.split, args.data or "", "recommend")
+    out = args.out or Path("runs") / f"recommend-{args.system}-{args.split}"
+    result = run_recommend(spec, out, limit=args.limit, progress=not args.quiet)
+    if not args.quiet:
+        print(results_table(spec, result.metrics))
+        print(f"\nWrote {out}/metrics.json, predictions.jsonl and report.md", end="")
+        print(f" in {result.elapsed_s:.1f} s.")
 
 
 def command_compare(args: argparse.Namespace) -> None:

@@ -18,7 +18,11 @@ import numpy as np
 from evals.metrics import per_conversation_metrics
 from evals.runner import RunError, RunSpec, read_predictions
 
-COMPARED_METRICS = ("recall_at_20", "ndcg_at_20", "mrr")
+#: The metrics compared for each task (``RunSpec.task``).
+TASK_METRICS = {
+    "rank": ("recall_at_20", "ndcg_at_20", "mrr"),
+    "recommend": ("hit_at_20", "ndcg_at_20", "recall_at_20"),
+}
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,12 @@ def load_run(directory: Path) -> LoadedRun:
             f"{directory} is an unfinished run; finish it (run it again) before comparing."
         )
     spec = RunSpec(**json.loads(manifest.read_text(encoding="utf-8")))
+    if spec.task == "recommend":
+        from evals.recommend import recommend_metrics as score
+    else:
+        score = per_conversation_metrics
     scores = {
-        p.name: per_conversation_metrics(p.ranking, p.gold)
-        for p in read_predictions(directory / "predictions.jsonl")
+        p.name: score(p.ranking, p.gold) for p in read_predictions(directory / "predictions.jsonl")
     }
     return LoadedRun(f"{spec.system}/{spec.mode} ({directory.name})", spec, scores)
 
@@ -84,11 +91,18 @@ def compare_runs(
     shared = sorted(set.intersection(*(set(run.scores) for run in runs)))
     if not shared:
         raise RunError("These runs share no conversation; compare runs of the same split.")
+    tasks = {run.spec.task for run in runs}
+    if len(tasks) > 1:
+        raise RunError(
+            f"These runs are of different tasks ({', '.join(sorted(tasks))}); compare runs "
+            "of one task."
+        )
+    compared = TASK_METRICS[runs[0].spec.task]
     reference = runs[0]
     differences: dict[str, list[Difference]] = {}
     for run in runs[1:]:
         differences[run.label] = []
-        for metric in COMPARED_METRICS:
+        for metric in compared:
             base = np.array([reference.scores[n][metric] for n in shared])
             other = np.array([run.scores[n][metric] for n in shared])
             mean, low, high = paired_bootstrap(base, other, resamples=resamples, seed=seed)
@@ -107,22 +121,21 @@ def comparison_table(
     runs: list[LoadedRun], shared: list[str], differences: dict[str, list[Difference]]
 ) -> str:
     """Markdown: each run's means on the shared conversations, then its differences."""
+    compared = TASK_METRICS[runs[0].spec.task]
     lines = [
         f"Paired on {len(shared)} shared conversations; reference: {runs[0].label}.",
         "",
         "| run | "
-        + " | ".join(f"{m} (%)" for m in COMPARED_METRICS)
+        + " | ".join(f"{m} (%)" for m in compared)
         + " | "
-        + " | ".join(f"Δ {m} [95% CI]" for m in COMPARED_METRICS)
+        + " | ".join(f"Δ {m} [95% CI]" for m in compared)
         + " |",
-        "|---|" + "---|" * (2 * len(COMPARED_METRICS)),
+        "|---|" + "---|" * (2 * len(compared)),
     ]
     for run in runs:
-        means = [100 * float(np.mean([run.scores[n][m] for n in shared])) for m in COMPARED_METRICS]
+        means = [100 * float(np.mean([run.scores[n][m] for n in shared])) for m in compared]
         deltas = differences.get(run.label)
-        delta_cells = (
-            [format_difference(d) for d in deltas] if deltas else ["—"] * len(COMPARED_METRICS)
-        )
+        delta_cells = [format_difference(d) for d in deltas] if deltas else ["—"] * len(compared)
         lines.append(
             f"| {run.label} | "
             + " | ".join(f"{m:.2f}" for m in means)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m vectorstore build|search|bench``.
+"""Command line: ``python -m vectorstore build|search|recommend|bench``.
 
 Conventions: every failure the user can fix prints one ``error:`` sentence on stderr and
 exits with status 2; results go to stdout (``--json`` for machines).
@@ -18,12 +18,13 @@ from vectorstore.errors import CatalogError
 BUILD_COMMAND = "python -m vectorstore build"
 
 
-def _cards(data: str | None) -> list:
-    """Cards from a user's track file (.csv, or .jsonl without MusiCRS fields) or MusiCRS."""
+def _cards(data: str | None) -> tuple[list, list | None]:
+    """Cards from a user's track file (.csv, or .jsonl without MusiCRS fields) or MusiCRS,
+    and the MusiCRS threads (None for a track file)."""
     from vectorstore.cards import cards_from_threads, cards_from_tracks, read_user_tracks
 
     if data and Path(data).suffix.lower() == ".csv":
-        return cards_from_tracks(read_user_tracks(data))
+        return cards_from_tracks(read_user_tracks(data)), None
     if data and Path(data).is_file():
         with Path(data).open(encoding="utf-8") as handle:
             first = next((line for line in handle if line.strip()), "")
@@ -32,25 +33,32 @@ def _cards(data: str | None) -> list:
         except (json.JSONDecodeError, TypeError):
             is_musicrs = False  # the track reader names the bad line
         if not is_musicrs:
-            return cards_from_tracks(read_user_tracks(data))
+            return cards_from_tracks(read_user_tracks(data)), None
     from vectorstore.musicrs import DatasetError, load_conversations
 
     try:
-        return cards_from_threads(load_conversations(data))
+        threads = load_conversations(data)
+        return cards_from_threads(threads), threads
     except DatasetError as error:
         raise CatalogError(str(error)) from None
 
 
 def build(args: argparse.Namespace) -> None:
-    from vectorstore.store import build_catalog
+    from vectorstore.engine import thread_records
+    from vectorstore.store import build_catalog, build_threads
 
-    report = build_catalog(
-        _cards(args.data), args.path, collection=args.collection, progress=not args.quiet
-    )
+    cards, threads = _cards(args.data)
+    report = build_catalog(cards, args.path, collection=args.collection, progress=not args.quiet)
     print(
         f"catalog ready: {report.embedded} embedded, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.deleted} deleted in {report.seconds:.1f} s"
     )
+    if threads is not None:
+        made = build_threads(thread_records(threads), args.path, collection=args.collection)
+        print(
+            f"thread records ready: {made.embedded} embedded, {made.updated} updated, "
+            f"{made.unchanged} unchanged, {made.deleted} deleted in {made.seconds:.1f} s"
+        )
 
 
 def search(args: argparse.Namespace) -> None:
@@ -84,6 +92,59 @@ def search(args: argparse.Namespace) -> None:
         print(f"{rank:>3}. {hit.score:.4f}  {hit.card.text}")
     if not hits:
         print("No matches.")
+
+
+def recommend(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from vectorstore.engine import RecommendRequest, open_engine
+
+    engine = open_engine(args.path, collection=args.collection)
+    answer = engine.recommend(
+        RecommendRequest(
+            text=args.text,
+            seeds=tuple(args.seed),
+            community=args.community,
+            exclude_artists=tuple(args.exclude_artist),
+            exclude_entities=tuple(args.exclude),
+            kind=args.kind,
+            more_by_seed_artists=args.more_by_seed_artists,
+            k=args.k,
+        )
+    )
+    if args.json:
+        rows = [
+            {
+                "score": item.score,
+                "card": item.card.model_dump(exclude={"provenance", "related"}),
+                "evidence": [asdict(e) for e in item.evidence],
+            }
+            for item in answer.items
+        ]
+        seeds = [card.name for card in answer.seeds]
+        print(
+            json.dumps(
+                {"seeds": seeds, "unresolved": list(answer.unresolved), "items": rows},
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+        return
+    if answer.seeds:
+        print("seeds: " + ", ".join(card.name for card in answer.seeds))
+    if answer.unresolved:
+        print("not in the catalog: " + ", ".join(answer.unresolved))
+    for rank, item in enumerate(answer.items, start=1):
+        by = f" by {item.card.artists[0]}" if item.card.artists else ""
+        print(f"{rank:>3}. {item.card.name} ({item.card.kind}{by})")
+        best = item.evidence[0]
+        votes = f", {best.votes} votes" if best.votes is not None else ""
+        print(
+            f"     {best.source}: {best.detail}{votes}"
+            + (f" <{best.thread_url}>" if best.thread_url else "")
+        )
+    if not answer.items:
+        print("No recommendations.")
 
 
 def bench(args: argparse.Namespace) -> None:
@@ -125,6 +186,21 @@ def parser() -> argparse.ArgumentParser:
     find.add_argument("--json", action="store_true")
     store_options(find)
     find.set_defaults(run=search)
+
+    advise = commands.add_parser("recommend", help="recommendations with evidence (engine)")
+    advise.add_argument("text", nargs="?", default="", help="what you want, in words")
+    advise.add_argument("--seed", action="append", default=[], help="a song/album/artist you like")
+    advise.add_argument("--exclude-artist", action="append", default=[], metavar="NAME")
+    advise.add_argument("--exclude", action="append", default=[], metavar="NAME")
+    advise.add_argument("--kind", choices=["song", "album", "artist"])
+    advise.add_argument("--community", help="only what was recommended in this community")
+    advise.add_argument(
+        "--more-by-seed-artists", action="store_true", help="keep the seeds' artists' works"
+    )
+    advise.add_argument("--k", type=int, default=10)
+    advise.add_argument("--json", action="store_true")
+    store_options(advise)
+    advise.set_defaults(run=recommend)
 
     measure = commands.add_parser("bench", help="build, rebuild, search latency and memory")
     measure.add_argument("--data", help="MusiCRS JSONL (default $MUSICRS_DATA)")

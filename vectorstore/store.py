@@ -302,6 +302,114 @@ def build_catalog(
     )
 
 
+def threads_collection(location: StoreLocation) -> str:
+    """The collection of the engine's thread records beside a catalog's cards."""
+    return f"{location.collection}_threads"
+
+
+def build_threads(
+    records: Sequence[Any],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    collection: str | None = None,
+    embedder: Embedder | None = None,
+) -> BuildReport:
+    """Write the engine's thread records (:class:`vectorstore.engine.ThreadRecord`) beside
+    the cards: id = thread, document and embedding = its request, metadata = the record as
+    JSON. Incremental like the cards: only records whose request or content changed are
+    re-embedded or rewritten; records no longer in the source are deleted."""
+    started = time.perf_counter()
+    location = store_location(path, collection)
+    embedder = embedder or embedding_function_from_env()
+    client = make_client(location)
+    name = threads_collection(location)
+    with chroma_errors(location, "building the thread records"):
+        if name in [c if isinstance(c, str) else c.name for c in client.list_collections()]:
+            store = client.get_collection(name, embedding_function=embedder)
+            if _read_manifest(store).get("embedding") != embedder.name():
+                client.delete_collection(name)
+        store = client.get_or_create_collection(
+            name, embedding_function=embedder, configuration={"hnsw": {"space": "cosine"}}
+        )
+        _write_manifest(store, state="building", embedding=embedder.name())
+        existing = _existing_metadata(store)
+        wanted = {}
+        for record in records:
+            text = record.to_json()
+            wanted[record.thread] = (
+                record,
+                {
+                    "community": record.community,
+                    "record": text,
+                    "embed_hash": _hash(record.request, embedder.name()),
+                    "record_hash": _hash(text),
+                },
+            )
+        changed = [
+            thread
+            for thread, (_, meta) in wanted.items()
+            if existing.get(thread, {}).get("record_hash") != meta["record_hash"]
+        ]
+        batch = min(WRITE_BATCH, client.get_max_batch_size())
+        embedded = 0
+        for start in range(0, len(changed), batch):
+            ids = changed[start : start + batch]
+            fresh = [
+                i
+                for i in ids
+                if existing.get(i, {}).get("embed_hash") != wanted[i][1]["embed_hash"]
+            ]
+            vectors = dict(
+                zip(fresh, embedder.encode([wanted[i][0].request for i in fresh]), strict=True)
+            )
+            kept = [i for i in ids if i not in vectors]
+            if kept:
+                stored = store.get(ids=kept, include=["embeddings"])
+                vectors.update(zip(stored["ids"], stored["embeddings"], strict=True))
+            store.upsert(
+                ids=ids,
+                embeddings=[vectors[i] for i in ids],
+                documents=[wanted[i][0].request for i in ids],
+                metadatas=[wanted[i][1] for i in ids],
+            )
+            embedded += len(fresh)
+        stale = sorted(set(existing) - set(wanted))
+        for start in range(0, len(stale), batch):
+            store.delete(ids=stale[start : start + batch])
+        _write_manifest(store, state="complete", embedding=embedder.name(), count=len(wanted))
+    return BuildReport(
+        embedded,
+        len(changed) - embedded,
+        len(wanted) - len(changed),
+        len(stale),
+        time.perf_counter() - started,
+    )
+
+
+def read_threads(catalog: Catalog) -> tuple[list[str], np.ndarray]:
+    """The thread records (as JSON) and request vectors stored beside ``catalog``."""
+    name = threads_collection(catalog.location)
+    with chroma_errors(catalog.location, "reading the thread records"):
+        if name not in [
+            c if isinstance(c, str) else c.name for c in catalog.client.list_collections()
+        ]:
+            raise CatalogError(
+                f"The catalog at {catalog.location.where} has no thread records; run "
+                "`python -m vectorstore build` with the MusiCRS data."
+            )
+        store = catalog.client.get_collection(name, embedding_function=catalog.embedder)
+        if _read_manifest(store).get("state") != "complete":
+            raise CatalogError(
+                f"The thread records at {catalog.location.where} are incomplete; run "
+                "`python -m vectorstore build` again to finish them."
+            )
+        found = store.get(include=["metadatas", "embeddings"])
+    order = sorted(range(len(found["ids"])), key=lambda i: found["ids"][i])
+    records = [found["metadatas"][i]["record"] for i in order]
+    vectors = np.asarray([found["embeddings"][i] for i in order], dtype=np.float32)
+    return records, vectors
+
+
 def _replaced(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """New metadata that also clears flags the old record had (Chroma merges metadata)."""
     return {**{key: None for key in old if key not in new}, **new}

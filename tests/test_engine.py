@@ -1,0 +1,204 @@
+"""The recommendation engine: leave-thread-out equals a rebuild without the thread, hard
+constraints, diversity, evidence, bad requests, and the engine over a built catalog
+(embedded and on the session's Chroma server).
+
+Synthetic threads (tests/test_catalog_leakfree.py's) and a hashing embedder keep it fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+import pytest
+
+from tests.test_catalog_leakfree import dataset, threads
+from vectorstore.cards import cards_from_threads
+from vectorstore.engine import (
+    DIVERSITY_TOP,
+    PER_ARTIST_TOP,
+    RecommendationEngine,
+    RecommendRequest,
+    Weights,
+    open_engine,
+    thread_records,
+)
+from vectorstore.errors import CatalogError
+from vectorstore.store import build_catalog, build_threads
+from vectorstore.testing import HashEmbeddingFunction
+from vectorstore.text import entity_key
+
+EVERY_SOURCE = Weights(
+    similar_request=1.0, co_recommendation=1.0, graph_walk=0.5, popularity=0.5, search=0.5
+)
+
+
+def engine_of(conversations, weights: Weights = EVERY_SOURCE) -> RecommendationEngine:
+    embedder = HashEmbeddingFunction()
+    records = thread_records(conversations, merge_aliases=False)
+    return RecommendationEngine(
+        records,
+        embedder.encode([r.request for r in records]),
+        embedder,
+        key_vectors=embedder.encode,
+        weights=weights,
+    )
+
+
+def answer_as_data(response) -> list:
+    return [
+        (
+            item.card.model_dump(),
+            round(item.score, 12),
+            [dataclasses.asdict(e) for e in item.evidence],
+        )
+        for item in response.items
+    ] + [[c.model_dump() for c in response.seeds], list(response.unresolved)]
+
+
+REQUESTS = [
+    RecommendRequest(text="music like Radiohead and Reckoner", k=12, prefer_community="popheads"),
+    RecommendRequest(seeds=("Portishead",), k=8),
+    RecommendRequest(text="dream pop", seeds=("Teardrop", "Low"), k=10, community="metal"),
+    RecommendRequest(text="trip hop", k=6, kind="artist", exclude_artists=("Slowdive",)),
+]
+
+
+@pytest.mark.parametrize("target", ["t3_0", "t3_5", "t3_13"])
+def test_excluding_a_thread_equals_building_without_it(target):
+    conversations = threads(dataset())
+    full = engine_of(conversations)
+    rebuilt = engine_of([c for c in conversations if c.name != target])
+    for request in REQUESTS:
+        left_out = dataclasses.replace(request, exclude_threads=(target,))
+        expected = answer_as_data(rebuilt.recommend(request))
+        assert answer_as_data(full.recommend(left_out)) == expected
+        assert target not in str(expected)
+
+
+def test_a_thread_is_ever_evidence_only_while_not_excluded():
+    conversations = threads(dataset())
+    engine = engine_of(conversations)
+    request = RecommendRequest(text="music like Radiohead and Reckoner", k=20)
+    cited = {e.thread for item in engine.recommend(request).items for e in item.evidence}
+    assert cited - {None}
+    excluded = tuple(sorted(cited - {None}))
+    again = engine.recommend(dataclasses.replace(request, exclude_threads=excluded))
+    assert not {e.thread for item in again.items for e in item.evidence} & set(excluded)
+
+
+def test_exclusions_seeds_and_their_artists_never_come_back():
+    engine = engine_of(threads(dataset()))
+    request = RecommendRequest(
+        text="songs like Reckoner", seeds=("Reckoner",), exclude_artists=("Portishead",), k=30
+    )
+    answer = engine.recommend(request)
+    assert answer.items and [c.id for c in answer.seeds][0] == "reckoner"
+    seed_artists = engine.artist_keys("reckoner", frozenset(), answer.seeds[0])
+    assert seed_artists  # the data names Reckoner's artist alone in a comment
+    for item in answer.items:
+        credit = engine.artist_keys(item.card.id, frozenset(), item.card)
+        assert item.card.id != "reckoner"
+        assert "portishead" not in credit | {item.card.id}
+        assert not credit & seed_artists
+        assert item.evidence
+    more = engine.recommend(dataclasses.replace(request, more_by_seed_artists=True))
+    assert any(
+        engine.artist_keys(i.card.id, frozenset(), i.card) & seed_artists for i in more.items
+    )
+
+
+def test_kind_community_and_excluded_entities_are_hard():
+    engine = engine_of(threads(dataset()))
+    answer = engine.recommend(
+        RecommendRequest(text="music", kind="song", community="metal", exclude_entities=("Roads",))
+    )
+    assert answer.items
+    for item in answer.items:
+        assert item.card.kind == "song" and "metal" in item.card.communities
+        assert item.card.id != entity_key("Roads")
+
+
+def test_at_most_two_per_artist_in_the_top_five():
+    engine = engine_of(threads(dataset()))
+    for request in REQUESTS:
+        top = engine.recommend(dataclasses.replace(request, k=20)).items[:DIVERSITY_TOP]
+        credits: dict[str, int] = {}
+        for item in top:
+            for artist in engine.artist_keys(item.card.id, frozenset(), item.card):
+                credits[artist] = credits.get(artist, 0) + 1
+        assert all(count <= PER_ARTIST_TOP for count in credits.values()), credits
+
+
+def test_unknown_seeds_are_reported_and_bad_requests_refused_in_one_sentence():
+    engine = engine_of(threads(dataset()))
+    answer = engine.recommend(RecommendRequest(seeds=("No Such Band",), text="dream pop"))
+    assert answer.unresolved == ("No Such Band",)
+    for bad in (
+        RecommendRequest(text="x", k=0),
+        RecommendRequest(text="x" * 5000),
+        RecommendRequest(),
+        RecommendRequest(text="x", seeds=tuple(f"s{i}" for i in range(50))),
+    ):
+        with pytest.raises(CatalogError) as caught:
+            engine.recommend(bad)
+        assert str(caught.value).count(".") <= 2
+
+
+def test_similar_requests_lists_threads_with_their_recommendations():
+    engine = engine_of(threads(dataset()))
+    found = engine.similar_requests("music like Radiohead", k=3, community="popheads")
+    assert len(found) == 3
+    assert all(s.community == "popheads" and s.recommended for s in found)
+    assert found[0].similarity >= found[-1].similarity
+
+
+def built_store(path, collection: str):
+    conversations = threads(dataset())
+    embedder = HashEmbeddingFunction()
+    build_catalog(
+        cards_from_threads(conversations),
+        path,
+        collection=collection,
+        embedder=embedder,
+        progress=False,
+    )
+    first = build_threads(
+        thread_records(conversations), path, collection=collection, embedder=embedder
+    )
+    again = build_threads(
+        thread_records(conversations), path, collection=collection, embedder=embedder
+    )
+    return embedder, first, again
+
+
+def check_engine_over_catalog(path, collection: str) -> None:
+    embedder, first, again = built_store(path, collection)
+    assert first.embedded == 24 and again.embedded == 0 and again.unchanged == 24
+    engine = open_engine(path, collection=collection, embedder=embedder)
+    answer = engine.recommend(RecommendRequest(text="music like Radiohead", seeds=("Roads",)))
+    assert answer.items and all(item.evidence for item in answer.items)
+    assert any(e.thread_url is not None for item in answer.items for e in item.evidence)
+
+
+def test_engine_over_an_embedded_catalog(tmp_path, monkeypatch):
+    for name in ("CHROMA_HOST", "CHROMA_PORT", "CATALOG_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    check_engine_over_catalog(tmp_path / "store", "engine_test")
+
+
+def test_engine_over_the_chroma_server(chroma_server, monkeypatch):
+    monkeypatch.setenv("CHROMA_HOST", chroma_server.host)
+    monkeypatch.setenv("CHROMA_PORT", str(chroma_server.port))
+    check_engine_over_catalog(None, f"engine_{uuid.uuid4().hex[:8]}")
+
+
+def test_a_catalog_without_thread_records_says_how_to_build_them(tmp_path, monkeypatch):
+    for name in ("CHROMA_HOST", "CHROMA_PORT", "CATALOG_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    embedder = HashEmbeddingFunction()
+    build_catalog(
+        cards_from_threads(threads(dataset())), tmp_path, embedder=embedder, progress=False
+    )
+    with pytest.raises(CatalogError, match="vectorstore build"):
+        open_engine(tmp_path, embedder=embedder)

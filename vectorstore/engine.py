@@ -1,0 +1,852 @@
+"""The recommendation engine: evidence from the MusiCRS threads, fused, then constrained.
+
+Conventions
+-----------
+- Evidence is read from the threads as :class:`Mention` records (one reading of the threads,
+  :func:`thread_records`): entities named in a thread's request (``role="request"``) and
+  entities recommended in its comments (``role="recommended"``, with the comment's votes).
+- Every statistic the engine ranks with is a sum of per-thread contributions (who was
+  recommended where, with which votes; kind votes; artists named alone in the same comment;
+  spellings). Excluding threads (``RecommendRequest.exclude_threads``) subtracts their
+  contributions and admits only entities some other thread names, so it is exactly
+  equivalent to building the engine without them (tests/test_engine_leaveout.py rebuilds
+  to prove it). With threads excluded, cards come from these statistics and search is the
+  engine's own name search, never a catalog that saw the excluded threads.
+- Sources (each a ranking of entities with :class:`Evidence`): ``similar_request`` (MiniLM
+  similarity of the request to every thread's request → what those threads recommended,
+  weighted by similarity and votes), ``co_recommendation`` (threads whose request names a
+  seed or a seed's artist, or which recommended a seed → what else they recommended),
+  ``graph_walk`` (personalised PageRank from the seeds on the entity–thread graph, for thin
+  direct evidence), ``popularity`` (most recommended in the request's community) and
+  ``search`` (the catalog's hybrid search, for purely descriptive requests). They are fused
+  by weighted reciprocal rank; the weights were chosen on the dev split only
+  (``python -m evals tune-recommend``, see :data:`DEFAULT_WEIGHTS`).
+- Then hard constraints: excluded entities and artists, the seeds, the seeds' artists
+  (unless ``more_by_seed_artists``), kind, community; then diversity: at most
+  :data:`PER_ARTIST_TOP` entities per artist in the first :data:`DIVERSITY_TOP`.
+- Replay of the ranking benchmark uses :func:`engine_for_view`: the fold's threads with
+  every pool entity removed from them, the view's search and the view's cards, so the engine
+  is restricted exactly as the view restricts search.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from scipy import sparse
+
+from vectorstore.cards import KINDS, EntityCard, Kind
+from vectorstore.entities import Mention, thread_mentions
+from vectorstore.errors import CatalogError
+from vectorstore.search import MAX_QUERY_CHARS, SearchHit, checked_query, community_name
+from vectorstore.text import BM25Index, entity_key, loose_key, reciprocal_rank_fusion, tokenize
+
+Source = Literal[
+    "co_recommendation", "graph_walk", "similar_request", "search", "sound", "popularity"
+]
+MAX_K = 100
+MAX_SEEDS = 20
+MAX_NAMES = 200  # exclusions and tags: a request naming more is not a request
+REQUEST_CHARS = 160  # request text quoted in evidence
+MENTION_WORDS = 6  # longest phrase of a request read as an entity name
+DIVERSITY_TOP = 5
+PER_ARTIST_TOP = 2
+FETCH = 200  # entities each source ranks before fusion
+TOP_VOTED = 10  # a thread's best-voted recommendations, its consensus
+LOW_VOTED_WEIGHT = 0.1
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One reason an entity was recommended."""
+
+    source: Source
+    detail: str
+    thread: str | None = None
+    thread_url: str | None = None
+    community: str | None = None
+    votes: int | None = None
+    request: str | None = None
+    seed: str | None = None
+
+
+@dataclass(frozen=True)
+class RecommendRequest:
+    """What the user asked for; see the module conventions for how each field is used."""
+
+    text: str = ""
+    seeds: tuple[str, ...] = ()
+    heard_tags: tuple[str, ...] = ()
+    community: str | None = None
+    exclude_artists: tuple[str, ...] = ()
+    exclude_entities: tuple[str, ...] = ()
+    kind: Kind | None = None
+    more_by_seed_artists: bool = False
+    k: int = 10
+    #: Threads whose evidence must not be used (leave-thread-out evaluation).
+    exclude_threads: tuple[str, ...] = ()
+    #: A community to favour without filtering by it (popularity, similar requests there).
+    prefer_community: str | None = None
+
+
+@dataclass(frozen=True)
+class RecommendedEntity:
+    card: EntityCard
+    score: float
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class RecommendResponse:
+    items: tuple[RecommendedEntity, ...]
+    seeds: tuple[EntityCard, ...]
+    unresolved: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SimilarRequest:
+    thread: str
+    thread_url: str
+    community: str
+    request: str
+    similarity: float
+    recommended: tuple[tuple[EntityCard, int], ...]
+
+
+@dataclass(frozen=True)
+class ThreadRecord:
+    """One thread as the engine reads it: where it is, what was asked, who was named."""
+
+    thread: str
+    url: str
+    community: str
+    request: str
+    mentions: tuple[Mention, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> ThreadRecord:
+        raw = json.loads(text)
+        raw["mentions"] = tuple(Mention(**m) for m in raw["mentions"])
+        return ThreadRecord(**raw)
+
+
+def thread_records(threads: Iterable[Any], merge_aliases: bool = True) -> list[ThreadRecord]:
+    """The engine's records of MusiCRS threads, in input order, from the catalog's one
+    reading of them (:func:`vectorstore.entities.thread_mentions`). Leave-thread-out
+    evaluation passes ``merge_aliases=False``: alias merges are decided over all threads,
+    the excluded one included."""
+    threads = list(threads)
+    by_thread: dict[str, list[Mention]] = {t.name: [] for t in threads}
+    for mention in thread_mentions(threads, merge_aliases):
+        by_thread[mention.thread].append(mention)
+    return [
+        ThreadRecord(
+            t.name, t.url, community_name(t.source_subreddit), t.query, tuple(by_thread[t.name])
+        )
+        for t in threads
+    ]
+
+
+def thread_weights(record: ThreadRecord) -> dict[str, float]:
+    """How much each recommendation of a thread counts: 1 for the thread's
+    :data:`TOP_VOTED` best-voted entities (its consensus; ties by key), else
+    :data:`LOW_VOTED_WEIGHT`. Chosen on dev over log-votes, relative votes and rank decay
+    (/tmp figures in the engine report; `python -m evals run --task recommend --split dev`)."""
+    best: dict[str, int] = {}
+    for m in record.mentions:
+        if m.role == "recommended":
+            best[m.key] = max(best.get(m.key, m.votes), m.votes)
+    ranked = sorted(best, key=lambda key: (-best[key], key))
+    return {key: 1.0 if rank < TOP_VOTED else LOW_VOTED_WEIGHT for rank, key in enumerate(ranked)}
+
+
+@dataclass
+class EntityFacts:
+    """Per-entity statistics, as a sum of per-thread contributions (subtractable)."""
+
+    spellings: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    artists: Counter[str] = field(default_factory=Counter)  # artist keys named alone with it
+    communities: Counter[str] = field(default_factory=Counter)  # threads recommending it there
+    recommended: int = 0  # comments recommending it
+    threads: int = 0  # threads naming it at all
+
+    def add(self, other: EntityFacts, sign: int = 1) -> EntityFacts:
+        out = EntityFacts()
+        for name in ("spellings", "kinds", "artists", "communities"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            combined = Counter(mine)
+            for item, count in theirs.items():
+                combined[item] += sign * count
+            setattr(out, name, +combined)
+        out.recommended = self.recommended + sign * other.recommended
+        out.threads = self.threads + sign * other.threads
+        return out
+
+    @property
+    def name(self) -> str:
+        return min(self.spellings, key=lambda s: (-self.spellings[s], s))
+
+    @property
+    def kind(self) -> Kind:
+        return max(KINDS, key=lambda k: (self.kinds[k], -KINDS.index(k)))
+
+
+def _thread_facts(record: ThreadRecord) -> dict[str, EntityFacts]:
+    """What one thread contributes to each entity it names."""
+    facts: dict[str, EntityFacts] = {}
+    comment_artists: dict[str, set[str]] = {}
+    for m in record.mentions:
+        if m.role == "recommended" and m.kind == "artist":
+            comment_artists.setdefault(m.comment or "", set()).add(m.key)
+    seen_comments: set[tuple[str, str | None]] = set()
+    for m in record.mentions:
+        entity = facts.setdefault(m.key, EntityFacts())
+        if not entity.threads:
+            entity.threads = 1
+        entity.spellings[m.name] += 1
+        if m.kind is not None:
+            entity.kinds[m.kind] += 1
+        if m.role != "recommended" or (m.key, m.comment) in seen_comments:
+            continue
+        seen_comments.add((m.key, m.comment))
+        entity.recommended += 1
+        entity.communities[record.community] = 1
+        alone = comment_artists.get(m.comment or "", set()) - {m.key}
+        if m.kind != "artist" and len(alone) == 1:
+            entity.artists[next(iter(alone))] += 1
+    return facts
+
+
+class Searcher(Protocol):
+    def search(
+        self, query: str, k: int = 10, *, kind: Kind | None = None, community: str | None = None
+    ) -> list[SearchHit]: ...
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Reciprocal-rank-fusion weight of each source, and the sources' own settings."""
+
+    similar_request: float = 1.0
+    co_recommendation: float = 1.0
+    graph_walk: float = 0.5
+    popularity: float = 0.5
+    search: float = 0.25
+    neighbours: int = 5  # similar threads read
+    similarity_power: float = 4.0  # sharpens similarity into a thread weight
+    community_boost: float = 2.0  # extra thread weight for the preferred community
+    restart: float = 0.3  # personalised PageRank restart probability
+    walk_steps: int = 4
+
+
+DEFAULT_WEIGHTS = Weights()
+
+
+@dataclass
+class _Ranked:
+    """One source's answer: entity index → score, and → how to explain it (made only for
+    the entities that reach the answer)."""
+
+    scores: dict[int, float] = field(default_factory=dict)
+    evidence: dict[int, Callable[[], Evidence]] = field(default_factory=dict)
+
+    def ranks(self) -> dict[int, int]:
+        order = sorted(self.scores, key=lambda i: (-self.scores[i], i))[:FETCH]
+        return {i: r for r, i in enumerate(order, start=1)}
+
+
+class RecommendationEngine:
+    """Recommends entities from thread evidence; see the module conventions."""
+
+    def __init__(
+        self,
+        records: Sequence[ThreadRecord],
+        request_vectors: np.ndarray,
+        embedder: Any,
+        *,
+        searcher: Searcher | None = None,
+        cards: Callable[[str], EntityCard | None] | None = None,
+        key_vectors: Callable[[Sequence[str]], np.ndarray] | None = None,
+        weights: Weights = DEFAULT_WEIGHTS,
+    ) -> None:
+        if len(records) != len(request_vectors):
+            raise CatalogError(
+                f"{len(records)} thread records but {len(request_vectors)} request vectors; "
+                "rebuild the catalog."
+            )
+        self.records = list(records)
+        self.embedder, self.searcher, self.catalog_card = embedder, searcher, cards
+        self.key_vectors_of, self.weights = key_vectors, weights
+        self.vectors = np.asarray(request_vectors, dtype=np.float32)
+        self.thread_index = {r.thread: i for i, r in enumerate(self.records)}
+        self.contributions = [_thread_facts(r) for r in self.records]
+        self.keys = sorted({key for facts in self.contributions for key in facts})
+        self.key_index = {key: i for i, key in enumerate(self.keys)}
+        self.totals: dict[str, EntityFacts] = {}
+        for facts in self.contributions:
+            for key, contribution in facts.items():
+                self.totals[key] = self.totals.get(key, EntityFacts()).add(contribution)
+        self.communities = np.array([r.community for r in self.records])
+        self.recommended, self.requested = self._matrices()
+        self.graph = ((self.recommended + self.requested) > 0).astype(np.float64).tocsr()
+        # Column reads (threads naming one entity) are fast in CSC form.
+        self.recommended_by_entity = self.recommended.tocsc()
+        self.graph_by_entity = self.graph.tocsc()
+        self.requested_by_entity = self.requested.tocsc()
+        self.best_votes = [
+            {
+                m.key: m.votes
+                for m in sorted(r.mentions, key=lambda m: m.votes)
+                if m.role == "recommended"
+            }
+            for r in self.records
+        ]
+        self.by_loose_key: dict[str, list[int]] = {}
+        for i, key in enumerate(self.keys):
+            self.by_loose_key.setdefault(loose_key(key), []).append(i)
+        self._name_index: tuple[BM25Index, np.ndarray] | None = None
+
+    def _matrices(self) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+        """Threads × entities: :func:`thread_weights` of each recommendation; 1 per entity
+        named in the request."""
+        best: dict[tuple[int, int], float] = {}
+        asked: set[tuple[int, int]] = set()
+        for t, record in enumerate(self.records):
+            for key, weight in thread_weights(record).items():
+                best[(t, self.key_index[key])] = weight
+            for m in record.mentions:
+                if m.role == "request":
+                    asked.add((t, self.key_index[m.key]))
+        shape = (len(self.records), len(self.keys))
+
+        def matrix(cells: dict[tuple[int, int], float]) -> sparse.csr_matrix:
+            if not cells:
+                return sparse.csr_matrix(shape)
+            rows, cols = zip(*cells, strict=True)
+            return sparse.csr_matrix((list(cells.values()), (rows, cols)), shape=shape)
+
+        return matrix(best), matrix(dict.fromkeys(asked, 1.0))
+
+    # ----- statistics without some threads -------------------------------------------
+
+    def _thread_mask(self, excluded: frozenset[str]) -> np.ndarray:
+        mask = np.ones(len(self.records), dtype=bool)
+        for name in excluded:
+            if name in self.thread_index:
+                mask[self.thread_index[name]] = False
+        return mask
+
+    def _admitted(self, threads: np.ndarray) -> np.ndarray:
+        """Entities some admitted thread names."""
+        return (self.graph.T @ threads.astype(np.float64)) > 0
+
+    def facts(self, key: str, excluded: frozenset[str] = frozenset()) -> EntityFacts | None:
+        """An entity's statistics without the ``excluded`` threads (None if none is left)."""
+        facts = self.totals.get(key)
+        for name in excluded:
+            position = self.thread_index.get(name)
+            if facts is not None and position is not None and key in self.contributions[position]:
+                facts = facts.add(self.contributions[position][key], -1)
+        return facts if facts is not None and facts.threads > 0 else None
+
+    def card(self, key: str, excluded: frozenset[str] = frozenset()) -> EntityCard | None:
+        """The catalog's card, or (with threads excluded, or unknown to the catalog) a card
+        from the engine's own statistics."""
+        if not excluded and self.catalog_card is not None:
+            card = self.catalog_card(key)
+            if card is not None:
+                return card
+        facts = self.facts(key, excluded)
+        if facts is None:
+            return None
+        artists = [self._display(a, excluded) for a, _ in facts.artists.most_common(3)]
+        return EntityCard.model_construct(
+            id=key,
+            name=facts.name,
+            kind=facts.kind,
+            artists=[a for a in artists if a],
+            albums=[],
+            communities=[c for c, _ in facts.communities.most_common()],
+            tags=[],
+            mentions=facts.recommended,
+            youtube_urls=[],
+            related=[],
+            provenance={},
+        )
+
+    def _display(self, key: str, excluded: frozenset[str]) -> str | None:
+        facts = self.facts(key, excluded)
+        return facts.name if facts else None
+
+    def artist_keys(self, key: str, excluded: frozenset[str], card: EntityCard | None) -> set[str]:
+        """The entity's artists by key: its own key for an artist, else the artists named
+        alone with it in comments, and the card's artists."""
+        facts = self.facts(key, excluded)
+        found = set(facts.artists) if facts else set()
+        if card is not None:
+            found |= {entity_key(a) for a in card.artists}
+            if card.kind == "artist":
+                found.add(key)
+        elif facts is not None and facts.kind == "artist":
+            found.add(key)
+        return found
+
+    # ----- reading the request ----------------------------------------------------------
+
+    def resolve(self, names: Iterable[str], admitted: np.ndarray) -> tuple[list[int], list[str]]:
+        """Entities for names typed by a user (exact key, then loose key), and the rest."""
+        found, missing = [], []
+        for name in names:
+            key = entity_key(name)
+            position = self.key_index.get(key)
+            if position is None or not admitted[position]:
+                candidates = [i for i in self.by_loose_key.get(loose_key(name), []) if admitted[i]]
+                position = candidates[0] if candidates else None
+            if position is None:
+                missing.append(name)
+            elif position not in found:
+                found.append(position)
+        return found, missing
+
+    def mentioned(self, text: str, admitted: np.ndarray) -> list[int]:
+        """Entities whose whole name occurs in ``text`` as a phrase, longest first; a one-word
+        name counts only when capitalised there ("love" the word is not "Love" the band)."""
+        words = text.split()
+        found: list[int] = []
+        for size in range(min(MENTION_WORDS, len(words)), 0, -1):
+            for start in range(len(words) - size + 1):
+                span = words[start : start + size]
+                if size == 1 and not span[0].lstrip("\"'(“‘*_[")[:1].isupper():
+                    continue
+                for position in self.by_loose_key.get(loose_key(" ".join(span)), ()):
+                    if admitted[position] and position not in found:
+                        found.append(position)
+        return found
+
+    # ----- sources ----------------------------------------------------------------------
+
+    def _evidence(
+        self, source: Source, t: int, entity: int, detail: str, seed: str | None = None
+    ) -> Evidence:
+        record = self.records[t]
+        votes = max(
+            (
+                m.votes
+                for m in record.mentions
+                if m.key == self.keys[entity] and m.role == "recommended"
+            ),
+            default=None,
+        )
+        return Evidence(
+            source,
+            detail,
+            record.thread,
+            record.url,
+            record.community,
+            votes,
+            _trim(record.request),
+            seed,
+        )
+
+    def _from_threads(
+        self, weights: np.ndarray, source: Source, describe: Callable[[int], tuple[str, str | None]]
+    ) -> _Ranked:
+        """Entities recommended in threads, scored by ``weights @ recommended``; evidence is
+        the thread contributing most to each."""
+        ranked = _Ranked()
+        active = np.flatnonzero(weights > 0)
+        if not len(active):
+            return ranked
+        rows = self.recommended[active].tocoo()
+        contribution = weights[active][rows.row] * rows.data
+        scores = np.bincount(rows.col, weights=contribution, minlength=len(self.keys))
+        # The strongest thread of each entity: sort by (entity, -contribution), keep firsts.
+        order = np.lexsort((-contribution, rows.col))
+        entities, first = np.unique(rows.col[order], return_index=True)
+        for entity, row in zip(entities, rows.row[order][first], strict=True):
+            t = int(active[row])
+            ranked.scores[int(entity)] = float(scores[entity])
+            ranked.evidence[int(entity)] = functools.partial(
+                self._described, source, t, int(entity), describe
+            )
+        return ranked
+
+    def _described(
+        self, source: Source, t: int, entity: int, describe: Callable[[int], tuple[str, str | None]]
+    ) -> Evidence:
+        return self._evidence(source, t, entity, *describe(t))
+
+    def _similar_threads(
+        self, vector: np.ndarray, threads: np.ndarray, prefer: str | None
+    ) -> np.ndarray:
+        """A weight per thread: its request's similarity, sharpened, for the closest few."""
+        w = self.weights
+        similarity = self.vectors @ vector
+        similarity[~threads] = -np.inf
+        order = np.argsort(-similarity, kind="stable")[: w.neighbours]
+        weights = np.zeros(len(self.records))
+        weights[order] = np.clip(similarity[order], 0, None) ** w.similarity_power
+        if prefer:
+            weights[self.communities == prefer] *= 1 + w.community_boost
+        return weights
+
+    def _co_recommendation(
+        self, seeds: list[int], seed_artists: dict[int, str], threads: np.ndarray
+    ) -> _Ranked:
+        weights = np.zeros(len(self.records))
+        linked: dict[int, str] = {}
+        named = {**{s: self.keys[s] for s in seeds}, **seed_artists}
+        for entity, seed_name in named.items():
+            for t in _column(self.requested_by_entity, entity):
+                if threads[t]:
+                    weights[t] = max(weights[t], 1.0)
+                    linked.setdefault(int(t), seed_name)
+        for entity in seeds:
+            for t in _column(self.recommended_by_entity, entity):
+                if threads[t]:
+                    weights[t] = max(weights[t], 0.5)
+                    linked.setdefault(int(t), self.keys[entity])
+
+        def describe(t: int) -> tuple[str, str | None]:
+            seed = linked.get(t)
+            return (
+                f"recommended in r/{self.records[t].community} to someone asking about {seed}",
+                seed,
+            )
+
+        return self._from_threads(weights, "co_recommendation", describe)
+
+    def _graph_walk(self, seeds: list[int], threads: np.ndarray) -> _Ranked:
+        """Personalised PageRank from the seeds over entity → thread → entity steps."""
+        w = self.weights
+        admitted = threads.astype(np.float64)
+        entity_degree = self.graph.T @ admitted
+        thread_degree = np.asarray(self.graph.sum(axis=1)).ravel() * admitted
+        start = np.zeros(len(self.keys))
+        start[seeds] = 1.0 / len(seeds)
+        mass = start.copy()
+        for _ in range(w.walk_steps):
+            per_entity = np.divide(
+                mass, entity_degree, out=np.zeros_like(mass), where=entity_degree > 0
+            )
+            on_threads = (self.graph @ per_entity) * admitted
+            per_thread = np.divide(
+                on_threads, thread_degree, out=np.zeros_like(on_threads), where=thread_degree > 0
+            )
+            mass = w.restart * start + (1 - w.restart) * (self.graph.T @ per_thread)
+        mass[seeds] = 0.0
+        ranked = _Ranked()
+        for entity in _best(mass, FETCH):
+            if mass[entity] <= 0:
+                break
+            ranked.scores[int(entity)] = float(mass[entity])
+            ranked.evidence[int(entity)] = functools.partial(
+                self._strongest_evidence,
+                "graph_walk",
+                int(entity),
+                threads,
+                "connected to your seeds through threads that name both",
+            )
+        return ranked
+
+    def _strongest_evidence(
+        self, source: Source, entity: int, threads: np.ndarray, detail: str
+    ) -> Evidence:
+        """Evidence from the admitted thread recommending ``entity`` with most votes (or
+        naming it, when none recommends it)."""
+        votes = dict(
+            zip(
+                _column(self.recommended_by_entity, entity).tolist(),
+                _column_values(self.recommended_by_entity, entity).tolist(),
+                strict=True,
+            )
+        )
+        named = [int(t) for t in _column(self.graph_by_entity, entity) if threads[t]]
+        t = max(named, key=lambda t: (votes.get(t, 0.0), -t))
+        return self._evidence(source, t, entity, detail)
+
+    def _popularity(self, community: str | None, threads: np.ndarray) -> _Ranked:
+        if not community:
+            return _Ranked()
+        weights = ((self.communities == community) & threads).astype(np.float64)
+        counts = np.asarray((self.recommended[weights > 0] > 0).sum(axis=0)).ravel()
+        ranked = _Ranked()
+        for entity in _best(counts, FETCH):
+            if counts[entity] <= 0:
+                break
+            ranked.scores[int(entity)] = float(counts[entity])
+            ranked.evidence[int(entity)] = functools.partial(
+                self._strongest_evidence,
+                "popularity",
+                int(entity),
+                threads & (self.communities == community),
+                f"recommended in {int(counts[entity])} r/{community} threads",
+            )
+        return ranked
+
+    def _search(
+        self, text: str, admitted: np.ndarray, kind: Kind | None, excluded: frozenset[str]
+    ) -> _Ranked:
+        ranked = _Ranked()
+        if not text:
+            return ranked
+        if excluded or self.searcher is None:
+            ranks = self._name_search(text, admitted)
+        else:
+            hits = self.searcher.search(text, FETCH, kind=kind)
+            ranks = {}
+            for rank, hit in enumerate(hits, start=1):
+                position = self.key_index.get(hit.card.id)
+                if position is not None and admitted[position] and position not in ranks:
+                    ranks[position] = rank
+        for entity, rank in ranks.items():
+            ranked.scores[entity] = 1.0 / rank
+            ranked.evidence[entity] = functools.partial(
+                Evidence, "search", "its name matches the words of your request"
+            )
+        return ranked
+
+    def _name_search(self, text: str, admitted: np.ndarray) -> dict[int, int]:
+        """Dense and BM25 similarity of the text to entity names (keys), statistics over the
+        admitted entities only, fused by reciprocal rank."""
+        from vectorstore.text import top_ranks
+
+        if self._name_index is None:
+            if self.key_vectors_of is None:
+                return {}
+            lexical = BM25Index(tokenize(key) for key in self.keys)
+            self._name_index = (lexical, self.key_vectors_of(self.keys))
+        lexical, vectors = self._name_index
+        dense = top_ranks(vectors @ self._encode(text), FETCH, admitted)
+        words = top_ranks(
+            lexical.scores(tokenize(text), admitted), FETCH, admitted, positive_only=True
+        )
+        fused = reciprocal_rank_fusion(dense, words)
+        order = sorted(fused, key=lambda i: (-fused[i], i))[:FETCH]
+        return {i: r for r, i in enumerate(order, start=1)}
+
+    def _encode(self, text: str) -> np.ndarray:
+        return np.asarray(self.embedder.encode([text])[0], dtype=np.float32)
+
+    # ----- the public calls -------------------------------------------------------------
+
+    def recommend(self, request: RecommendRequest) -> RecommendResponse:
+        """Ranked recommendations with evidence; see the module conventions."""
+        checked_request(request)
+        excluded = frozenset(request.exclude_threads)
+        threads = self._thread_mask(excluded)
+        admitted = self._admitted(threads)
+        community = community_name(request.community) if request.community else None
+        prefer = community_name(request.prefer_community) if request.prefer_community else community
+        seeds, unresolved = self.resolve(request.seeds, admitted)
+        text = " ".join([request.text.strip(), *request.heard_tags]).strip()
+        for position in self.mentioned(request.text, admitted):
+            if position not in seeds:
+                seeds.append(position)
+        seed_cards = [self.card(self.keys[s], excluded) for s in seeds]
+        seed_artists = {
+            self.key_index[a]: a
+            for s, card in zip(seeds, seed_cards, strict=True)
+            for a in self.artist_keys(self.keys[s], excluded, card)
+            if a in self.key_index and admitted[self.key_index[a]]
+        }
+        w = self.weights
+        sources: list[tuple[float, _Ranked]] = []
+        if text:
+            neighbours = self._similar_threads(self._encode(text), threads, prefer)
+
+            def describe(t: int) -> tuple[str, str | None]:
+                return (
+                    f"recommended in r/{self.records[t].community} to someone asking "
+                    f"\u201c{_trim(self.records[t].request, 80)}\u201d",
+                    None,
+                )
+
+            sources.append(
+                (w.similar_request, self._from_threads(neighbours, "similar_request", describe))
+            )
+            sources.append((w.search, self._search(text, admitted, request.kind, excluded)))
+        if seeds:
+            sources.append(
+                (w.co_recommendation, self._co_recommendation(seeds, seed_artists, threads))
+            )
+            sources.append((w.graph_walk, self._graph_walk(seeds, threads)))
+        sources.append((w.popularity, self._popularity(prefer, threads)))
+        fused: dict[int, float] = {}
+        for weight, ranked in sources:
+            if weight <= 0:
+                continue
+            for entity, score in reciprocal_rank_fusion(ranked.ranks()).items():
+                fused[entity] = fused.get(entity, 0.0) + weight * score
+        banned_artists = {entity_key(a) for a in request.exclude_artists}
+        if not request.more_by_seed_artists:
+            banned_artists |= set(seed_artists.values())
+        banned = {entity_key(e) for e in request.exclude_entities} | {self.keys[s] for s in seeds}
+        kept: list[RecommendedEntity] = []
+        artists_of: list[set[str]] = []
+        for entity in sorted(fused, key=lambda i: (-fused[i], i)):
+            key = self.keys[entity]
+            if key in banned or key in banned_artists or not admitted[entity]:
+                continue
+            card = self.card(key, excluded)
+            if card is None or (request.kind and card.kind != request.kind):
+                continue
+            if community and community not in card.communities:
+                continue
+            artists = self.artist_keys(key, excluded, card)
+            if artists & banned_artists:
+                continue
+            evidence = tuple(
+                explain()
+                for _, ranked in sorted(sources, key=lambda pair: -pair[0])
+                if (explain := ranked.evidence.get(entity)) is not None
+            )
+            kept.append(RecommendedEntity(card, fused[entity], evidence))
+            artists_of.append(artists)
+            if len(kept) >= request.k + 3 * DIVERSITY_TOP:
+                break
+        items = diversified(kept, artists_of, request.k)
+        return RecommendResponse(
+            tuple(items), tuple(c for c in seed_cards if c is not None), tuple(unresolved)
+        )
+
+    def similar_requests(
+        self, text: str, k: int = 5, community: str | None = None
+    ) -> list[SimilarRequest]:
+        """The ``k`` threads whose request is most like ``text``, with what they got."""
+        text = checked_query(text)
+        check_k(k)
+        threads = np.ones(len(self.records), dtype=bool)
+        if community:
+            threads &= self.communities == community_name(community)
+        similarity = self.vectors @ self._encode(text)
+        found = []
+        for t in np.argsort(-similarity, kind="stable"):
+            if len(found) >= k:
+                break
+            if not threads[t]:
+                continue
+            record = self.records[t]
+            best: dict[str, int] = {}
+            for m in record.mentions:
+                if m.role == "recommended":
+                    best[m.key] = max(best.get(m.key, m.votes), m.votes)
+            recommended = []
+            for key in sorted(best, key=lambda key: (-best[key], key)):
+                card = self.card(key)
+                if card is not None:
+                    recommended.append((card, best[key]))
+            found.append(
+                SimilarRequest(
+                    record.thread,
+                    record.url,
+                    record.community,
+                    _trim(record.request),
+                    float(similarity[t]),
+                    tuple(recommended),
+                )
+            )
+        return found
+
+
+def _column(matrix: sparse.csc_matrix, column: int) -> np.ndarray:
+    """Row indexes of a CSC column's stored cells (no scipy indexing overhead)."""
+    return matrix.indices[matrix.indptr[column] : matrix.indptr[column + 1]]
+
+
+def _column_values(matrix: sparse.csc_matrix, column: int) -> np.ndarray:
+    return matrix.data[matrix.indptr[column] : matrix.indptr[column + 1]]
+
+
+def _best(scores: np.ndarray, limit: int) -> np.ndarray:
+    """Indexes of the ``limit`` highest scores, best first, ties by index."""
+    if len(scores) > limit:
+        threshold = np.partition(scores, len(scores) - limit)[len(scores) - limit]
+        candidates = np.flatnonzero(scores >= threshold)
+    else:
+        candidates = np.arange(len(scores))
+    return candidates[np.lexsort((candidates, -scores[candidates]))][:limit]
+
+
+def diversified(
+    items: Sequence[RecommendedEntity], artists: Sequence[set[str]], k: int
+) -> list[RecommendedEntity]:
+    """The first ``k`` items, with at most :data:`PER_ARTIST_TOP` per artist among the first
+    :data:`DIVERSITY_TOP` (the others move just below, in order)."""
+    top: list[RecommendedEntity] = []
+    deferred: list[RecommendedEntity] = []
+    used: Counter[str] = Counter()
+    for item, credit in zip(items, artists, strict=True):
+        if len(top) < DIVERSITY_TOP:
+            if any(used[a] >= PER_ARTIST_TOP for a in credit):
+                deferred.append(item)
+                continue
+            used.update(credit)
+        top.append(item)
+    ordered = top[:DIVERSITY_TOP] + deferred + top[DIVERSITY_TOP:]
+    return ordered[:k]
+
+
+def _trim(text: str, limit: int = REQUEST_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+def check_k(k: int) -> None:
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise CatalogError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}.")
+
+
+def checked_request(request: RecommendRequest) -> None:
+    """Refuse a request the engine cannot answer sensibly, in one sentence."""
+    check_k(request.k)
+    if len(request.text) > MAX_QUERY_CHARS:
+        raise CatalogError(
+            f"The request is {len(request.text):,} characters long; keep it under "
+            f"{MAX_QUERY_CHARS:,} by naming the music you want."
+        )
+    if len(request.seeds) > MAX_SEEDS:
+        raise CatalogError(f"{len(request.seeds)} seeds is too many; name at most {MAX_SEEDS}.")
+    for label, names in (
+        ("excluded artists", request.exclude_artists),
+        ("excluded entities", request.exclude_entities),
+        ("heard tags", request.heard_tags),
+    ):
+        if len(names) > MAX_NAMES:
+            raise CatalogError(f"{len(names)} {label} is too many; give at most {MAX_NAMES}.")
+    if request.kind is not None and request.kind not in KINDS:
+        raise CatalogError(f"kind must be one of {', '.join(KINDS)}, not {request.kind!r}.")
+    if not (request.text.strip() or request.seeds or request.heard_tags or request.community):
+        raise CatalogError(
+            "The request is empty; say what you like, name a song or artist, or give a community."
+        )
+
+
+def open_engine(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    collection: str | None = None,
+    embedder: Any = None,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> RecommendationEngine:
+    """The engine over a built catalog (same location settings as
+    :func:`vectorstore.store.open_catalog`: embedded at ``path`` or the Chroma server)."""
+    from vectorstore.store import open_catalog, read_threads
+
+    catalog = open_catalog(path, collection=collection, embedder=embedder)
+    texts, vectors = read_threads(catalog)
+    records = [ThreadRecord.from_json(text) for text in texts]
+    return RecommendationEngine(
+        records, vectors, catalog.embedder, searcher=catalog, cards=catalog.get, weights=weights
+    )
