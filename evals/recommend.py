@@ -116,6 +116,14 @@ class RecommendSystem(ABC):
 
     weights: ClassVar[Weights] = Weights()
 
+    @abstractmethod
+    def recommend(self, request: OpenRequest) -> list[str]:
+        """Up to :data:`LIST_LENGTH` entity names for thread T, best first."""
+
+
+class EngineRequestSystem(RecommendSystem):
+    """A system that is one engine request (its weights say which sources count)."""
+
     def recommend(self, request: OpenRequest) -> list[str]:
         answer = self.engine.recommend(self.engine_request(request))
         return [item.card.name for item in answer.items]
@@ -133,7 +141,7 @@ def _only(**weights: float) -> Weights:
     return Weights(**{**off, **weights})
 
 
-class PopularityRecommender(RecommendSystem):
+class PopularityRecommender(EngineRequestSystem):
     name = "popularity"
     description = "the entities recommended in most threads of T's community"
     weights = _only(popularity=1.0)
@@ -151,21 +159,18 @@ class PopularityRecommender(RecommendSystem):
 class NeighboursRecommender(RecommendSystem):
     name = "neighbours"
     description = f"what the {NEIGHBOURS} threads with the most similar requests were recommended"
-    weights = Weights(
-        similar_request=1.0,
-        co_recommendation=0.0,
-        graph_walk=0.0,
-        popularity=0.0,
-        search=0.0,
-        neighbours=NEIGHBOURS,
-        community_boost=0.0,
-    )
 
-    def engine_request(self, request: OpenRequest) -> RecommendRequest:
-        return RecommendRequest(text=request.query, k=LIST_LENGTH, exclude_threads=(request.name,))
+    def recommend(self, request: OpenRequest) -> list[str]:
+        """The nearest thread's recommendations (best-voted first), then the next's, …"""
+        names: dict[str, None] = {}
+        for similar in self.engine.similar_requests(
+            request.query, NEIGHBOURS, exclude_threads=(request.name,)
+        ):
+            names.update((card.name, None) for card, _ in similar.recommended)
+        return list(names)[:LIST_LENGTH]
 
 
-class SearchRecommender(RecommendSystem):
+class SearchRecommender(EngineRequestSystem):
     name = "search"
     description = "catalog name search (dense + BM25) for the request text"
     weights = _only(search=1.0)
@@ -174,7 +179,7 @@ class SearchRecommender(RecommendSystem):
         return RecommendRequest(text=request.query, k=LIST_LENGTH, exclude_threads=(request.name,))
 
 
-class EngineRecommender(RecommendSystem):
+class EngineRecommender(EngineRequestSystem):
     name = "engine"
     description = "the recommendation engine: every source fused, weights chosen on dev"
 

@@ -722,12 +722,18 @@ class RecommendationEngine:
         )
 
     def similar_requests(
-        self, text: str, k: int = 5, community: str | None = None
+        self,
+        text: str,
+        k: int = 5,
+        community: str | None = None,
+        exclude_threads: tuple[str, ...] = (),
     ) -> list[SimilarRequest]:
-        """The ``k`` threads whose request is most like ``text``, with what they got."""
+        """The ``k`` threads whose request is most like ``text``, with what they got
+        (best-voted first), leaving ``exclude_threads`` out as :meth:`recommend` does."""
         text = checked_query(text)
         check_k(k)
-        threads = np.ones(len(self.records), dtype=bool)
+        excluded = frozenset(exclude_threads)
+        threads = self._thread_mask(excluded)
         if community:
             threads &= self.communities == community_name(community)
         similarity = self.vectors @ self._encode(text)
@@ -744,7 +750,7 @@ class RecommendationEngine:
                     best[m.key] = max(best.get(m.key, m.votes), m.votes)
             recommended = []
             for key in sorted(best, key=lambda key: (-best[key], key)):
-                card = self.card(key)
+                card = self.card(key, excluded)
                 if card is not None:
                     recommended.append((card, best[key]))
             found.append(
@@ -827,7 +833,13 @@ def checked_request(request: RecommendRequest) -> None:
             raise CatalogError(f"{len(names)} {label} is too many; give at most {MAX_NAMES}.")
     if request.kind is not None and request.kind not in KINDS:
         raise CatalogError(f"kind must be one of {', '.join(KINDS)}, not {request.kind!r}.")
-    if not (request.text.strip() or request.seeds or request.heard_tags or request.community):
+    if not (
+        request.text.strip()
+        or request.seeds
+        or request.heard_tags
+        or request.community
+        or request.prefer_community
+    ):
         raise CatalogError(
             "The request is empty; say what you like, name a song or artist, or give a community."
         )
