@@ -4,9 +4,11 @@ It answers ``POST /v1/chat/completions`` (plain JSON or SSE streaming with a fin
 chunk when ``stream_options.include_usage`` is set) from a script of :class:`Reply`
 objects, one per request, so a test can play a model that calls tools, answers, fails
 with an HTTP status (429, 500, 401), stalls past the client's timeout, or sends a
-malformed tool call. With the script empty it plays a small honest agent: search the
-catalog, then answer with ``ChatAnswer`` (or ``CandidateRanking`` in the given order).
-Every request body is recorded in ``requests`` for assertions.
+malformed tool call. With the script empty it plays ``policy`` (a function from the
+request body to a :class:`Reply`, e.g. a model that reads the agent's state section), by
+default a small honest agent: search the catalog, then answer with ``ChatAnswer`` (or
+``CandidateRanking`` in the given order). Every request body is recorded in ``requests``
+for assertions.
 
 Usage::
 
@@ -21,6 +23,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -70,6 +73,7 @@ class OpenAIServer:
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key
         self.script: list[Reply] = []
+        self.policy: Callable[[dict[str, Any]], Reply] = default_reply
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -98,7 +102,7 @@ class OpenAIServer:
     def next_reply(self, body: dict[str, Any]) -> Reply:
         with self._lock:
             self.requests.append(body)
-            return self.script.pop(0) if self.script else default_reply(body)
+            return self.script.pop(0) if self.script else self.policy(body)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
