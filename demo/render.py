@@ -149,8 +149,25 @@ def cards_html(recommendations: Iterable[Any]) -> str:
     return f'<div class="rec-cards">{"".join(cards)}</div>'
 
 
+def _thread_link(url: str | None) -> str:
+    """The evidence thread as a link, for http(s) links only (the agent copies the data's)."""
+    if not url or not url.startswith(("https://", "http://")):
+        return ""
+    return (
+        f'<a class="rec-link rec-thread" href="{html.escape(url)}" target="_blank" '
+        f'rel="noopener nofollow">Read the thread ↗</a> '
+    )
+
+
 def _card(rank: int, rec: Any) -> str:
     name = html.escape(public_text(rec.name))
+    # A language model's own suggestion that the catalog does not know is shown as such.
+    own = (
+        '<div class="rec-own" title="not found in the catalog">the model\'s own suggestion</div>'
+        if not getattr(rec, "in_catalog", True)
+        else ""
+    )
+    thread = _thread_link(getattr(rec, "thread_url", None))
     artist = public_text(rec.artist or "")
     artist = f'<div class="rec-artist">{html.escape(artist)}</div>' if artist else ""
     why = html.escape(public_text(rec.why))
@@ -176,8 +193,8 @@ def _card(rank: int, rec: Any) -> str:
     return (
         f'<div class="rec-card"><div class="rec-head"><div class="rec-name">{name}</div>'
         f'<div class="rec-rank" title="confidence {confidence:.0%}">#{rank}</div></div>'
-        f'{artist}<div class="rec-why" title="{why}">{why}</div>'
-        f"{play}</div>"
+        f'{artist}{own}<div class="rec-why" title="{why}">{why}</div>'
+        f"{thread}{play}</div>"
     )
 
 

@@ -48,6 +48,8 @@ CSS = """
 .rec-why { margin: 8px 0; font-size: .9rem; line-height: 1.4; display: -webkit-box;
   -webkit-line-clamp: 4; -webkit-box-orient: vertical; overflow: hidden; }
 .rec-link { font-size: .85rem; font-weight: 600; color: var(--color-accent); }
+.rec-thread { margin-right: 10px; }
+.rec-own { font-size: .75rem; font-style: italic; opacity: .75; margin-top: 2px; }
 .rec-player summary { cursor: pointer; font-size: .85rem; font-weight: 600; margin-bottom: 4px; }
 .rec-player iframe { width: 100%; aspect-ratio: 16 / 9; border: 0; border-radius: 8px; }
 .rec-empty { opacity: .65; font-size: .9rem; }

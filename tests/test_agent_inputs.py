@@ -165,3 +165,22 @@ def test_clip_reply_says_what_was_heard_and_names_the_picks(catalog, tmp_path: P
     assert "What I heard in your clip: slow dreamy synths" in result.reply
     assert result.recommendations and result.recommendations[0].name in result.reply
     assert len(result.reply.splitlines()) <= 3
+
+
+def test_cards_show_the_thread_link_and_mark_the_models_own_suggestions():
+    from agent import Recommendation
+    from demo.render import cards_html
+
+    page = cards_html(
+        [
+            Recommendation(
+                "So What", "Miles Davis", "Recommended in r/jazz.", None, 0.8,
+                thread_url="https://www.reddit.com/r/Jazz/comments/abc/x/",
+            ),
+            Recommendation("Imaginary", None, "The model's own suggestion: x", None, 0.2,
+                           in_catalog=False),
+            Recommendation("Bad link", None, "x", None, 0.2, thread_url="javascript:alert(1)"),
+        ]
+    )  # fmt: skip
+    assert 'href="https://www.reddit.com/r/Jazz/comments/abc/x/"' in page
+    assert page.count("the model's own suggestion") == 1 and "javascript" not in page

@@ -36,31 +36,15 @@ class FullCatalog:
     engine: Any
 
 
-def open_probe_engine(path: Path, data: Path) -> Any:
-    """The recommender beside the catalog at ``path``."""
-    import vectorstore.engine as engine
-
-    if hasattr(engine, "open_engine"):
-        return engine.open_engine(path)
-    from vectorstore import open_catalog
-    from vectorstore.musicrs import load_conversations
-
-    catalog = open_catalog(path)  # TEMPORARY until open_engine lands
-    records = engine.thread_records(load_conversations(data))
-    vectors = catalog.embedder.encode([r.request for r in records])
-    return engine.RecommendationEngine(
-        records, vectors, catalog.embedder, searcher=catalog, cards=catalog.get
-    )
-
-
 @pytest.fixture(scope="session")
 def full_catalog(musicrs_path: Path, tmp_path_factory: pytest.TempPathFactory) -> FullCatalog:
     from vectorstore import open_catalog
+    from vectorstore.engine import open_engine
 
     path = Path(os.environ.get("PROBE_CATALOG_DIR") or tmp_path_factory.mktemp("catalog"))
     command = [sys.executable, "-m", "vectorstore", "build", "--data", str(musicrs_path)]
     subprocess.run([*command, "--path", str(path)], check=True, capture_output=True)
-    return FullCatalog(open_catalog(path), open_probe_engine(path, musicrs_path))
+    return FullCatalog(open_catalog(path), open_engine(path))
 
 
 @pytest.fixture(scope="module")
