@@ -151,7 +151,11 @@ def bench(args: argparse.Namespace) -> None:
     from vectorstore.bench import run_bench
 
     if not run_bench(
-        args.data, repeats=args.repeats, queries=args.queries, server=not args.no_server
+        args.data,
+        repeats=args.repeats,
+        queries=args.queries,
+        server=not args.no_server,
+        engine_only=args.engine_only,
     ):
         sys.exit(1)
 
@@ -207,6 +211,9 @@ def parser() -> argparse.ArgumentParser:
     measure.add_argument("--repeats", type=int, default=1, help="runs of each build (median)")
     measure.add_argument("--queries", type=int, default=60, help="timed searches (median)")
     measure.add_argument("--no-server", action="store_true", help="skip the Chroma server figures")
+    measure.add_argument(
+        "--engine-only", metavar="PATH", help="only the engine's latency over the catalog at PATH"
+    )
     measure.set_defaults(run=bench)
     return main
 

@@ -91,6 +91,24 @@ def _search_p50(open_catalog: Callable[[], object], queries: list[str]) -> float
     return statistics.median(timings) * 1000
 
 
+def _engine_p50(open_engine: Callable[[], object], queries: list[str]) -> float:
+    """Median milliseconds of one warm recommendation (k=10): request sentences as text and
+    catalog names as seeds, alternating, as the queries of :func:`_bench_queries`."""
+    from vectorstore.engine import RecommendRequest
+
+    engine = open_engine()
+    timings = []
+    for number, query in enumerate(queries):
+        request = (
+            RecommendRequest(text=query) if number % 2 == 0 else RecommendRequest(seeds=(query,))
+        )
+        started = time.perf_counter()
+        engine.recommend(request)  # type: ignore[attr-defined]
+        if number >= WARMUP:
+            timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -123,12 +141,25 @@ def start_chroma_server(path: Path, port: int, timeout: float = 60.0) -> subproc
     raise CatalogError(f"The Chroma server on port {port} did not answer within {timeout:.0f} s.")
 
 
-def run_bench(data: str | None, repeats: int = 1, queries: int = 60, server: bool = True) -> bool:
-    """Measure, print a table, and return whether every target was met."""
+def run_bench(
+    data: str | None,
+    repeats: int = 1,
+    queries: int = 60,
+    server: bool = True,
+    engine_only: str | None = None,
+) -> bool:
+    """Measure, print a table, and return whether every target was met. ``engine_only``: only
+    the engine's latency, over the catalog already built there."""
+    from vectorstore.engine import open_engine
     from vectorstore.store import open_catalog
 
     console = Console()
     figures: list[Figure] = []
+    if engine_only is not None:
+        sample = _bench_queries(data, queries)
+        p50 = _engine_p50(lambda: open_engine(engine_only), sample)
+        figures.append(Figure("engine recommend p50, embedded", p50, 100, "ms"))
+        return _print_figures(console, figures, f"engine over {engine_only}, {queries} requests")
     work = Path(tempfile.mkdtemp(prefix="catalog-bench-"))
     env = {
         k: v
@@ -159,6 +190,14 @@ def run_bench(data: str | None, repeats: int = 1, queries: int = 60, server: boo
                 "search p50, embedded", _search_p50(lambda: open_catalog(store), sample), 30, "ms"
             )
         )
+        figures.append(
+            Figure(
+                "engine recommend p50, embedded",
+                _engine_p50(lambda: open_engine(store), sample),
+                100,
+                "ms",
+            )
+        )
         _, rss = _timed_command(["search", sample[0], "--path", str(store), "--json"], env)
         figures.append(Figure("peak RSS of a search process", rss / 2**30, 1.2, "GB"))
         if server:
@@ -180,10 +219,11 @@ def run_bench(data: str | None, repeats: int = 1, queries: int = 60, server: boo
                 process.wait(timeout=30)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    table = Table(
-        title=f"vectorstore bench (medians; {os.cpu_count()} cores; "
-        f"{repeats} build run(s), {queries} searches)"
-    )
+    return _print_figures(console, figures, f"{repeats} build run(s), {queries} searches")
+
+
+def _print_figures(console: Console, figures: list[Figure], what: str) -> bool:
+    table = Table(title=f"vectorstore bench (medians; {os.cpu_count()} cores; {what})")
     for column in ("figure", "median", "target", "ratio", "ok"):
         table.add_column(column)
     for f in figures:

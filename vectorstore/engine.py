@@ -31,6 +31,7 @@ Conventions
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -239,10 +240,10 @@ class Weights:
     """Reciprocal-rank-fusion weight of each source, and the sources' own settings."""
 
     similar_request: float = 1.0
-    co_recommendation: float = 1.0
-    graph_walk: float = 0.5
-    popularity: float = 0.5
-    search: float = 0.25
+    co_recommendation: float = 0.2
+    graph_walk: float = 0.1
+    popularity: float = 0.05
+    search: float = 0.05
     neighbours: int = 5  # similar threads read
     similarity_power: float = 4.0  # sharpens similarity into a thread weight
     community_boost: float = 2.0  # extra thread weight for the preferred community
@@ -290,6 +291,7 @@ class RecommendationEngine:
         self.key_vectors_of, self.weights = key_vectors, weights
         self.vectors = np.asarray(request_vectors, dtype=np.float32)
         self.thread_index = {r.thread: i for i, r in enumerate(self.records)}
+        self.request_rows = {r.request: i for i, r in enumerate(self.records)}
         self.contributions = [_thread_facts(r) for r in self.records]
         self.keys = sorted({key for facts in self.contributions for key in facts})
         self.key_index = {key: i for i, key in enumerate(self.keys)}
@@ -637,6 +639,11 @@ class RecommendationEngine:
         return {i: r for r, i in enumerate(order, start=1)}
 
     def _encode(self, text: str) -> np.ndarray:
+        """The text's vector; a text equal to a stored request reuses that request's vector
+        (the same model on the same text), so replaying a thread's own query costs nothing."""
+        row = self.request_rows.get(text)
+        if row is not None:
+            return self.vectors[row]
         return np.asarray(self.embedder.encode([text])[0], dtype=np.float32)
 
     # ----- the public calls -------------------------------------------------------------
@@ -861,4 +868,36 @@ def open_engine(
     records = [ThreadRecord.from_json(text) for text in texts]
     return RecommendationEngine(
         records, vectors, catalog.embedder, searcher=catalog, cards=catalog.get, weights=weights
+    )
+
+
+def engine_for_view(
+    catalogs: Any,
+    thread_name: str,
+    candidate_pool: Iterable[str],
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> RecommendationEngine:
+    """The engine for ranking ``thread_name`` in benchmark replay, restricted exactly as its
+    candidate-blind view (:meth:`vectorstore.views.FoldCatalogs.view`): the threads of the
+    other folds, every pool entity removed from them, the view's search and the view's cards.
+    Editing the thread, or deleting pool entities from the other threads, changes nothing it
+    serves (tests/test_engine_leakfree.py)."""
+    from vectorstore.musicrs import fold_of
+    from vectorstore.views import NameVectors
+
+    view = catalogs.view(thread_name, candidate_pool)
+    fold = fold_of(thread_name)
+    others = [t for t in catalogs.threads if fold_of(t.name) != fold]
+    records = [
+        dataclasses.replace(r, mentions=tuple(m for m in r.mentions if m.key not in view.excluded))
+        for r in thread_records(others, merge_aliases=False)
+    ]
+    requests = NameVectors(catalogs.directory / "requests", catalogs.embedder)
+    return RecommendationEngine(
+        records,
+        requests.matrix([r.request for r in records]),
+        catalogs.embedder,
+        searcher=view,
+        cards=view.get,
+        weights=weights,
     )
