@@ -98,6 +98,7 @@ _REGISTRY: dict[str, str] = {
     "agent": "evals.systems.agent:AgentSystem",
     "llm-direct": "evals.systems.llm_direct:LLMDirectSystem",
     "clap": "evals.systems.clap:ClapSystem",
+    "learned": "evals.systems.learned:LearnedSystem",
 }
 
 

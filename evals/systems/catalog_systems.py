@@ -279,7 +279,8 @@ class HybridSystem(RankingSystem):
         positions = list(weights)
         return catalog.vectors[positions], np.array([weights[p] for p in positions])
 
-    def rank(self, request: RankingRequest) -> RankedList:
+    def memo_features(self, request: RankingRequest) -> np.ndarray:
+        """:meth:`features`, computed once per request and settings (see ``_FEATURES``)."""
         key = (
             request.name,
             request.query,
@@ -292,8 +293,13 @@ class HybridSystem(RankingSystem):
         )
         if key not in _FEATURES:
             _FEATURES[key] = self.features(request)
+        return _FEATURES[key]
+
+    def rank(self, request: RankingRequest) -> RankedList:
         weights = np.array([getattr(self, f"w_{f}") for f in FEATURES])
-        return RankedList(order_by(_FEATURES[key] @ weights, request, self.context.seed))
+        return RankedList(
+            order_by(self.memo_features(request) @ weights, request, self.context.seed)
+        )
 
 
 # Features depend only on the request, the data and the settings above, never on the weights: a
