@@ -422,18 +422,26 @@ class RecommendationEngine:
         return found, missing
 
     def mentioned(self, text: str, admitted: np.ndarray) -> list[int]:
-        """Entities whose whole name occurs in ``text`` as a phrase, longest first; a one-word
-        name counts only when capitalised there ("love" the word is not "Love" the band)."""
+        """Entities whose whole name occurs in ``text`` as a phrase, longest first; words
+        already read as a longer name are not read again ("Beach House" is not also "The
+        House"); a one-word name counts only when capitalised there and not a common word
+        ("love" the word is not "Love" the band, "I've" is not "IVE")."""
         words = text.split()
         found: list[int] = []
+        covered = np.zeros(len(words), dtype=bool)
         for size in range(min(MENTION_WORDS, len(words)), 0, -1):
             for start in range(len(words) - size + 1):
-                span = words[start : start + size]
-                if size == 1 and not span[0].lstrip("\"'(“‘*_[")[:1].isupper():
+                if covered[start : start + size].any():
                     continue
-                for position in self.by_loose_key.get(loose_key(" ".join(span)), ()):
-                    if admitted[position] and position not in found:
-                        found.append(position)
+                span = words[start : start + size]
+                if size == 1 and not _names_one_word(span[0]):
+                    continue
+                positions = [
+                    p for p in self.by_loose_key.get(loose_key(" ".join(span)), ()) if admitted[p]
+                ]
+                if positions:
+                    covered[start : start + size] = True
+                found += [p for p in positions if p not in found]
         return found
 
     # ----- sources ----------------------------------------------------------------------
@@ -771,6 +779,13 @@ class RecommendationEngine:
                 )
             )
         return found
+
+
+def _names_one_word(word: str) -> bool:
+    """Whether a lone word of a request may name an entity: capitalised, no apostrophe, and
+    not a common word."""
+    bare = word.strip("\"'(“‘*_[]),.!?:;”’")
+    return bare[:1].isupper() and "'" not in bare and "\u2019" not in bare and bool(tokenize(bare))
 
 
 def _column(matrix: sparse.csc_matrix, column: int) -> np.ndarray:
