@@ -4,7 +4,9 @@ session before the user sees it.
 Conventions:
 
 - An item the turn's ``recommend`` call returned (same entity id) keeps that call's facts
-  and evidence. Any other item is looked up in the catalog by name: a close match
+  and evidence. An item with a catalog id whose card has the same name is that card, with
+  its most upvoted recommending thread as evidence. Any other item is looked up in the
+  catalog by name: a close match
   (:data:`MATCH_SCORE`, and the artist agreeing when the model named one) gets the card's
   name, artist, kind and link; no match is kept but marked ``in_catalog=False`` (the
   model's own suggestion), with the model's link dropped (it could be invented).
@@ -23,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from agent.grammar import Kind
 from agent.schemas import RecommendationOut
 from agent.state import GivenItem, SessionState, same_name
+from tools.catalog import ThreadCitation, best_thread
 from tools.recommend import RecommendedFacts
 from vectorstore.entities import junk_reason
 
@@ -59,6 +62,13 @@ class CheckedRecommendation(BaseModel):
         )
 
 
+def _cited(thread: ThreadCitation | None) -> str | None:
+    if thread is None:
+        return None
+    votes = f" (top reply +{thread.votes})" if thread.votes else ""
+    return f"recommended in r/{thread.community}{votes}"
+
+
 def _artist_agrees(model_artist: str | None, card: Any) -> bool:
     artists = list(getattr(card, "artists", ()) or ())
     return not model_artist or not artists or any(same_name(model_artist, a) for a in artists)
@@ -67,6 +77,10 @@ def _artist_agrees(model_artist: str | None, card: Any) -> bool:
 def _catalog_match(item: RecommendationOut, catalog: Any) -> Any | None:
     if catalog is None:
         return None
+    if item.entity_id:
+        card = catalog.get(item.entity_id)
+        if card is not None and same_name(card.name, item.name):
+            return card
     try:
         hits = catalog.lookup(item.name[:200], k=3)
     except ValueError:  # a name the catalog refuses to look up is simply not matched
@@ -102,6 +116,7 @@ def check_recommendations(
         else:
             artists = list(card.artists or [])
             evidence = facts.evidence[0] if facts and facts.evidence else None
+            thread = None if facts else best_thread(card)
             urls = list(card.youtube_urls or [])
             result = CheckedRecommendation(
                 name=card.name,
@@ -112,8 +127,9 @@ def check_recommendations(
                 in_catalog=True,
                 kind=card.kind,
                 entity_id=card.id,
-                evidence=evidence.detail if evidence else None,
-                thread_url=(evidence.thread_url if evidence else None) or item.thread_url,
+                evidence=evidence.detail if evidence else _cited(thread),
+                thread_url=(evidence.thread_url if evidence else None)
+                or (thread.url if thread else None),
             )
         artists = tuple(card.artists or ()) if card is not None else (item.artist or "",)
         if session.is_rejected(result.name, artists) or session.was_given(

@@ -150,7 +150,13 @@ class OfflineBrain(BaseChatModel):
             return []
         if turn.context.engine is not None and self._has(RECOMMEND_TOOL):
             args = turn.recommend_args()
-            return [(RECOMMEND_TOOL, args)] if args else []
+            calls = [(RECOMMEND_TOOL, args)] if args else []
+            if turn.session.more_by_seed_artists and self._has(SEARCH_TOOL):
+                # "more by X": the recommender finds the company X keeps; the catalog's
+                # artist filter finds X's own works, which come first.
+                artist = turn.session.seeds[0]
+                calls.append((SEARCH_TOOL, {"query": artist, "k": RECOMMEND_K, "artist": artist}))
+            return calls
         query = turn.search_query()
         return [(SEARCH_TOOL, {"query": query, "k": RECOMMEND_K})] if query else []
 
@@ -351,15 +357,15 @@ class _Turn:
         return sentence[0].upper() + sentence[1:] + "."
 
     def recommendations(self) -> list[RecommendationOut]:
+        hits = [h for data in self.data(SEARCH_TOOL, SearchData) for h in data.hits]
+        hits = [h for h in hits if not self._excluded(h)]
+        picks = [self._from_search(h, hits) for h in hits]
         found = self.data(RECOMMEND_TOOL, RecommendData)
         if found:
             items = [i for i in found[0].items if not self._excluded(i)]
-            return [self._from_engine(i, rank) for rank, i in enumerate(items, 1)][
-                :MAX_RECOMMENDATIONS
-            ]
-        hits = [h for data in self.data(SEARCH_TOOL, SearchData) for h in data.hits]
-        hits = [h for h in hits if not self._excluded(h)]
-        return [self._from_search(h, hits) for h in hits][:MAX_RECOMMENDATIONS]
+            picks += [self._from_engine(i, rank) for rank, i in enumerate(items, 1)]
+        unique = {p.entity_id: p for p in reversed(picks)}  # first occurrence wins
+        return [p for p in picks if unique.get(p.entity_id) is p][:MAX_RECOMMENDATIONS]
 
     def _excluded(self, card: CardFacts) -> bool:
         state = self.session
@@ -390,9 +396,17 @@ class _Turn:
 
     def _from_search(self, hit: CardFacts, hits: Sequence[CardFacts]) -> RecommendationOut:
         top = max((h.score or 0.0 for h in hits), default=0.0) or 1.0
-        where = f" in r/{', r/'.join(hit.communities[:2])}" if hit.communities else ""
-        times = f"recommended {hit.mentions} times{where}" if hit.mentions else f"discussed{where}"
-        why = f"A catalog match for “{self.search_query()[:60]}”, {times}."
+        thread = hit.best_thread
+        if thread is None:  # a catalog without threads (a user's file): the match is the reason
+            communities = ", r/".join(hit.communities[:2])
+            where = f", discussed in r/{communities}" if communities else ""
+            why = f"A catalog match for “{self.search_query()[:60]}”{where}."
+        else:
+            times = f"{hit.mentions} times" if hit.mentions > 1 else "once"
+            why = f"Recommended {times} in the catalog's threads, best in r/{thread.community}"
+            why += f" — top reply +{thread.votes}." if thread.votes else "."
+        if self.session.more_by_seed_artists and self.session.seeds:
+            why = f"By {self.session.seeds[0]}. {why}"
         return RecommendationOut(
             name=hit.name,
             artist=_artist_of(hit),
@@ -400,6 +414,7 @@ class _Turn:
             youtube_url=hit.youtube_urls[0] if hit.youtube_urls else None,
             confidence=round(0.9 * min(max((hit.score or 0.0) / top, 0.0), 1.0), 2),
             entity_id=hit.id,
+            thread_url=thread.url if thread else None,
         )
 
 
@@ -408,9 +423,15 @@ def _artist_of(card: CardFacts) -> str | None:
 
 
 def evidence_sentence(evidence: Sequence[EvidenceFacts]) -> str:
-    """The engine's strongest reasons as one sentence a person reads, with the best votes."""
+    """The engine's strongest reasons as one sentence a person reads, with the best votes,
+    naming the seed and the community when the engine's wording leaves them out."""
     best = evidence[0]
-    sentence = best.detail[0].upper() + best.detail[1:]
+    detail = best.detail
+    if best.seed:
+        detail = detail.replace("your seeds", best.seed)
+    if best.community and f"r/{best.community}" not in detail:
+        detail += f" in r/{best.community}"
+    sentence = detail[0].upper() + detail[1:]
     if best.votes:
         sentence += f" — top reply +{best.votes}"
     others = [e.detail for e in evidence[1:2] if e.source != best.source]

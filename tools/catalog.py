@@ -113,6 +113,14 @@ def _catalog(runtime: ToolRuntime) -> CatalogLike:
     return catalog
 
 
+class ThreadCitation(BaseModel):
+    """The thread a card was most upvoted in as a recommendation: what a reply cites."""
+
+    url: str
+    community: str
+    votes: int
+
+
 class CardFacts(BaseModel):
     """The facts of a catalog card a reply may cite, trimmed to what fits a prompt."""
 
@@ -125,11 +133,22 @@ class CardFacts(BaseModel):
     youtube_urls: list[str] = []
     mentions: int = 0
     score: float | None = None
+    best_thread: ThreadCitation | None = None
+
+
+def best_thread(card: Any) -> ThreadCitation | None:
+    """The most upvoted thread recommending ``card`` (cards without threads have none)."""
+    cited = [t for t in getattr(card, "threads", ()) or () if t.role == "recommended" and t.url]
+    if not cited:
+        return None
+    top = max(cited, key=lambda t: t.votes)
+    return ThreadCitation(url=top.url, community=top.community, votes=top.votes)
 
 
 def card_facts(card: Any, score: float | None = None) -> CardFacts:
     """:class:`CardFacts` of a card (any object with the ``EntityCard`` fields)."""
     return CardFacts(
+        best_thread=best_thread(card),
         id=card.id,
         name=card.name,
         kind=card.kind,
@@ -171,7 +190,11 @@ def enveloped(run: Callable[[], BaseModel]) -> str:
 
 @tool
 def search_catalog(
-    query: str, runtime: ToolRuntime[Any], k: int = 8, community: str | None = None
+    query: str,
+    runtime: ToolRuntime[Any],
+    k: int = 8,
+    community: str | None = None,
+    artist: str | None = None,
 ) -> str:
     """Search the music catalog by description (words, genre, mood, tags heard in a clip).
 
@@ -183,10 +206,11 @@ def search_catalog(
         query: what to look for, e.g. "dreamy shoegaze with female vocals".
         k: how many results (1-25).
         community: optional Reddit community to prefer, e.g. "indieheads", "metal".
+        artist: only works credited to this artist (for "more by Radiohead").
 
     Returns {"ok": true, "data": {"hits": [{"id", "name", "kind", "artists",
-    "communities", "related", "youtube_urls", "mentions", "score"}]}} or {"ok": false,
-    "error"}.
+    "communities", "related", "youtube_urls", "mentions", "score", "best_thread": {"url",
+    "community", "votes"}}]}} or {"ok": false, "error"}.
     """
 
     def run() -> SearchData:
@@ -194,7 +218,10 @@ def search_catalog(
         if not query.strip():
             raise Unavailable("The search query is empty; describe what to look for.")
         hits = catalog.search(
-            query[:MAX_QUERY_CHARS], k=max(1, min(int(k), MAX_K)), community=community or None
+            query[:MAX_QUERY_CHARS],
+            k=max(1, min(int(k), MAX_K)),
+            community=community or None,
+            artist=artist or None,
         )
         return SearchData(hits=[card_facts(h.card, h.score) for h in hits])
 
