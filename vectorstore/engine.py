@@ -162,7 +162,8 @@ def thread_weights(record: ThreadRecord) -> dict[str, float]:
     """How much each recommendation of a thread counts: 1 for the thread's
     :data:`TOP_VOTED` best-voted entities (its consensus; ties by key), else
     :data:`LOW_VOTED_WEIGHT`. Chosen on dev over 1 + log(votes), votes / best votes and
-    1 / rank (Hit@20 with similar requests alone: 7.3 against 6.5, 6.8 and 5.2 %)."""
+    1 / rank (Hit@20 with similar requests alone: 7.3 against 6.5, 6.8 and 5.2 %, from a
+    one-off numpy grid over the dev split, before the catalog's cleaned reading landed)."""
     best: dict[str, int] = {}
     for m in record.mentions:
         if m.role == "recommended":
@@ -239,7 +240,8 @@ class Searcher(Protocol):
 class Weights:
     """Reciprocal-rank-fusion weight of each source, and the sources' own settings.
 
-    Chosen on the dev split (368 threads, recommend task, Hit@20 / nDCG@20 %): similar
+    Chosen on the dev split (368 threads, recommend task, Hit@20 / nDCG@20 %, each setting
+    run through :class:`evals.recommend.EngineRecommender` by a one-off script): similar
     requests alone 6.52 / 0.67; with co-recommendation 0.2: 6.79 / 0.58; co-recommendation
     1.0 and graph walk 0.3: 4.62 / 0.34; every source (1, 1, 0.5, 0.5, 0.25): 1.09 / 0.06.
     Long Reddit requests name many entities, so their seeds are weak evidence beside whole
