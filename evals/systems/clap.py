@@ -181,10 +181,9 @@ def load_clap(model_id: str) -> tuple[Any, Any]:
     try:
         processor = ClapProcessor.from_pretrained(model_id)
         model = ClapModel.from_pretrained(model_id).eval()
-    except (OSError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    except (OSError, ValueError):
         raise SystemChoiceError(
-            f"clap could not load CLAP weights from {model_id!r} ({reason}); pass a local "
-            "folder or a reachable Hugging Face id with --option model=..."
+            f"clap could not load CLAP weights from {model_id!r} (no network, or not a "
+            "ClapModel folder); pass a downloaded copy with --option model=PATH."
         ) from None
     return model, processor
