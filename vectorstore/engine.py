@@ -9,7 +9,7 @@ Conventions
   recommended where, with which votes; kind votes; artists named alone in the same comment;
   spellings). Excluding threads (``RecommendRequest.exclude_threads``) subtracts their
   contributions and admits only entities some other thread names, so it is exactly
-  equivalent to building the engine without them (tests/test_engine_leaveout.py rebuilds
+  equivalent to building the engine without them (tests/test_engine.py rebuilds
   to prove it). With threads excluded, cards come from these statistics and search is the
   engine's own name search, never a catalog that saw the excluded threads.
 - Sources (each a ranking of entities with :class:`Evidence`): ``similar_request`` (MiniLM
