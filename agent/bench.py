@@ -1,11 +1,13 @@
 """``python -m agent bench``: warm offline turn latency and the process's peak memory.
 
-Conventions: the offline brain with the default catalog and the audio tools; every model
-is loaded and every code path compiled by one untimed warm-up turn of each kind; figures
-are medians over ``repeats`` turns, each in a fresh session; the clip is a generated 30 s
-WAV (a chord with a pulse, so tempo and tags have something to find); peak RSS is the sum
-of the high-water marks (``VmHWM``) of this process and its live children (the audio
-tagger runs in its own process), read after all turns, i.e. with everything loaded.
+Conventions: the offline brain with the default catalog, its recommender and the audio
+tools; every model is loaded and every code path compiled by one untimed warm-up turn of
+each kind; figures are medians over ``repeats`` turns, each in a fresh session (a
+follow-up turn is timed after an untimed first turn of the same session); the clip is a
+generated 30 s WAV (a chord with a pulse, so tempo and tags have something to find); peak
+RSS is the sum of the high-water marks (``VmHWM``) of this process and its live children
+(the audio tagger runs in its own process), read after all turns, i.e. with everything
+loaded.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ TEXT_BUDGET_S = 0.300
 CLIP_BUDGET_S = 5.0
 RSS_BUDGET_MB = 3 * 1024
 TEXT_TURN = "Something dreamy and ambient like Boards of Canada, please."
+FOLLOW_UP = "Not Tycho, and more like the second one."
 
 
 @dataclass(frozen=True)
 class BenchResult:
     text_median_s: float
+    follow_up_median_s: float
     clip_median_s: float | None
     peak_rss_mb: float
     children_rss_mb: float
@@ -69,10 +73,16 @@ def peak_rss_mb() -> tuple[float, float]:
     return _high_water_kb("self") / 1024, sum(_high_water_kb(pid) for pid in children) / 1024
 
 
-def _median_turn_s(agent, text: str, audio: str | None, repeats: int, tag: str) -> float:
+def _median_turn_s(
+    agent, text: str, audio: str | None, repeats: int, tag: str, after: str | None = None
+) -> float:
+    """Median duration of ``text`` (with ``audio``), each in a fresh session that first
+    said ``after`` (untimed) when given."""
     durations = []
     for i in range(repeats):
         session = f"bench-{tag}-{i}"
+        if after:
+            agent.run_turn(session, after)
         started = time.perf_counter()
         agent.run_turn(session, text, audio)
         durations.append(time.perf_counter() - started)
@@ -89,6 +99,7 @@ def bench(repeats: int = 7) -> BenchResult:
         clip = str(synth_clip(Path(folder) / "bench-clip.wav"))
         agent.run_turn("bench-warm-text", TEXT_TURN)
         text_s = _median_turn_s(agent, TEXT_TURN, None, repeats, "text")
+        follow_s = _median_turn_s(agent, FOLLOW_UP, None, repeats, "follow", after=TEXT_TURN)
         clip_s = None
         if "describe_audio" in names:
             agent.run_turn("bench-warm-clip", "Recommend music like this.", clip)
@@ -96,11 +107,13 @@ def bench(repeats: int = 7) -> BenchResult:
     own_mb, children_mb = peak_rss_mb()
     return BenchResult(
         text_median_s=text_s,
+        follow_up_median_s=follow_s,
         clip_median_s=clip_s,
         peak_rss_mb=own_mb + children_mb,
         children_rss_mb=children_mb,
         repeats=repeats,
-        catalog=agent.catalog_status(),
+        catalog=agent.catalog_status()
+        + ("" if agent.has_recommender else ", without the recommender"),
         tools=names,
     )
 
@@ -114,6 +127,7 @@ def print_bench(result: BenchResult) -> None:
     print(f"offline brain, catalog {result.catalog}, tools: {', '.join(result.tools)}")
     print(f"medians of {result.repeats} warm turns")
     print(line("text-only turn", result.text_median_s, TEXT_BUDGET_S, "s"))
+    print(line("follow-up turn", result.follow_up_median_s, TEXT_BUDGET_S, "s"))
     if result.clip_median_s is None:
         print("30 s clip turn               not measured: the audio tools are not installed")
     else:

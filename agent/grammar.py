@@ -262,10 +262,10 @@ class ParsedMessage:
     """What one message says, in the grammar's terms.
 
     ``music`` is the message without injection sentences; ``topic`` is what is left of it
-    once rejections, references, kinds, descriptors and filler words are taken out: empty
-    for a pure follow-up ("the second one, but albums"). ``references`` are 1-based
-    positions in the last list of recommendations; ``-1`` means its last item and ``0``
-    the whole list ("more like those").
+    once rejections, references and kinds are taken out, or empty when only descriptors
+    and filler words would be left: a pure follow-up ("the second one, but albums").
+    ``references`` are 1-based positions in the last list of recommendations; ``-1``
+    means its last item and ``0`` the whole list ("more like those").
     """
 
     text: str
@@ -437,5 +437,6 @@ def parse_message(text: str) -> ParsedMessage:
         descriptors=tuple(descriptors),
         genres=tuple(genres),
         communities=tuple(communities),
-        topic=" ".join(topic_words),
+        # The words as typed (names keep their "of"), once something beyond filler is left.
+        topic=" ".join(_WORD.findall(rest)) if topic_words else "",
     )

@@ -146,6 +146,9 @@ class OfflineBrain(BaseChatModel):
                     return [(DESCRIBE_TOOL, {"path": path})]
         if turn.context.candidates:
             return self._plan_ranking(turn)
+        retry = turn.retry_unresolved()
+        if retry:
+            return [(RECOMMEND_TOOL, retry)]
         if turn.ran(RECOMMEND_TOOL) or turn.ran(SEARCH_TOOL) or turn.injection_only:
             return []
         if turn.context.engine is not None and self._has(RECOMMEND_TOOL):
@@ -234,7 +237,9 @@ class _Turn:
     def __init__(self, context: TurnContext, after: Sequence[BaseMessage]) -> None:
         self.context = context
         self.session = context.session
-        self.music = context.message.music.strip()
+        # A ranking turn's query goes to rank_candidates as given (the benchmark's words);
+        # a chat turn's words are the grammar's music part (without an injection).
+        self.music = (context.text if context.candidates else context.message.music).strip()
         self.injection_only = self.session.injection and not self.music
         # tool name -> outcomes in call order
         self.outcomes: dict[str, list[ToolOutcome]] = {}
@@ -304,13 +309,17 @@ class _Turn:
     def recommend_args(self) -> dict[str, Any]:
         """The ``recommend`` call the session state asks for (empty: nothing to go on)."""
         state = self.session
+        tags = self.heard_tags()
         text = state.request_text()
-        if not text and not state.seeds and self.words() and not state.referenced:
+        if _only_names(state.topic, state.seeds):
+            # "I like Björk": the seed says it all; its name as text would only match
+            # requests that happen to share the word.
+            text = " ".join(state.descriptors)
+        if not (text or state.seeds or tags or state.referenced) and self.words():
             text = self.words()  # a first message the grammar only half read
         args: dict[str, Any] = {"text": text, "k": RECOMMEND_K}
         if state.seeds:
             args["seeds"] = list(state.seeds)
-        tags = self.heard_tags()
         if tags:
             args["heard_tags"] = tags
         if state.rejected:
@@ -323,6 +332,18 @@ class _Turn:
             args["more_by_seed_artists"] = True
         if not (text or state.seeds or tags or state.community):
             return {}
+        return args
+
+    def retry_unresolved(self) -> dict[str, Any]:
+        """A second ``recommend`` when the catalog knew none of the seeds: their names go in
+        as words, which find the requests that mention them ("I like Björk")."""
+        found = self.data(RECOMMEND_TOOL, RecommendData)
+        if len(found) != 1 or not self.session.seeds:
+            return {}
+        if len(found[0].unresolved) < len(self.session.seeds) or not self.session.topic:
+            return {}
+        args = {k: v for k, v in self.recommend_args().items() if k != "seeds"}
+        args["text"] = self.session.request_text()
         return args
 
     def state_line(self) -> str:
@@ -362,7 +383,7 @@ class _Turn:
         picks = [self._from_search(h, hits) for h in hits]
         found = self.data(RECOMMEND_TOOL, RecommendData)
         if found:
-            items = [i for i in found[0].items if not self._excluded(i)]
+            items = [i for i in found[-1].items if not self._excluded(i)]
             picks += [self._from_engine(i, rank) for rank, i in enumerate(items, 1)]
         unique = {p.entity_id: p for p in reversed(picks)}  # first occurrence wins
         return [p for p in picks if unique.get(p.entity_id) is p][:MAX_RECOMMENDATIONS]
@@ -416,6 +437,14 @@ class _Turn:
             entity_id=hit.id,
             thread_url=thread.url if thread else None,
         )
+
+
+def _only_names(topic: str, names: Sequence[str]) -> bool:
+    """True when ``topic`` says nothing beyond ``names`` (and filler)."""
+    rest = topic.lower()
+    for name in names:
+        rest = rest.replace(name.lower(), " ")
+    return bool(topic) and not set(rest.split()) - {"like", "love", "i", "and", "by"}
 
 
 def _artist_of(card: CardFacts) -> str | None:

@@ -245,6 +245,11 @@ class MusicAgent:
             else f"unavailable ({self._catalog.unavailable})"
         )
 
+    @property
+    def has_recommender(self) -> bool:
+        """True once the catalog's recommender is open (else chat recommends by search)."""
+        return self._catalog is not None and self._catalog.engine is not None
+
     # --- internals -------------------------------------------------------------------
 
     def _check_input(self, text: str, audio: str | None, candidates: Sequence[str]) -> str | None:
@@ -452,19 +457,20 @@ def open_default_catalog(settings: Settings) -> _OpenedCatalog:
     Without the recommender (a catalog built from a user's file has no threads) chat still
     works: the brain recommends by catalog search."""
     try:
-        from vectorstore import open_catalog
-
-        catalog = open_catalog(settings.catalog_path)
-    except Exception as error:  # a missing index must not break chat: tools say so
-        return _OpenedCatalog(None, _reason(error, "opening the catalog"))
-    try:
         from vectorstore.engine import open_engine
 
         engine = open_engine(settings.catalog_path)
     except Exception as error:  # chat goes on with catalog search
         log.warning("recommender unavailable (%s); using catalog search", _reason(error, ""))
-        engine = None
-    return _OpenedCatalog(catalog, engine=engine)
+    else:  # the engine's own catalog: one copy of the index in memory, not two
+        return _OpenedCatalog(engine.searcher, engine=engine)
+    try:
+        from vectorstore import open_catalog
+
+        catalog = open_catalog(settings.catalog_path)
+    except Exception as error:  # a missing index must not break chat: tools say so
+        return _OpenedCatalog(None, _reason(error, "opening the catalog"))
+    return _OpenedCatalog(catalog)
 
 
 def split_youtube_links(text: str) -> tuple[str, list[str]]:

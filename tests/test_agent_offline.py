@@ -71,6 +71,8 @@ def test_ranking_turn_returns_every_index_once(agent, catalog):
     )
     assert sorted(result.ranking) == [0, 1, 2]
     assert [t.name for t in result.trace][-1] == "rank_candidates"
+    # The benchmark's query reaches the scorer as given (replay parity with ``hybrid``).
+    assert result.trace[-1].args == {"query": "heavy doom metal riffs"}
     assert result.recommendations == []
 
 

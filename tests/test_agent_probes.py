@@ -100,7 +100,8 @@ class Probe:
 
     def recommend_args(self, result: TurnResult) -> dict[str, Any]:
         calls = [t.args for t in result.trace if t.name == "recommend"]
-        assert len(calls) == 1, result.trace
+        # One call from the state; a second only when the catalog knew none of the seeds.
+        assert 1 <= len(calls) <= 2, result.trace
         return calls[0]
 
     def assert_no_seed(self, result: TurnResult, seed: str) -> None:
@@ -457,9 +458,10 @@ def test_llm_brain_sees_the_state_and_its_picks_are_guarded(
             assert invented[0].why.startswith("The model's own suggestion")
             assert invented[0].youtube_url is None
         matched = [r for r in recs if r.in_catalog]
-        assert matched and all(
-            r.entity_id and full_catalog.catalog.get(r.entity_id) for r in matched
-        )
+        assert all(r.entity_id and full_catalog.catalog.get(r.entity_id) for r in matched)
+        # "more like the last one" may point at the model's own suggestion, which the
+        # recommender cannot start from; otherwise some picks are the catalog's.
+        assert matched or any(item.entity_id is None for item in state.referenced)
         for rec in recs:
             assert not state.is_rejected(rec.name, [rec.artist or ""]), rec.name
             assert rec.name not in shown, f"{rec.name} repeated"
