@@ -1,11 +1,12 @@
 """``agent``: benchmark replay through the product's own agent and turn API.
 
-Each thread becomes one turn of a fresh session: the ``query`` (text modes) and the first
-clip (audio modes) go in as the user message, the shuffled candidates as the numbered
-list, the community as context, and the catalog tools read the candidate-blind view of
-docs/evaluation.md (``vectorstore.views.leak_free_catalog``). The agent must answer with the
-structured ``CandidateRanking`` (indices into the shown list); the names are looked up
-from those indices, nothing is parsed from text. The session is reset afterwards.
+Each thread becomes one turn of a fresh session: the ``query`` (text modes) is the user
+message; the first clip (audio modes), the shuffled candidates and the community travel in
+the turn's runtime context (never in the prompt), and the catalog tools read the
+candidate-blind view of docs/evaluation.md (``vectorstore.views.leak_free_catalog``). The
+agent must answer with the structured ``CandidateRanking`` (indices into the shown list);
+the names are looked up from those indices, nothing is parsed from text. The session is
+reset afterwards.
 
 ``rank_candidates`` scores the pool with the ``hybrid`` system's leak-free ranker (passed
 as the turn's scorer), so the agent's number is hybrid's ranking reached through the agent
