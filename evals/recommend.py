@@ -189,6 +189,7 @@ class EngineRecommender(EngineRequestSystem):
             k=LIST_LENGTH,
             prefer_community=request.subreddit,
             exclude_threads=(request.name,),
+            named_may_return=True,
         )
 
 

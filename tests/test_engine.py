@@ -108,6 +108,17 @@ def test_exclusions_seeds_and_their_artists_never_come_back():
     )
 
 
+def test_entities_the_text_names_come_back_only_when_allowed():
+    engine = engine_of(threads(dataset()), Weights(co_recommendation=1.0, similar_request=1.0))
+    request = RecommendRequest(text="something like Roads and Teardrop", k=40)
+    named = {entity_key("Roads"), entity_key("Teardrop")}
+    answer = engine.recommend(request)
+    assert named <= {c.id for c in answer.seeds}
+    assert not named & {i.card.id for i in answer.items}
+    again = engine.recommend(dataclasses.replace(request, named_may_return=True))
+    assert named & {i.card.id for i in again.items}
+
+
 def test_kind_community_and_excluded_entities_are_hard():
     engine = engine_of(threads(dataset()))
     answer = engine.recommend(

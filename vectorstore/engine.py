@@ -95,6 +95,10 @@ class RecommendRequest:
     exclude_threads: tuple[str, ...] = ()
     #: A community to favour without filtering by it (popularity, similar requests there).
     prefer_community: str | None = None
+    #: Entities the text names (and their artists) stay evidence but may come back: replies
+    #: to Reddit requests often re-recommend what the request named (chosen on dev for the
+    #: recommend task: Hit@20 7.34 % against 6.52 % when they are excluded).
+    named_may_return: bool = False
 
 
 @dataclass(frozen=True)
@@ -677,6 +681,7 @@ class RecommendationEngine:
         prefer = community_name(request.prefer_community) if request.prefer_community else community
         seeds, unresolved = self.resolve(request.seeds, admitted)
         text = " ".join([request.text.strip(), *request.heard_tags]).strip()
+        given = len(seeds)  # seeds named as seeds; the rest are read from the text
         for position in self.mentioned(request.text, admitted):
             if position not in seeds:
                 seeds.append(position)
@@ -715,10 +720,17 @@ class RecommendationEngine:
                 continue
             for entity, score in reciprocal_rank_fusion(ranked.ranks()).items():
                 fused[entity] = fused.get(entity, 0.0) + weight * score
+        banned_seeds = seeds[:given] if request.named_may_return else seeds
         banned_artists = {entity_key(a) for a in request.exclude_artists}
         if not request.more_by_seed_artists:
-            banned_artists |= set(seed_artists.values())
-        banned = {entity_key(e) for e in request.exclude_entities} | {self.keys[s] for s in seeds}
+            banned_artists |= {
+                a
+                for s in banned_seeds
+                for a in self.artist_keys(self.keys[s], excluded, self.card(self.keys[s], excluded))
+            }
+        banned = {entity_key(e) for e in request.exclude_entities} | {
+            self.keys[s] for s in banned_seeds
+        }
         kept: list[RecommendedEntity] = []
         artists_of: list[set[str]] = []
         for entity in sorted(fused, key=lambda i: (-fused[i], i)):
