@@ -11,6 +11,11 @@ Conventions:
   ``gradio_client`` from submit to the first streamed tool step, and to the final answer,
   each turn in a fresh session (the first turn after start is reported on its own).
   Load: ``--sessions`` clients at once, two turns each, every turn must end in an answer.
+- ``--abuse`` measures instead whether one client can slow the others: ``--sessions``
+  clients (20 by default here) hold three-turn conversations, once alone and once while
+  one more client keeps sending 1 MB messages; every conversation turn must end in an
+  answer, every abusive turn in its refusal sentence, and the p95 turn time with the
+  abuser is printed as a ratio to the p95 without (target: at most 2).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +58,8 @@ def free_port() -> int:
 def start_app(port: int) -> tuple[subprocess.Popen[bytes], float]:
     """Launch ``python -m demo``; return it and the seconds until its API answered."""
     env = os.environ | {"GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    # The bench's conversations are kept in a throwaway folder, not among real users' ones.
+    env.setdefault("DEMO_DATA_DIR", tempfile.mkdtemp(prefix="demo-bench-"))
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "demo"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -98,6 +107,76 @@ def conversation(url: str, index: int) -> list[Turn]:
     return [timed_turn(url, PROMPTS[(index + k) % len(PROMPTS)]) for k in range(2)]
 
 
+def session_turns(url: str, index: int, turns: int) -> list[Turn]:
+    """``turns`` consecutive turns of one client (one session), each timed."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False, download_files=False)
+    timed = []
+    for k in range(turns):
+        started = time.perf_counter()
+        outputs = client.predict(
+            {"text": PROMPTS[(index + k) % len(PROMPTS)], "files": []}, api_name="/chat"
+        )
+        turn = outputs[-1] if isinstance(outputs[-1], dict) else {}
+        ok = bool(turn.get("ok") and turn.get("recommendations"))
+        timed.append(Turn(None, time.perf_counter() - started, ok))
+    return timed
+
+
+def abuse(url: str, stop: threading.Event, counts: dict[str, int]) -> None:
+    """Send 1 MB messages from one client until ``stop``; count refusals and anything else."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False, download_files=False)
+    message = "a" * 1_000_000
+    while not stop.is_set():
+        try:
+            turn = client.predict({"text": message, "files": []}, api_name="/chat")[-1]
+            refused = isinstance(turn, dict) and not turn["ok"] and "characters" in turn["reply"]
+            counts["refused" if refused else "other"] += 1
+        except Exception:  # a dropped or failed request is what the bench looks for
+            counts["error"] += 1
+
+
+def load_with_and_without_abuser(url: str, sessions: int, turns: int) -> None:
+    """Print both runs' p95 turn times and their ratio; exit 1 on any failed turn."""
+
+    def run(with_abuser: bool) -> tuple[list[Turn], dict[str, int]]:
+        stop, counts = threading.Event(), {"refused": 0, "other": 0, "error": 0}
+        abuser = threading.Thread(target=abuse, args=(url, stop, counts), daemon=True)
+        if with_abuser:
+            abuser.start()
+            time.sleep(1.0)  # the abuser is already sending when the sessions start
+        with ThreadPoolExecutor(sessions) as pool:
+            done = pool.map(lambda i: session_turns(url, i, turns), range(sessions))
+            timed = [t for conversation_turns in done for t in conversation_turns]
+        stop.set()
+        if with_abuser:
+            abuser.join(timeout=120)
+        return timed, counts
+
+    alone, _ = run(False)
+    abused, counts = run(True)
+    p95_alone, p95_abused = _p95([t.answer_s for t in alone]), _p95([t.answer_s for t in abused])
+    errors = sum(not t.ok for t in [*alone, *abused]) + counts["other"] + counts["error"]
+    print(f"{sessions} sessions x {turns} turns, with one client sending 1 MB messages")
+    print(row(f"p95 turn without the abuser (n={len(alone)})", p95_alone, None))
+    print(row(f"p95 turn with the abuser (n={len(abused)})", p95_abused, None))
+    print(f"ratio with/without: {p95_abused / p95_alone:.2f} (target at most 2)")
+    print(
+        f"abusive 1 MB turns: {counts['refused']} refused in one sentence, "
+        f"{counts['other']} answered otherwise, {counts['error']} failed"
+    )
+    print(f"errors: {errors}")
+    if errors:
+        raise SystemExit(1)
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
 def row(name: str, value: float, target: float | None) -> str:
     if target is None:
         return f"{name:<34} {value:8.3f} s"
@@ -108,14 +187,28 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m demo.bench", description=__doc__)
     parser.add_argument("--repeats", type=int, default=3, help="cold starts to time")
     parser.add_argument("--turns", type=int, default=10, help="text turns to time")
-    parser.add_argument("--sessions", type=int, default=10, help="concurrent sessions")
+    parser.add_argument("--sessions", type=int, default=None, help="concurrent sessions")
+    parser.add_argument(
+        "--abuse", action="store_true", help="load with and without a client sending 1 MB"
+    )
     args = parser.parse_args(argv)
+    args.sessions = args.sessions or (20 if args.abuse else 10)
 
     from demo.readiness import catalog_path, catalog_problem
 
     problem = catalog_problem(catalog_path())  # checked once, outside every timing
     if problem:
         raise SystemExit(f"{problem} (the bench needs a catalog: run `make run` once)")
+
+    if args.abuse:
+        port = free_port()
+        process, _ = start_app(port)
+        try:
+            session_turns(f"http://127.0.0.1:{port}/", 0, 1)  # warm: not part of the figures
+            load_with_and_without_abuser(f"http://127.0.0.1:{port}/", args.sessions, 3)
+        finally:
+            stop_app(process)
+        return
 
     starts, process = [], None
     for _ in range(args.repeats):
