@@ -155,9 +155,14 @@ def command_tune(args: argparse.Namespace) -> None:
 
 
 def command_systems() -> None:
+    from evals.recommend import SYSTEMS
+
     for name in system_names():
         cls = system_class(name)
         print(f"{name:<12} {', '.join(sorted(cls.modes)):<36} {cls.description}")
+    print("\n--task recommend:")
+    for name, recommender in sorted(SYSTEMS.items()):
+        print(f"{name:<12} {recommender.description}")
 
 
 def main(argv: list[str] | None = None) -> int:
