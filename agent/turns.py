@@ -232,8 +232,11 @@ class MusicAgent:
             self._sessions.pop(session_id, None)
 
     def warm_up(self) -> None:
-        """Open the catalog now rather than on the first turn."""
-        self._context(None, (), None)
+        """Open the catalog and load the recommender's text encoder now rather than on the
+        first turn (one small query; its answer is not used)."""
+        context = self._context(None, (), None)
+        if context.engine is not None:
+            context.engine.similar_requests("music", k=1)
 
     def catalog_status(self) -> str:
         """``"open"``, ``"unavailable (why)"`` or ``"not opened yet"`` (for the UI/bench)."""
