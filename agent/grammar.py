@@ -252,9 +252,16 @@ _FILLER = frozenset(
     "rather than instead of what about how maybe else different new ones one stuff music "
     "and or but so too also just now then still thanks thank ok okay yes no not to for with am "
     "sure think guess maybe "
-    "in on it that this those these them is are be by from of similar".split()
+    "in on it that this those these them is are be by from of similar "
+    "been listening listen lot lately into enjoy enjoying fan dig".split()
 )
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
+
+
+def only_filler(text: str) -> bool:
+    """True when ``text`` holds no word that could describe music: only requests, pronouns
+    and filler ("I've been listening to … a lot, what else would I like?" minus the names)."""
+    return not {w.lower() for w in _WORD.findall(text)} - NOT_NAMES - _FILLER
 
 
 @dataclass(frozen=True)

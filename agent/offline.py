@@ -35,7 +35,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, ValidationError
 
 from agent.context import TurnContext
-from agent.grammar import named_entities
+from agent.grammar import named_entities, only_filler
 from agent.schemas import CandidateRanking, ChatAnswer, RecommendationOut
 from tools.catalog import CardFacts, RankData, SearchData
 from tools.outcome import ToolOutcome
@@ -444,7 +444,7 @@ def _only_names(topic: str, names: Sequence[str]) -> bool:
     rest = topic.lower()
     for name in names:
         rest = rest.replace(name.lower(), " ")
-    return bool(topic) and not set(rest.split()) - {"like", "love", "i", "and", "by"}
+    return bool(topic) and only_filler(rest)
 
 
 def _artist_of(card: CardFacts) -> str | None:

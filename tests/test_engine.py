@@ -156,6 +156,18 @@ def test_unknown_seeds_are_reported_and_bad_requests_refused_in_one_sentence():
         assert str(caught.value).count(".") <= 2
 
 
+def test_seeds_typed_plainly_or_joined_resolve_to_each_known_name():
+    engine = engine_of(threads(dataset()))
+    names = lambda answer: [card.name for card in answer.seeds]  # noqa: E731
+    assert names(engine.recommend(RecommendRequest(seeds=("Bjork",)))) == ["Björk"]
+    joined = engine.recommend(RecommendRequest(seeds=("Radiohead and Portishead",)))
+    assert names(joined) == ["Radiohead", "Portishead"]
+    assert joined.unresolved == ()
+    partly = engine.recommend(RecommendRequest(seeds=("Radiohead & No Such Band",)))
+    assert names(partly) == ["Radiohead"]
+    assert partly.unresolved == ("No Such Band",)
+
+
 def test_similar_requests_lists_threads_with_their_recommendations():
     engine = engine_of(threads(dataset()))
     found = engine.similar_requests("music like Radiohead", k=3, community="popheads")

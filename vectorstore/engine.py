@@ -35,6 +35,7 @@ import dataclasses
 import functools
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,7 +48,14 @@ from vectorstore.cards import KINDS, EntityCard, Kind
 from vectorstore.entities import Mention, thread_mentions
 from vectorstore.errors import CatalogError
 from vectorstore.search import MAX_QUERY_CHARS, SearchHit, checked_query, community_name
-from vectorstore.text import BM25Index, entity_key, loose_key, reciprocal_rank_fusion, tokenize
+from vectorstore.text import (
+    BM25Index,
+    entity_key,
+    loose_key,
+    plain_key,
+    reciprocal_rank_fusion,
+    tokenize,
+)
 
 Source = Literal[
     "co_recommendation", "graph_walk", "similar_request", "search", "sound", "popularity"
@@ -62,6 +70,10 @@ PER_ARTIST_TOP = 2
 FETCH = 200  # entities each source ranks before fusion
 TOP_VOTED = 10  # a thread's best-voted recommendations, its consensus
 LOW_VOTED_WEIGHT = 0.1
+
+
+#: Words that join several names in one typed seed ("X and Y", "X & Y", "X, Y").
+_JOINERS = re.compile(r"\s*(?:,|&|\band\b|\bor\b)\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -333,8 +345,10 @@ class RecommendationEngine:
             for r in self.records
         ]
         self.by_loose_key: dict[str, list[int]] = {}
+        self.by_plain_key: dict[str, list[int]] = {}
         for i, key in enumerate(self.keys):
             self.by_loose_key.setdefault(loose_key(key), []).append(i)
+            self.by_plain_key.setdefault(plain_key(key), []).append(i)
         self._name_index: tuple[BM25Index, np.ndarray] | None = None
 
     def _matrices(self) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
@@ -425,19 +439,34 @@ class RecommendationEngine:
     # ----- reading the request ----------------------------------------------------------
 
     def resolve(self, names: Iterable[str], admitted: np.ndarray) -> tuple[list[int], list[str]]:
-        """Entities for names typed by a user (exact key, then loose key), and the rest."""
-        found, missing = [], []
+        """Entities for names typed by a user, and the names left unknown. A name is tried
+        exactly, then loosely (:func:`loose_key`), then without accents (:func:`plain_key`);
+        a name still unknown that joins several ("Slowdive and Beach House", "Low, Duster")
+        is resolved part by part, so only the unknown parts are reported."""
+        found: list[int] = []
+        missing: list[str] = []
         for name in names:
-            key = entity_key(name)
-            position = self.key_index.get(key)
-            if position is None or not admitted[position]:
-                candidates = [i for i in self.by_loose_key.get(loose_key(name), []) if admitted[i]]
-                position = candidates[0] if candidates else None
-            if position is None:
+            position = self._position(name, admitted)
+            parts = [] if position is not None else _JOINERS.split(name)
+            if position is None and len(parts) > 1:
+                more, unknown = self.resolve([p for p in parts if p.strip()], admitted)
+                found += [p for p in more if p not in found]
+                missing += unknown
+            elif position is None:
                 missing.append(name)
             elif position not in found:
                 found.append(position)
         return found, missing
+
+    def _position(self, name: str, admitted: np.ndarray) -> int | None:
+        position = self.key_index.get(entity_key(name))
+        if position is not None and admitted[position]:
+            return position
+        for index, key in ((self.by_loose_key, loose_key), (self.by_plain_key, plain_key)):
+            candidates = [i for i in index.get(key(name), []) if admitted[i]]
+            if candidates:
+                return candidates[0]
+        return None
 
     def mentioned(self, text: str, admitted: np.ndarray) -> list[int]:
         """Entities whose whole name occurs in ``text`` as a phrase, longest first; words
@@ -530,7 +559,11 @@ class RecommendationEngine:
         return weights
 
     def _co_recommendation(
-        self, seeds: list[int], seed_artists: dict[int, str], threads: np.ndarray
+        self,
+        seeds: list[int],
+        seed_artists: dict[int, str],
+        threads: np.ndarray,
+        home: str | None = None,
     ) -> _Ranked:
         weights = np.zeros(len(self.records))
         linked: dict[int, str] = {}
@@ -545,6 +578,8 @@ class RecommendationEngine:
                 if threads[t]:
                     weights[t] = max(weights[t], 0.5)
                     linked.setdefault(int(t), self.keys[entity])
+        if home:
+            weights[self.communities == home] *= 1 + self.weights.community_boost
 
         def describe(t: int) -> tuple[str, str | None]:
             seed = linked.get(t)
@@ -715,9 +750,12 @@ class RecommendationEngine:
             # Seeds the user gave as seeds (an agent's linked entities) are firmer evidence
             # than names read from a long request, which the dev weights were chosen on.
             firm = w.given_seeds_boost if given else 1.0
-            sources.append(
-                (firm * w.co_recommendation, self._co_recommendation(seeds, seed_artists, threads))
-            )
+            # Threads of the community the given seeds are mostly discussed in weigh more:
+            # Beach House named in a hip-hop thread about samples says less about dream pop.
+            homes = Counter(c.communities[0] for c in seed_cards[:given] if c and c.communities)
+            home = prefer or (homes.most_common(1)[0][0] if homes else None)
+            co_recommended = self._co_recommendation(seeds, seed_artists, threads, home)
+            sources.append((firm * w.co_recommendation, co_recommended))
             sources.append((firm * w.graph_walk, self._graph_walk(seeds, threads)))
         sources.append((w.popularity, self._popularity(prefer, threads)))
         fused: dict[int, float] = {}

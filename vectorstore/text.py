@@ -52,6 +52,13 @@ def loose_key(name: str) -> str:
     return text.removeprefix("the ")
 
 
+def plain_key(name: str) -> str:
+    """:func:`loose_key` without accents, for names a user types on a plain keyboard
+    ("Bjork" for "Björk", "Sigur Ros" for "Sigur Rós")."""
+    decomposed = unicodedata.normalize("NFKD", loose_key(name))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens without stopwords or single characters."""
     return [t for t in TOKEN.findall(text.lower()) if len(t) > 1 and t not in STOPWORDS]
