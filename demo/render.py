@@ -38,6 +38,8 @@ TOOL_LABELS = {
     "lookup_entity": "Looking it up",
     "fetch_youtube_audio": "Fetching the YouTube audio",
     "rank_candidates": "Ranking the candidates",
+    "recommend": "Finding what people recommended",
+    "similar_requests": "Reading similar requests",
 }
 _MAX_ARG_CHARS = 160
 

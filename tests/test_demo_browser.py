@@ -124,8 +124,11 @@ def test_text_turn_then_clip_in_the_page(browser, real_url: str, tmp_path: Path)
     page.wait_for_selector(".rec-card")
     wait_until_idle(page)
     titles = page.locator("#chat .thought-group .title").all_inner_texts()
-    assert any("Searching the catalog" in t for t in titles), titles
-    assert page.locator(".rec-card .rec-link").count() == page.locator(".rec-card").count()
+    assert any("Finding what people recommended" in t for t in titles), titles
+    cards = page.locator(".rec-card").count()
+    # One way to listen per card, and each card's evidence links its thread.
+    assert page.locator(".rec-card .rec-link:not(.rec-thread)").count() == cards
+    assert page.locator(".rec-card .rec-thread").count() == cards
     page.screenshot(path=ARTIFACTS / "text-turn.png", full_page=True)
 
     clip = four_on_the_floor(tmp_path / "groove.wav", seconds=8.0, bpm=128.0)
