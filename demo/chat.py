@@ -201,10 +201,15 @@ class ChatController:
 def turn_summary(result: TurnResult) -> dict[str, Any]:
     """The JSON an API client gets for a finished turn."""
     description = result.audio_description
+    audio = None
+    if description is not None:
+        # No {"path": …} object: API clients (gradio_client) would try to download it.
+        audio = description.model_dump(mode="json", exclude={"source": {"path"}})
+        audio["source"]["name"] = Path(description.source.path).name
     summary = {
         "reply": result.reply,
         "recommendations": [dataclasses.asdict(r) for r in result.recommendations],
-        "audio": description.model_dump(mode="json") if description is not None else None,
+        "audio": audio,
         "brain": result.brain,
         "ok": getattr(result, "ok", True),
     }

@@ -82,6 +82,18 @@ def test_audio_upload_returns_description_and_recommendations(url: str, tmp_path
     assert any(s["title"].endswith("Listening to the clip") for s in steps(chat))
 
 
+def test_the_readme_client_gets_a_clip_turn_with_its_default_file_downloads(
+    url: str, tmp_path: Path
+) -> None:
+    # gradio_client downloads every {"path": …} object in an answer; the turn JSON must not
+    # hold one that the server cannot serve (the README shows Client(url) with defaults).
+    clip = four_on_the_floor(tmp_path / "groove.wav", seconds=8.0, bpm=128.0)
+    value = {"text": "", "files": [handle_file(str(clip))]}
+    turn = Client(url, verbose=False).predict(value, api_name="/chat")[-1]
+    assert turn["ok"] and turn["audio"]["source"]["name"] == "groove.wav"
+    assert "path" not in turn["audio"]["source"]
+
+
 def test_two_clients_at_once_keep_separate_histories(url: str) -> None:
     jazz, metal = client(url), client(url)
     prompts = {
