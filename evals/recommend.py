@@ -38,7 +38,7 @@ from evals.runner import (
     RunResult,
     RunSpec,
     interrupt_says_resume,
-    prepare_out_dir,
+    resume_state,
     write_atomically,
 )
 from evals.systems import RunContext, SystemChoiceError
@@ -48,7 +48,7 @@ from vectorstore.engine import (
     Weights,
     thread_records,
 )
-from vectorstore.musicrs import Conversation, load_conversations, resolve_data_path, select_split
+from vectorstore.musicrs import Conversation, resolve_data_path
 
 LIST_LENGTH = 20
 K_VALUES = (5, 10, 20)
@@ -218,9 +218,7 @@ def run_recommend(
     if limit is not None and limit < 1:
         raise RunError(f"--limit must be a positive number, got {limit}.")
     system = create_recommender(spec.system, RunContext(seed=spec.seed, data_path=data))
-    conversations = load_conversations(data)
-    selected = select_split(conversations, spec.split)[:limit]
-    done = {p.name: p for p in prepare_out_dir(out, spec)}
+    conversations, selected, done = resume_state(data, spec, out, limit)
     todo = [c for c in selected if c.name not in done]
     if todo:
         system.fit(conversations)

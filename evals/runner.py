@@ -226,6 +226,16 @@ def _reopen_out_dir(out: Path, spec: RunSpec) -> list[Prediction]:
     return done
 
 
+def resume_state(
+    data: str, spec: RunSpec, out: Path, limit: int | None
+) -> tuple[list[Conversation], list[Conversation], dict[str, Prediction]]:
+    """Every conversation of ``data``, the split's first ``limit`` ones, and the predictions
+    already in ``out`` by name (the run resumes after them)."""
+    conversations = load_conversations(data)
+    selected = select_split(conversations, spec.split)[:limit]
+    return conversations, selected, {p.name: p for p in prepare_out_dir(out, spec)}
+
+
 @contextmanager
 def interrupt_says_resume(out: Path) -> Iterator[None]:
     """Turn Ctrl-C / SIGTERM into a sentence that says how to resume."""
@@ -332,9 +342,7 @@ def run(
         raise RunError(
             f"System {spec.system!r} ranks one conversation at a time; drop --concurrency."
         )
-    conversations = load_conversations(data)
-    selected = select_split(conversations, spec.split)[:limit]
-    done = {p.name: p for p in prepare_out_dir(out, spec)}
+    conversations, selected, done = resume_state(data, spec, out, limit)
     todo = [c for c in selected if c.name not in done]
     if todo:
         system.fit(conversations)
