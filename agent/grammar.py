@@ -258,6 +258,29 @@ _FILLER = frozenset(
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
 
+#: Wishes the catalog holds no facts for, and how a reply names what it cannot check.
+_UNCHECKABLE = (
+    (
+        re.compile(
+            r"\b(?:no|without|nothing with|zero|minus)\s+(?:the\s+)?(?:vocals?|singing|lyrics)\b"
+            r"|\binstrumental\b",
+            re.IGNORECASE,
+        ),
+        "whether a record has vocals",
+    ),
+    (
+        re.compile(r"\b(?:modern|recent|newer|contemporary|older|vintage)\b", re.IGNORECASE),
+        "how old a record is",
+    ),
+)
+
+
+def unchecked_wishes(text: str) -> list[str]:
+    """What ``text`` asks for that the catalog cannot check (it knows who recommended what,
+    not how a record sounds or when it came out), each as a phrase for the reply."""
+    return [phrase for pattern, phrase in _UNCHECKABLE if pattern.search(text)]
+
+
 def only_filler(text: str) -> bool:
     """True when ``text`` holds no word that could describe music: only requests, pronouns
     and filler ("I've been listening to … a lot, what else would I like?" minus the names)."""

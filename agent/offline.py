@@ -35,7 +35,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, ValidationError
 
 from agent.context import TurnContext
-from agent.grammar import named_entities, only_filler
+from agent.grammar import named_entities, only_filler, unchecked_wishes
 from agent.schemas import CandidateRanking, ChatAnswer, RecommendationOut
 from tools.catalog import CardFacts, RankData, SearchData
 from tools.outcome import ToolOutcome
@@ -372,10 +372,17 @@ class _Turn:
             parts.append(f"from r/{state.community}")
         if state.given:
             parts.append("nothing I already suggested")
+        unchecked = unchecked_wishes(self.words())
+        caveat = (
+            f" I can't check {' or '.join(unchecked)} from what people recommended, so "
+            "that part of your request is not checked."
+            if unchecked
+            else ""
+        )
         if not parts:
-            return ""
+            return caveat.strip()
         sentence = "; ".join(parts)
-        return sentence[0].upper() + sentence[1:] + "."
+        return sentence[0].upper() + sentence[1:] + "." + caveat
 
     def recommendations(self) -> list[RecommendationOut]:
         hits = [h for data in self.data(SEARCH_TOOL, SearchData) for h in data.hits]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.grammar import named_entities, parse_message, split_injection
+from agent.grammar import named_entities, parse_message, split_injection, unchecked_wishes
 from agent.state import GivenItem, HeardClip, SessionState, render_state
 
 
@@ -153,3 +153,17 @@ def test_names_starting_with_common_words_are_still_rejected():
     assert parse_message("that is not my thing").rejections == ()
     assert parse_message("not the Beatles").rejections == ("the Beatles",)
     assert parse_message("not the fast ones").rejections == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "unchecked"),
+    [
+        ("chill ambient stuff for studying, nothing with vocals", ["whether a record has vocals"]),
+        ("instrumental post-rock please", ["whether a record has vocals"]),
+        ("something more modern", ["how old a record is"]),
+        ("no more Chopin", []),
+        ("I love the lyrics of Bob Dylan", []),
+    ],
+)
+def test_wishes_the_catalog_cannot_check_are_named(text: str, unchecked: list[str]) -> None:
+    assert unchecked_wishes(text) == unchecked

@@ -152,6 +152,8 @@ def test_already_known_artist_never_comes_back(probe):
     result = probe.say("I already know Bill Evans, something more modern")
     assert probe.recommend_args(result)["seeds"] == ["Bill Evans"]
     assert "modern" in probe.recommend_args(result)["text"]
+    # The catalog knows who recommended what, not release years: the reply says so.
+    assert "can't check how old a record is" in result.reply
     probe.assert_no_seed(result, "Bill Evans")
     darker = probe.say("darker")
     assert "darker" in probe.recommend_args(darker)["text"]
