@@ -142,10 +142,9 @@ def test_editing_the_threads_comments_or_gold_changes_nothing_served(tmp_path):
     assert served(edited, tmp_path / "b", TARGET) == before
 
 
-def test_removing_the_pool_from_the_sources_changes_nothing_served(tmp_path):
-    records = dataset()
+def without_pool(records: list[dict]) -> list[dict]:
+    """A copy of ``records`` in which no thread but T names an entity of T's pool."""
     pool = {entity_key(c) for c in records[0]["final_candidates"]}
-    before = served(records, tmp_path / "a", TARGET)
     scrubbed = json.loads(json.dumps(records))
     for record in scrubbed:
         if record["name"] == TARGET:
@@ -156,6 +155,13 @@ def test_removing_the_pool_from_the_sources_changes_nothing_served(tmp_path):
         for comment in record["comments"]:
             for kind, names in comment["entities"].items():
                 comment["entities"][kind] = [n for n in names if entity_key(n) not in pool]
+    return scrubbed
+
+
+def test_removing_the_pool_from_the_sources_changes_nothing_served(tmp_path):
+    records = dataset()
+    before = served(records, tmp_path / "a", TARGET)
+    scrubbed = without_pool(records)
     assert served(scrubbed, tmp_path / "b", TARGET) == before
 
 

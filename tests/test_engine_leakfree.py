@@ -8,7 +8,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from tests.test_catalog_leakfree import TARGET, dataset, same_fold, threads
+from tests.test_catalog_leakfree import TARGET, dataset, same_fold, threads, without_pool
 from vectorstore.engine import RecommendRequest, Weights, engine_for_view
 from vectorstore.testing import HashEmbeddingFunction
 from vectorstore.text import entity_key
@@ -62,18 +62,8 @@ def test_editing_the_thread_changes_nothing_the_engine_serves(tmp_path):
 
 def test_removing_the_pool_from_the_other_threads_changes_nothing_served(tmp_path):
     records = dataset()
-    pool = {entity_key(c) for c in records[0]["final_candidates"]}
     before = served(records, tmp_path / "a")
-    scrubbed = json.loads(json.dumps(records))
-    for record in scrubbed:
-        if record["name"] == TARGET:
-            continue
-        record["submission_entities"] = [
-            e for e in record["submission_entities"] if entity_key(e) not in pool
-        ]
-        for comment in record["comments"]:
-            for kind, names in comment["entities"].items():
-                comment["entities"][kind] = [n for n in names if entity_key(n) not in pool]
+    scrubbed = without_pool(records)
     assert served(scrubbed, tmp_path / "b") == before
 
 
