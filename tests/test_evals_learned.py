@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from evals.systems import RankingRequest, RunContext, SystemChoiceError, create_system
+from evals.systems import SystemChoiceError
 from evals.systems.learned import TEST_FOLD
 from tests.test_catalog_leakfree import dataset
-from vectorstore.musicrs import fold_of, load_conversations
+from tests.test_catalog_systems import rank_all
+from vectorstore.musicrs import fold_of
 
 pytestmark = pytest.mark.slow  # loads MiniLM and builds fold catalogs
 
@@ -20,16 +21,7 @@ def rankings(records: list[dict], folder: Path) -> dict[str, list[str]]:
     folder.mkdir()
     data = folder / "data.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
-    conversations = load_conversations(data)
-    context = RunContext(data_path=str(data), cache_dir=folder / "cache")
-    system = create_system("learned", "query_only", context)
-    system.fit(conversations)
-    return {
-        c.name: system.rank(
-            RankingRequest(c.name, c.source_subreddit, "query_only", c.final_candidates, c.query)
-        ).ranking
-        for c in conversations
-    }
+    return rank_all("learned", data, folder / "cache")
 
 
 def test_a_threads_own_gold_never_reaches_its_ranking(tmp_path):

@@ -74,41 +74,18 @@ def test_runs_resume_and_compare_on_hit_ndcg_recall(data, tmp_path):
     ]
 
 
+def rank_run(data, out) -> int:
+    """The exit status of a ranking run of ``random`` into ``out``."""
+    return main(["run", "--system", "random", "--data", str(data), "--out", str(out), "--quiet"])
+
+
 def test_a_rank_run_and_a_recommend_run_are_not_compared_or_mixed(data, tmp_path):
     run_task(data, "popularity", tmp_path / "rec")
-    assert (
-        main(
-            [
-                "run",
-                "--system",
-                "random",
-                "--data",
-                str(data),
-                "--out",
-                str(tmp_path / "rank"),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert rank_run(data, tmp_path / "rank") == 0
     with pytest.raises(RunError, match="different tasks"):
         compare_runs([load_run(tmp_path / "rank"), load_run(tmp_path / "rec")], resamples=10)
     # the recommend run's folder refuses a rank run
-    assert (
-        main(
-            [
-                "run",
-                "--system",
-                "random",
-                "--data",
-                str(data),
-                "--out",
-                str(tmp_path / "rec"),
-                "--quiet",
-            ]
-        )
-        == 2
-    )
+    assert rank_run(data, tmp_path / "rec") == 2
 
 
 def test_unknown_recommend_system_is_one_sentence(data, tmp_path, capsys):
