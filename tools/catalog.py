@@ -104,13 +104,18 @@ class Unavailable(Exception):
     """A tool cannot run this turn; the message is the one sentence the model reads."""
 
 
+def from_context(runtime: ToolRuntime, name: str, label: str) -> Any:
+    """The turn's ``name`` (its catalog, its engine) from the runtime context, or
+    :class:`Unavailable` with the sentence saying why the ``label`` cannot be used."""
+    value = getattr(runtime.context, name, None)
+    if value is None:
+        reason = getattr(runtime.context, "unavailable", "no catalog is configured")
+        raise Unavailable(f"The {label} is not available ({reason}); answer without it.")
+    return value
+
+
 def _catalog(runtime: ToolRuntime) -> CatalogLike:
-    context = runtime.context
-    catalog = getattr(context, "catalog", None)
-    if catalog is None:
-        reason = getattr(context, "unavailable", "no catalog is configured")
-        raise Unavailable(f"The catalog is not available ({reason}); answer without it.")
-    return catalog
+    return from_context(runtime, "catalog", "catalog")
 
 
 class ThreadCitation(BaseModel):

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from langchain.tools import ToolRuntime, tool
 from pydantic import BaseModel
 
-from tools.catalog import CardFacts, Unavailable, card_facts, enveloped
+from tools.catalog import CardFacts, Unavailable, card_facts, enveloped, from_context
 
 #: Items per ``recommend`` call unless the model asks for another number.
 DEFAULT_K = 5
@@ -73,12 +73,7 @@ class SimilarData(BaseModel):
 
 
 def _engine(runtime: ToolRuntime) -> Any:
-    context = runtime.context
-    engine = getattr(context, "engine", None)
-    if engine is None:
-        reason = getattr(context, "unavailable", "no catalog is configured")
-        raise Unavailable(f"The recommender is not available ({reason}); answer without it.")
-    return engine
+    return from_context(runtime, "engine", "recommender")
 
 
 def _refused(error: ValueError) -> Unavailable:
