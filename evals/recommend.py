@@ -24,8 +24,8 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -37,7 +37,7 @@ from evals.runner import (
     RunError,
     RunResult,
     RunSpec,
-    interrupt_says_resume,
+    record_predictions,
     resume_state,
     write_atomically,
 )
@@ -222,25 +222,22 @@ def run_recommend(
     todo = [c for c in selected if c.name not in done]
     if todo:
         system.fit(conversations)
-    with (
-        interrupt_says_resume(out),
-        (out / "predictions.jsonl").open("a", encoding="utf-8") as sink,
-    ):
+
+    def recommended() -> Iterator[Prediction]:
         for conversation in tqdm(todo, desc=f"recommend {spec.system}", disable=not progress):
             began = time.perf_counter()
             names = system.recommend(
                 OpenRequest(conversation.name, conversation.source_subreddit, conversation.query)
             )
-            prediction = Prediction(
+            yield Prediction(
                 name=conversation.name,
                 source_subreddit=conversation.source_subreddit,
                 ranking=names[:LIST_LENGTH],
                 gold=list(conversation.limited_gt),
                 seconds=round(time.perf_counter() - began, 4),
             )
-            sink.write(json.dumps(asdict(prediction)) + "\n")
-            sink.flush()
-            done[prediction.name] = prediction
+
+    record_predictions(out, recommended(), done)
     predictions = [done[c.name] for c in selected]
     metrics = evaluate_lists(
         [p.ranking for p in predictions],

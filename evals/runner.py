@@ -226,6 +226,21 @@ def _reopen_out_dir(out: Path, spec: RunSpec) -> list[Prediction]:
     return done
 
 
+def record_predictions(
+    out: Path, predictions: Iterable[Prediction], done: dict[str, Prediction]
+) -> None:
+    """Append each prediction to ``out/predictions.jsonl`` as it arrives (flushed, so an
+    interrupted run resumes after the last whole line) and to ``done``."""
+    with (
+        interrupt_says_resume(out),
+        (out / "predictions.jsonl").open("a", encoding="utf-8") as sink,
+    ):
+        for prediction in predictions:
+            sink.write(json.dumps(asdict(prediction)) + "\n")
+            sink.flush()
+            done[prediction.name] = prediction
+
+
 def resume_state(
     data: str, spec: RunSpec, out: Path, limit: int | None
 ) -> tuple[list[Conversation], list[Conversation], dict[str, Prediction]]:
@@ -346,19 +361,18 @@ def run(
     todo = [c for c in selected if c.name not in done]
     if todo:
         system.fit(conversations)
-    with (
-        interrupt_says_resume(out),
-        (out / "predictions.jsonl").open("a", encoding="utf-8") as sink,
-    ):
-        bar = tqdm(
-            total=len(todo), desc=f"{spec.system} {spec.mode}", unit="conv", disable=not progress
-        )
-        for prediction in rank_all(system, todo, spec, context, concurrency):
-            sink.write(json.dumps(asdict(prediction)) + "\n")
-            sink.flush()
-            done[prediction.name] = prediction
-            bar.update()
-        bar.close()
+    ranked = rank_all(system, todo, spec, context, concurrency)
+    record_predictions(
+        out,
+        tqdm(
+            ranked,
+            total=len(todo),
+            desc=f"{spec.system} {spec.mode}",
+            unit="conv",
+            disable=not progress,
+        ),
+        done,
+    )
     predictions = [done[c.name] for c in selected]
     # A system may skip a thread the paper's protocol does not score (e.g. CLAP's audio_only
     # without a clip); metrics then cover the scored threads, and num_samples says how many.
