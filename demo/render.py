@@ -24,7 +24,10 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -44,13 +47,26 @@ TOOL_LABELS = {
 _MAX_ARG_CHARS = 160
 
 # An absolute path under a directory a server keeps things in (uploads, caches, the app).
-# The first segment is matched against this list so that words such as "/r/jazz" stay.
-_SERVER_ROOTS = (
+# The first segment is matched against a list, not "any word", so that "/r/jazz" stays; the
+# list adds the top folder of wherever this process lives (the app may be checked out under
+# any name, such as /check or /build).
+_COMMON_SERVER_ROOTS = (
     "tmp|var|home|root|usr|opt|srv|data|mnt|media|etc|proc|run|work|app|code|workspace|"
     "private|Users|Volumes|lib|dev|sys|nix|snap"
 )
+
+
+def _own_roots() -> str:
+    """The top folders of this app, the working directory, home, the temp dir and Python."""
+    here = [Path(__file__).resolve(), Path.cwd(), Path.home(), Path(tempfile.gettempdir())]
+    here += [Path(sys.prefix), Path(sys.base_prefix)]
+    tops = {path.parts[1] for path in here if len(path.parts) > 1}
+    return "|".join(sorted(re.escape(top) for top in tops))
+
+
 _SERVER_PATH = re.compile(
-    rf"(?<![\w/.:~%-])~?/(?:{_SERVER_ROOTS})(?:/[^\s/'\"`<>()\[\]{{}}|\\,;]++)++"
+    rf"(?<![\w/.:~%-])~?/(?:{_COMMON_SERVER_ROOTS}|{_own_roots()})"
+    rf"(?:/[^\s/'\"`<>()\[\]{{}}|\\,;]++)++"
 )
 _INTERNAL_ADDRESS = re.compile(
     r"(?<![\w.])(?:(?:\d{1,3}\.){3}\d{1,3}|localhost|\[[0-9a-fA-F:]++\])(?::\d{1,5})?+(?![\w.])"

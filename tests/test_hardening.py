@@ -114,6 +114,15 @@ def test_2_public_text_keeps_urls_and_drops_directories():
     assert "/tmp/" not in shown and "/root/" not in shown
 
 
+def test_2_public_text_drops_the_apps_own_folder_wherever_it_is_checked_out():
+    from demo.render import public_text
+
+    # CI checks the repository out under a top folder no list would guess (e.g. /check).
+    repo = Path(__file__).resolve().parents[1]
+    shown = public_text(f"I read {repo}/agent/settings.py and {Path.cwd()}/notes.txt")
+    assert shown == "I read settings.py and notes.txt"
+
+
 # --- 3: nothing the model writes is fetched by the browser ------------------------------
 
 
