@@ -189,6 +189,8 @@ _ORDINAL_REF = re.compile(
     re.IGNORECASE,
 )
 _NUMBER_REF = re.compile(r"(?:#\s?|\bnumber\s+|\bno\.\s?|\bpick\s+|\boption\s+)(\d{1,2})\b", re.I)
+#: "why the first one?", "how come #2?": a question about an earlier pick, not a request.
+_WHY = re.compile(r"^\W*(?:why|how come|what makes|what's special about|explain)\b", re.I)
 _THAT_REF = re.compile(
     r"\b(more|something|anything|stuff|others?)\s+(like|similar to)\s+(that|those|these|them|it)\b"
     r"|\bmore of (that|those|these|them)\b",
@@ -305,6 +307,7 @@ class ParsedMessage:
     rejections: tuple[str, ...] = ()
     known: tuple[str, ...] = ()  # rejected because already known: still a taste signal
     references: tuple[int, ...] = ()
+    asks_why: bool = False  # "why the second one?": explain those picks, recommend nothing
     more_by: tuple[str, ...] = ()
     kind: Kind | None = None
     refused_kinds: tuple[Kind, ...] = ()
@@ -461,6 +464,7 @@ def parse_message(text: str) -> ParsedMessage:
         rejections=tuple(dict.fromkeys(rejections)),
         known=tuple(dict.fromkeys(known)),
         references=tuple(dict.fromkeys(references)),
+        asks_why=bool(references) and bool(_WHY.match(music)),
         more_by=tuple(dict.fromkeys(more_by)),
         kind=kind,
         refused_kinds=tuple(dict.fromkeys(refused_kinds)),

@@ -59,6 +59,8 @@ class CheckedRecommendation(BaseModel):
             artists=(self.artist,) if self.artist else (),
             entity_id=self.entity_id,
             kind=self.kind,
+            why=self.why,
+            thread_url=self.thread_url,
         )
 
 

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 from agent.context import TurnContext
 from agent.grammar import named_entities, only_filler, unchecked_wishes
 from agent.schemas import CandidateRanking, ChatAnswer, RecommendationOut
+from agent.state import GivenItem, same_name
 from tools.catalog import CardFacts, RankData, SearchData
 from tools.outcome import ToolOutcome
 from tools.recommend import EvidenceFacts, RecommendData, RecommendedFacts
@@ -151,6 +152,8 @@ class OfflineBrain(BaseChatModel):
             return [(RECOMMEND_TOOL, retry)]
         if turn.ran(RECOMMEND_TOOL) or turn.ran(SEARCH_TOOL) or turn.injection_only:
             return []
+        if turn.session.explained:
+            return []  # "why the second one?" is answered from what the session kept
         if turn.context.engine is not None and self._has(RECOMMEND_TOOL):
             args = turn.recommend_args()
             calls = [(RECOMMEND_TOOL, args)] if args else []
@@ -203,6 +206,9 @@ class OfflineBrain(BaseChatModel):
             )  # fmt: skip
             if turn.injection_only:
                 return ChatAnswer(reply="\n".join(lines))
+        if turn.session.explained:
+            lines += [_explanation(item) for item in turn.session.explained]
+            return ChatAnswer(reply="\n".join(lines))
         heard = turn.heard_summary()
         if heard:
             lines.append(f"What I heard in your clip: {heard}")
@@ -362,8 +368,13 @@ class _Turn:
             nums = ", ".join(f"#{n}" for n in state.unresolved_references)
             size = len(state.last_list)
             parts.append(f"there is no {nums} (the last list had {size})")
-        if state.rejected:
-            parts.append("leaving out " + ", ".join(state.rejected) + " as you asked")
+        # "I already know Bill Evans" keeps him as a taste to go by, without his records.
+        known = [r for r in state.rejected if any(same_name(r, seed) for seed in state.seeds)]
+        refused = [r for r in state.rejected if r not in known]
+        if refused:
+            parts.append("leaving out " + ", ".join(refused) + " as you asked")
+        if known:
+            parts.append("but nothing by " + ", ".join(known) + ", which you know already")
         if state.kind:
             parts.append(f"{state.kind}s only")
         if state.descriptors:
@@ -444,6 +455,13 @@ class _Turn:
             entity_id=hit.id,
             thread_url=thread.url if thread else None,
         )
+
+
+def _explanation(item: GivenItem) -> str:
+    """Why an earlier pick was made, as it was shown, with the thread to read."""
+    why = item.why or "I kept no reason for it."
+    thread = f" The thread: {item.thread_url}" if item.thread_url else ""
+    return f"#{item.position} {item.label}: {why}{thread}"
 
 
 def _only_names(topic: str, names: Sequence[str]) -> bool:

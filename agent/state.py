@@ -43,6 +43,8 @@ class GivenItem(BaseModel):
     artists: tuple[str, ...] = ()
     entity_id: str | None = None
     kind: Kind | None = None
+    why: str = ""  # the evidence shown with it, for "why the second one?"
+    thread_url: str | None = None
 
     @property
     def label(self) -> str:
@@ -62,6 +64,21 @@ class HeardClip(BaseModel):
 
 def same_name(a: str, b: str) -> bool:
     return loose_key(a) == loose_key(b)
+
+
+#: A rejected name of at least this many words also rejects titles that contain it
+#: ("Everybody Digs Bill Evans" after "nothing by Bill Evans", when the catalog does not
+#: know who made it); one word would catch too much ("Low" in "Low Light").
+CONTAINED_NAME_WORDS = 2
+
+
+def names_it(title: str, name: str) -> bool:
+    """True when ``title`` contains ``name`` as whole words (names of
+    :data:`CONTAINED_NAME_WORDS` or more words only)."""
+    words = loose_key(name).split()
+    if len(words) < CONTAINED_NAME_WORDS:
+        return False
+    return f" {' '.join(words)} " in f" {loose_key(title)} "
 
 
 def _merged(old: Iterable[str], new: Iterable[str]) -> tuple[str, ...]:
@@ -89,6 +106,7 @@ class SessionState(BaseModel):
     heard: tuple[HeardClip, ...] = ()
     # This turn only:
     referenced: tuple[GivenItem, ...] = ()
+    explained: tuple[GivenItem, ...] = ()  # "why the second one?": only explain these
     unresolved_references: tuple[int, ...] = ()
     injection: bool = False
 
@@ -103,8 +121,11 @@ class SessionState(BaseModel):
         return tuple(item for item in self.given if item.turn == last)
 
     def is_rejected(self, name: str, artists: Sequence[str] = ()) -> bool:
-        """True when ``name`` or one of its ``artists`` was rejected in this session."""
-        return any(same_name(r, n) for r in self.rejected for n in (name, *artists))
+        """True when ``name`` or one of its ``artists`` was rejected in this session, or
+        ``name`` contains a rejected name (:func:`names_it`)."""
+        return any(same_name(r, n) for r in self.rejected for n in (name, *artists)) or any(
+            names_it(name, r) for r in self.rejected
+        )
 
     def was_given(self, name: str, entity_id: str | None = None) -> bool:
         return any(
@@ -135,10 +156,14 @@ class SessionState(BaseModel):
             "turn": turn,
             "rejected": rejected,
             "referenced": referenced,
+            "explained": (),
             "unresolved_references": unresolved,
             "injection": message.injection,
             "more_by_seed_artists": bool(message.more_by),
         }
+        if message.asks_why:
+            # A question about earlier picks changes nothing else: the request stands.
+            return self.model_copy(update={**update, "referenced": (), "explained": referenced})
         if referenced:
             # "more like the second one": that item is the request now.
             update |= {"topic": "", "seeds": tuple(item.name for item in referenced)}
@@ -214,6 +239,10 @@ def render_state(state: SessionState) -> str:
     if state.referenced:
         refs = "; ".join(f"#{i.position} = {i.label}" for i in state.referenced)
         lines.append(f"- The latest message refers to the last list: {refs}")
+    if state.explained:
+        asked = "; ".join(f"#{i.position} = {i.label} (shown because: {i.why or 'no reason kept'})"
+                          for i in state.explained)  # fmt: skip
+        lines.append(f"- The latest message asks why you recommended: {asked}")
     if state.unresolved_references:
         nums = ", ".join(f"#{n}" for n in state.unresolved_references)
         lines.append(f"- The latest message refers to {nums}, which the last list does not have")

@@ -6,6 +6,7 @@
     python -m evals tune --system lexical --param k1=0.5,1.2,2 --param b=0,0.75,1
     python -m evals systems
     python -m evals bench
+    python -m evals headroom --split dev
 
 Every failure a user can cause ends in one sentence on stderr and exit status 2.
 """
@@ -73,6 +74,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     tune.add_argument("--seed", type=int, default=42)
 
     commands.add_parser("systems", help="list the registered ranking systems")
+
+    room = commands.add_parser(
+        "headroom", help="where the evidence for the recommend task's gold is (an analysis)"
+    )
+    room.add_argument("--data", help="as for run")
+    room.add_argument("--split", choices=SPLITS, default="dev")
 
     bench = commands.add_parser("bench", help="time whole runs of the model-free systems")
     bench.add_argument("--data", help="as for run")
@@ -154,6 +161,20 @@ def command_tune(args: argparse.Namespace) -> None:
     print(f"best on dev by nDCG@20: {best[0]}")
 
 
+def command_headroom(args: argparse.Namespace) -> None:
+    from evals.headroom import headroom, headroom_table
+    from vectorstore.embeddings import MiniLMEmbeddingFunction
+    from vectorstore.musicrs import load_conversations, select_split
+    from vectorstore.views import NameVectors
+
+    conversations = load_conversations(resolve_data_path(args.data))
+    embedder = MiniLMEmbeddingFunction()
+    vectors = NameVectors(Path(".cache") / "engine-vectors" / embedder.name(), embedder)
+    requests = vectors.matrix([c.query for c in conversations])
+    found = headroom(conversations, select_split(conversations, args.split), requests)
+    print(headroom_table(found, args.split))
+
+
 def command_systems() -> None:
     from evals.recommend import SYSTEMS
 
@@ -178,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             command_tune(args)
         elif args.command == "systems":
             command_systems()
+        elif args.command == "headroom":
+            command_headroom(args)
         else:
             from evals.bench import bench, print_bench
 

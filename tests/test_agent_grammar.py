@@ -109,6 +109,30 @@ def test_state_resolves_references_against_the_last_list():
     assert last.seeds == ("C",)
 
 
+@pytest.mark.parametrize(
+    ("text", "asks_why"),
+    [
+        ("why the first one?", True),
+        ("How come #2?", True),
+        ("what makes the last one fit?", True),
+        ("why jazz?", False),  # no pick is named: an ordinary message
+        ("more like the first one", False),
+    ],
+)
+def test_questions_about_earlier_picks(text, asks_why):
+    assert parse_message(text).asks_why is asks_why
+
+
+def test_a_why_question_explains_and_leaves_the_request_alone():
+    given_list = given("A", "B", turn=2)
+    state = SessionState(turn=2, topic="modal jazz", seeds=("Kind of Blue",), given=given_list)
+    asked = state.begin_turn(parse_message("why the second one?"))
+    assert [i.name for i in asked.explained] == ["B"] and asked.referenced == ()
+    assert asked.seeds == ("Kind of Blue",) and asked.topic == "modal jazz"
+    assert "asks why you recommended: #2 = B" in render_state(asked)
+    assert asked.begin_turn(parse_message("darker")).explained == ()
+
+
 def test_state_keeps_rejections_and_follow_ups_but_replaces_the_topic():
     state = SessionState().begin_turn(parse_message("modal jazz like Kind of Blue"))
     assert state.topic and state.seeds == ("Kind of Blue",) and state.community == "jazz"
@@ -121,6 +145,9 @@ def test_state_keeps_rejections_and_follow_ups_but_replaces_the_topic():
     assert state.seeds == ("Sleep",) and state.community == "metal" and state.kind is None
     assert state.rejected == ("Miles Davis",) and state.descriptors == ()  # rejections stay
     assert state.is_rejected("So What", ["Miles Davis"])
+    # A title naming the rejected artist goes too, even when its artist is unknown.
+    assert state.is_rejected("Miles Davis Live at the Plugged Nickel")
+    assert not SessionState(rejected=("Low",)).is_rejected("Low Light")  # one word: too loose
 
 
 def test_state_records_turns_and_excludes_what_was_given():

@@ -160,6 +160,25 @@ def test_already_known_artist_never_comes_back(probe):
     probe.assert_no_seed(darker, "Bill Evans")
 
 
+def test_why_the_first_one_explains_it_and_changes_nothing(probe):
+    first = probe.say("I love Miles Davis' Kind of Blue. Any similar jazz records?")
+    picked = first.recommendations[0]
+    why = probe.say("why the first one?")
+    assert not [t for t in why.trace if t.name == "recommend"]  # nothing new is searched
+    assert not why.recommendations
+    assert f"#1 {picked.name}" in why.reply and picked.why in why.reply
+    assert picked.thread_url in why.reply
+    # The question left the list alone: "the second one" still points into it.
+    follow = probe.say("more like the second one")
+    assert probe.recommend_args(follow)["seeds"] == [first.recommendations[1].name]
+
+
+def test_a_known_seed_is_said_to_be_left_out_not_rejected(probe):
+    result = probe.say("I already know Bill Evans, something more modern")
+    assert "but nothing by Bill Evans, which you know already" in result.reply
+    assert "leaving out Bill Evans" not in result.reply
+
+
 def test_albums_rather_than_songs(probe):
     result = probe.say("any albums rather than songs? something like Kid A")
     assert result.recommendations and all(r.kind == "album" for r in result.recommendations)

@@ -274,6 +274,18 @@ class Weights:
     neighbours: int = 5  # similar threads read
     similarity_power: float = 4.0  # sharpens similarity into a thread weight
     community_boost: float = 2.0  # extra thread weight for the preferred community
+    #: A thread that recommended a seed: what the same comments recommended beside it
+    #: counts 1, the rest of the thread this much (a 200-reply thread about samples that
+    #: names Beach House once says little about what Beach House fans like).
+    thread_rest: float = 0.3
+    #: Co-recommendation scores are divided by (threads recommending the entity)^this, so
+    #: what every thread recommends (Kendrick Lamar, Beethoven) does not win every seed.
+    popularity_damping: float = 0.0
+    #: Seed-based scores are multiplied by (cosine of the entity's and the seeds'
+    #: community profiles)^this: the communities recommending something are its genre, so
+    #: a rapper recommended beside Beach House in a thread about samples ranks below
+    #: the indie bands recommended with it.
+    genre_coherence: float = 2.0
     restart: float = 0.3  # personalised PageRank restart probability
     walk_steps: int = 4
     #: Multiplies the seed sources when the request gives seeds explicitly. Not tuned (the
@@ -330,12 +342,27 @@ class RecommendationEngine:
             for key, contribution in facts.items():
                 self.totals[key] = self.totals.get(key, EntityFacts()).add(contribution)
         self.communities = np.array([r.community for r in self.records])
+        self.community_names = sorted(set(self.communities.tolist()))
         self.recommended, self.requested = self._matrices()
         self.graph = ((self.recommended + self.requested) > 0).astype(np.float64).tocsr()
         # Column reads (threads naming one entity) are fast in CSC form.
         self.recommended_by_entity = self.recommended.tocsc()
         self.graph_by_entity = self.graph.tocsc()
         self.requested_by_entity = self.requested.tocsc()
+        # (thread, entity) → the entities recommended in the same comments, for the
+        # comment-level reading of co-recommendation.
+        self.comment_mates: dict[tuple[int, int], frozenset[int]] = {}
+        for t, record in enumerate(self.records):
+            comments: dict[str, set[int]] = {}
+            for m in record.mentions:
+                if m.role == "recommended" and m.comment:
+                    comments.setdefault(m.comment, set()).add(self.key_index[m.key])
+            mates: dict[int, set[int]] = {}
+            for entities in comments.values():
+                for entity in entities:
+                    mates.setdefault(entity, set()).update(entities - {entity})
+            for entity, others in mates.items():
+                self.comment_mates[(t, entity)] = frozenset(others)
         self.best_votes = [
             {
                 m.key: m.votes
@@ -521,21 +548,32 @@ class RecommendationEngine:
     ) -> _Ranked:
         """Entities recommended in threads, scored by ``weights @ recommended``; evidence is
         the thread contributing most to each."""
-        ranked = _Ranked()
         active = np.flatnonzero(weights > 0)
         if not len(active):
-            return ranked
+            return _Ranked()
         rows = self.recommended[active].tocoo()
         contribution = weights[active][rows.row] * rows.data
-        scores = np.bincount(rows.col, weights=contribution, minlength=len(self.keys))
+        return self._ranked_cells(active[rows.row], rows.col, contribution, source, describe)
+
+    def _ranked_cells(
+        self,
+        threads: np.ndarray,
+        entities: np.ndarray,
+        contribution: np.ndarray,
+        source: Source,
+        describe: Callable[[int], tuple[str, str | None]],
+    ) -> _Ranked:
+        """Entities scored by the sum of their (thread, entity) contributions; evidence is
+        the thread contributing most to each."""
+        ranked = _Ranked()
+        scores = np.bincount(entities, weights=contribution, minlength=len(self.keys))
         # The strongest thread of each entity: sort by (entity, -contribution), keep firsts.
-        order = np.lexsort((-contribution, rows.col))
-        entities, first = np.unique(rows.col[order], return_index=True)
-        for entity, row in zip(entities, rows.row[order][first], strict=True):
-            t = int(active[row])
+        order = np.lexsort((-contribution, entities))
+        kept, first = np.unique(entities[order], return_index=True)
+        for entity, t in zip(kept, threads[order][first], strict=True):
             ranked.scores[int(entity)] = float(scores[entity])
             ranked.evidence[int(entity)] = functools.partial(
-                self._described, source, t, int(entity), describe
+                self._described, source, int(t), int(entity), describe
             )
         return ranked
 
@@ -563,23 +601,42 @@ class RecommendationEngine:
         seeds: list[int],
         seed_artists: dict[int, str],
         threads: np.ndarray,
+        excluded: frozenset[str],
         home: str | None = None,
     ) -> _Ranked:
-        weights = np.zeros(len(self.records))
+        """What was recommended to requests naming a seed (or a seed's artist), and beside a
+        seed in the comments that recommended it; damped by how many threads recommend each
+        entity anywhere."""
+        w = self.weights
+        cells: dict[tuple[int, int], float] = {}  # (thread, entity) → weight of the thread
         linked: dict[int, str] = {}
         named = {**{s: self.keys[s] for s in seeds}, **seed_artists}
+        # Evidence names a seed as people spell it ("Bill Evans"), not by its key.
+        named = {e: self._display(key, excluded) or key for e, key in named.items()}
+        boost = np.where(self.communities == home, 1 + w.community_boost, 1.0)
         for entity, seed_name in named.items():
             for t in _column(self.requested_by_entity, entity):
                 if threads[t]:
-                    weights[t] = max(weights[t], 1.0)
+                    row = self.recommended[t]
+                    for e in row.indices:
+                        cells[(int(t), int(e))] = max(cells.get((int(t), int(e)), 0.0), boost[t])
                     linked.setdefault(int(t), seed_name)
         for entity in seeds:
             for t in _column(self.recommended_by_entity, entity):
-                if threads[t]:
-                    weights[t] = max(weights[t], 0.5)
-                    linked.setdefault(int(t), self.keys[entity])
-        if home:
-            weights[self.communities == home] *= 1 + self.weights.community_boost
+                if not threads[t]:
+                    continue
+                mates = self.comment_mates.get((int(t), entity), frozenset())
+                for e in self.recommended[t].indices:
+                    weight = 0.5 * boost[t] * (1.0 if e in mates else w.thread_rest)
+                    cells[(int(t), int(e))] = max(cells.get((int(t), int(e)), 0.0), weight)
+                linked.setdefault(int(t), named[entity])
+        if not cells:
+            return _Ranked()
+        keys = np.array(list(cells), dtype=np.int64)
+        recommended = np.asarray(self.recommended[keys[:, 0], keys[:, 1]]).ravel()
+        popularity = np.asarray((self.recommended[threads] > 0).sum(axis=0)).ravel()
+        damping = np.maximum(popularity[keys[:, 1]], 1) ** w.popularity_damping
+        contribution = np.fromiter(cells.values(), float, len(cells)) * recommended / damping
 
         def describe(t: int) -> tuple[str, str | None]:
             seed = linked.get(t)
@@ -588,7 +645,39 @@ class RecommendationEngine:
                 seed,
             )
 
-        return self._from_threads(weights, "co_recommendation", describe)
+        return self._ranked_cells(
+            keys[:, 0], keys[:, 1], contribution, "co_recommendation", describe
+        )
+
+    def _community_vector(self, key: str, excluded: frozenset[str]) -> np.ndarray | None:
+        """Unit vector of the threads recommending ``key`` per community (None if none)."""
+        facts = self.facts(key, excluded)
+        if facts is None or not facts.communities:
+            return None
+        vector = np.array([facts.communities[c] for c in self.community_names], dtype=float)
+        return vector / np.linalg.norm(vector)
+
+    def _community_profile(self, seeds: list[int], excluded: frozenset[str]) -> np.ndarray | None:
+        """The seeds' mean community vector (None when no seed was recommended anywhere)."""
+        vectors = [
+            v for s in seeds if (v := self._community_vector(self.keys[s], excluded)) is not None
+        ]
+        return np.mean(vectors, axis=0) if vectors else None
+
+    def _weigh_by_genre(
+        self, ranked: _Ranked, profile: np.ndarray | None, excluded: frozenset[str]
+    ) -> None:
+        """Scale a seed-based source by :attr:`Weights.genre_coherence` (see there)."""
+        power = self.weights.genre_coherence
+        if profile is None or power <= 0:
+            return
+        top = sorted(ranked.scores, key=lambda e: -ranked.scores[e])[:FETCH]
+        ranked.scores = {e: ranked.scores[e] for e in top}
+        for entity in top:
+            vector = self._community_vector(self.keys[entity], excluded)
+            if vector is not None:
+                cosine = float(vector @ profile) / float(np.linalg.norm(profile))
+                ranked.scores[entity] *= max(cosine, 0.0) ** power
 
     def _graph_walk(self, seeds: list[int], threads: np.ndarray) -> _Ranked:
         """Personalised PageRank from the seeds over entity → thread → entity steps."""
@@ -619,7 +708,7 @@ class RecommendationEngine:
                 "graph_walk",
                 int(entity),
                 threads,
-                "connected to your seeds through threads that name both",
+                "often named in the same threads as your seeds",
             )
         return ranked
 
@@ -754,9 +843,13 @@ class RecommendationEngine:
             # Beach House named in a hip-hop thread about samples says less about dream pop.
             homes = Counter(c.communities[0] for c in seed_cards[:given] if c and c.communities)
             home = prefer or (homes.most_common(1)[0][0] if homes else None)
-            co_recommended = self._co_recommendation(seeds, seed_artists, threads, home)
+            co_recommended = self._co_recommendation(seeds, seed_artists, threads, excluded, home)
+            walked = self._graph_walk(seeds, threads)
+            profile = self._community_profile(seeds, excluded)
+            for ranked in (co_recommended, walked):
+                self._weigh_by_genre(ranked, profile, excluded)
             sources.append((firm * w.co_recommendation, co_recommended))
-            sources.append((firm * w.graph_walk, self._graph_walk(seeds, threads)))
+            sources.append((firm * w.graph_walk, walked))
         sources.append((w.popularity, self._popularity(prefer, threads)))
         fused: dict[int, float] = {}
         for weight, ranked in sources:
