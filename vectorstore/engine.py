@@ -15,10 +15,13 @@ Conventions
 - Sources (each a ranking of entities with :class:`Evidence`): ``similar_request`` (MiniLM
   similarity of the request to every thread's request → what those threads recommended,
   weighted by similarity and votes), ``co_recommendation`` (threads whose request names a
-  seed or a seed's artist, or which recommended a seed → what else they recommended),
+  seed or a seed's artist → what they recommended; threads that recommended a seed → what
+  the same comments recommended beside it, the rest of the thread weighing less),
   ``graph_walk`` (personalised PageRank from the seeds on the entity–thread graph, for thin
   direct evidence), ``popularity`` (most recommended in the request's community) and
-  ``search`` (the catalog's hybrid search, for purely descriptive requests). They are fused
+  ``search`` (the catalog's hybrid search, for purely descriptive requests). The seed-based
+  sources are weighed by genre coherence: the cosine of each entity's community profile
+  (where it was recommended) with the seeds'. They are fused
   by weighted reciprocal rank; the weights were chosen on the dev split only (see
   :class:`Weights`).
 - Then hard constraints: excluded entities and artists, the seeds, the seeds' artists
