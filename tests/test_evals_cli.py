@@ -1,6 +1,7 @@
 """``python -m evals`` as a user runs it: outputs, resume, comparison and bad input."""
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -269,3 +270,19 @@ def test_concurrency_is_refused_for_systems_that_are_not_thread_safe(small_data,
         str(tmp_path / "o"),
     )
     assert_clean_failure(result, "ranks one conversation at a time")
+
+
+def test_headroom_prints_where_the_gold_lies_and_refuses_a_missing_file(small_data, tmp_path):
+    command = [sys.executable, "-m", "evals", "headroom", "--split", "all"]
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    result = subprocess.run(
+        [*command, "--data", str(small_data)], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "split all: 12 threads" in result.stdout
+    assert "threads with a gold item recommended in another thread:" in result.stdout
+    missing = subprocess.run(
+        [*command, "--data", str(tmp_path / "nope.jsonl")], capture_output=True, text=True, env=env
+    )
+    assert_clean_failure(missing, "nope.jsonl")
