@@ -189,6 +189,9 @@ _ORDINAL_REF = re.compile(
     re.IGNORECASE,
 )
 _NUMBER_REF = re.compile(r"(?:#\s?|\bnumber\s+|\bno\.\s?|\bpick\s+|\boption\s+)(\d{1,2})\b", re.I)
+#: "other bands", "something else": with a rejection and nothing else, the rejected name is
+#: the taste to depart from (see :meth:`agent.state.SessionState.begin_turn`).
+_WANTS_OTHERS = re.compile(r"\b(?:other|others|else|different|instead|alternatives?)\b", re.I)
 #: "why the first one?", "how come #2?": a question about an earlier pick, not a request.
 _WHY = re.compile(r"^\W*(?:why|how come|what makes|what's special about|explain)\b", re.I)
 _THAT_REF = re.compile(
@@ -308,6 +311,7 @@ class ParsedMessage:
     known: tuple[str, ...] = ()  # rejected because already known: still a taste signal
     references: tuple[int, ...] = ()
     asks_why: bool = False  # "why the second one?": explain those picks, recommend nothing
+    wants_others: bool = False  # "other bands", "something else"
     more_by: tuple[str, ...] = ()
     kind: Kind | None = None
     refused_kinds: tuple[Kind, ...] = ()
@@ -465,6 +469,7 @@ def parse_message(text: str) -> ParsedMessage:
         known=tuple(dict.fromkeys(known)),
         references=tuple(dict.fromkeys(references)),
         asks_why=bool(references) and bool(_WHY.match(music)),
+        wants_others=bool(_WANTS_OTHERS.search(music)),
         more_by=tuple(dict.fromkeys(more_by)),
         kind=kind,
         refused_kinds=tuple(dict.fromkeys(refused_kinds)),

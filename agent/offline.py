@@ -368,13 +368,14 @@ class _Turn:
             nums = ", ".join(f"#{n}" for n in state.unresolved_references)
             size = len(state.last_list)
             parts.append(f"there is no {nums} (the last list had {size})")
-        # "I already know Bill Evans" keeps him as a taste to go by, without his records.
+        # "I already know Bill Evans", "not Radiohead, other bands": a taste to go by,
+        # without that artist's own records.
         known = [r for r in state.rejected if any(same_name(r, seed) for seed in state.seeds)]
         refused = [r for r in state.rejected if r not in known]
         if refused:
             parts.append("leaving out " + ", ".join(refused) + " as you asked")
         if known:
-            parts.append("but nothing by " + ", ".join(known) + ", which you know already")
+            parts.append("but none of " + ", ".join(f"{k}'s own music" for k in known))
         if state.kind:
             parts.append(f"{state.kind}s only")
         if state.descriptors:

@@ -19,6 +19,7 @@ Conventions:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict
@@ -150,6 +151,10 @@ class SessionState(BaseModel):
     def begin_turn(self, message: ParsedMessage) -> SessionState:
         """This state with the new message folded in (see the module docstring)."""
         turn = self.turn + 1
+        if message.wants_others and message.is_follow_up and not (self.seeds or self.topic):
+            # "Not Radiohead please, other bands" as a first request: bands like Radiohead,
+            # without Radiohead (read as "already known", a taste to go by).
+            message = dataclasses.replace(message, known=message.rejections)
         rejected = _merged(self.rejected, message.rejections)
         referenced, unresolved = self._resolve(message.references)
         update: dict[str, object] = {

@@ -133,6 +133,15 @@ def test_a_why_question_explains_and_leaves_the_request_alone():
     assert asked.begin_turn(parse_message("darker")).explained == ()
 
 
+def test_not_x_other_bands_departs_from_x_only_when_nothing_else_was_asked():
+    first = SessionState().begin_turn(parse_message("Not Radiohead please, other bands."))
+    assert first.seeds == ("Radiohead",) and first.rejected == ("Radiohead",)
+    assert first.kind == "artist"
+    later = SessionState(topic="dream pop", seeds=("Slowdive",))
+    later = later.begin_turn(parse_message("not Radiohead, something else"))
+    assert later.seeds == ("Slowdive",) and later.rejected == ("Radiohead",)
+
+
 def test_state_keeps_rejections_and_follow_ups_but_replaces_the_topic():
     state = SessionState().begin_turn(parse_message("modal jazz like Kind of Blue"))
     assert state.topic and state.seeds == ("Kind of Blue",) and state.community == "jazz"

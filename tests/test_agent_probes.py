@@ -112,6 +112,11 @@ class Probe:
             assert not same_name(rec.name, seed), rec.name
             assert not seed_artists & set(self.artists_of(rec)), (rec.name, seed_artists)
 
+    def assert_community_share(self, result: TurnResult, community: str) -> None:
+        """Most picks were recommended in ``community`` (the seed's genre holds)."""
+        inside = [community in self.card(r.entity_id).communities for r in result.recommendations]
+        assert sum(inside) > len(inside) / 2, [r.name for r in result.recommendations]
+
     def assert_community(self, result: TurnResult, community: str) -> None:
         assert self.recommend_args(result).get("community") == community
         assert result.recommendations
@@ -142,6 +147,10 @@ def test_not_radiohead_other_bands_then_hash_two(probe):
     bands = probe.say("Not Radiohead please, other bands.")
     assert bands.recommendations and all(r.kind == "artist" for r in bands.recommendations)
     assert "Radiohead" in probe.recommend_args(bands)["exclude_artists"]
+    # Nothing else was asked: bands like Radiohead, without Radiohead.
+    assert probe.recommend_args(bands)["seeds"] == ["Radiohead"]
+    assert "but none of Radiohead's own music" in bands.reply
+    probe.assert_community_share(bands, "indieheads")
     picked = bands.recommendations[1]
     follow = probe.say("#2")
     assert probe.recommend_args(follow)["seeds"] == [picked.name]
@@ -175,7 +184,7 @@ def test_why_the_first_one_explains_it_and_changes_nothing(probe):
 
 def test_a_known_seed_is_said_to_be_left_out_not_rejected(probe):
     result = probe.say("I already know Bill Evans, something more modern")
-    assert "but nothing by Bill Evans, which you know already" in result.reply
+    assert "but none of Bill Evans's own music" in result.reply
     assert "leaving out Bill Evans" not in result.reply
 
 

@@ -35,6 +35,12 @@ JUNK = {
     "live version": "descriptor",
     "Greatest Hits": "descriptor",
     "1st movement": "descriptor",
+    "Electro": "descriptor",
+    "That": "pointing",
+    "It": "pointing",
+    "this one": "pointing",
+    "Any song": "pointing",
+    "All Songs": "pointing",
 }
 TITLES = [
     "Some Rap Songs",
@@ -50,6 +56,10 @@ TITLES = [
     "Concerto in D Minor for Violin and Organ RV 541",
     "Spiegel im Spiegel",
     "Walk it like I talk it",
+    "Them",
+    "All Along the Watchtower",
+    "It's a Pity",
+    "This Is Happening",
 ]
 
 

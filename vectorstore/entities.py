@@ -8,7 +8,9 @@ Conventions
   (seven or more words, mostly lower case, with pronouns or auxiliaries: "He has 4 mixtapes out
   now…"; or any name of :data:`SENTENCE_WORDS_MAX`+ words), or is made only of genre, mood and
   descriptor words ("Hip Hop", "jazz band", "piano tunes", "techno", "Greatest Hits": a
-  compilation title says nothing without its artist). An article or any other
+  compilation title says nothing without its artist), or of at most two words that only
+  point ("That", "It", "this one", "Any song", "All Songs": :data:`POINTING_WORDS`, with
+  at most one form word). An article or any other
   word makes a name ("The Band", "Some Rap Songs", "Blue in Green", "Love"). "Jazz" (also a
   Queen album) goes: by name alone it is the genre, and in MusiCRS it is only ever the genre.
 - A :class:`Mention` is one naming of one entity in one thread: in the request (the
@@ -72,7 +74,7 @@ GENRE_WORDS = frozenset(
     vaporwave lofi lo-fi chillhop bap gospel orchestral instrumental instrumentals acoustic
     experimental progressive prog psychedelic psych alternative alt hardcore thrash sludge
     stoner noise drone industrial garage grime drill dance downtempo breakbeat jungle idm
-    fusion bebop swing latin bossa kpop k-pop jpop j-pop rockabilly bluegrass americana
+    fusion bebop swing latin bossa electro kpop k-pop jpop j-pop rockabilly bluegrass americana
     hyperpop phonk neoclassical chamber choral avant-garde post-rock post-punk postrock
     metalcore deathcore djent screamo midwest mathrock math-rock new-wave darkwave
     """.split()
@@ -99,6 +101,13 @@ FORM_WORDS = frozenset(
     demo demos studio middle
     """.split()
 )
+#: Words that point at something rather than name it; alone (or with one form word, "any
+#: song") they are what a comment said, not a title. "Them" and "Us" are not here: bands
+#: and albums are called that.
+POINTING_WORDS = frozenset(
+    "that this these those it its tha thats that's any every all one ones".split()
+)
+POINTING_NAME_WORDS = 2
 CONNECTORS = frozenset("and & n or with / - + x".split())  # "of" makes a title: "Dance of Death"
 DESCRIPTORS = GENRE_WORDS | MOOD_WORDS | FORM_WORDS
 SENTENCE_WORDS = frozenset(
@@ -125,7 +134,7 @@ NUMBERING = re.compile(
 
 def junk_reason(name: str) -> str | None:
     """Why ``name`` is not a music entity ("no letters", "rank", "sentence",
-    "descriptor"), or None for a real name. See the module conventions."""
+    "descriptor", "pointing"), or None for a real name. See the module conventions."""
     text = name.strip().strip("\"'“”‘’*_[]()").strip()
     if not LETTER.search(text):
         return "no letters"
@@ -142,6 +151,13 @@ def junk_reason(name: str) -> str | None:
     only_descriptors = all(w in DESCRIPTORS or w in CONNECTORS or ORDINAL.match(w) for w in lowered)
     if lowered and only_descriptors and not MOOD_WORDS.issuperset(lowered):
         return "descriptor"
+    pointing = [w for w in lowered if w in POINTING_WORDS]
+    if (
+        pointing
+        and len(lowered) <= POINTING_NAME_WORDS
+        and all(w in POINTING_WORDS or w in FORM_WORDS for w in lowered)
+    ):
+        return "pointing"
     return None
 
 
