@@ -352,20 +352,21 @@ class RecommendationEngine:
         self.recommended_by_entity = self.recommended.tocsc()
         self.graph_by_entity = self.graph.tocsc()
         self.requested_by_entity = self.requested.tocsc()
-        # (thread, entity) → the entities recommended in the same comments, for the
-        # comment-level reading of co-recommendation.
-        self.comment_mates: dict[tuple[int, int], frozenset[int]] = {}
+        # Comments × entities they recommend (and each comment's thread), for the
+        # comment-level reading of co-recommendation; sparse, so it costs ~1 MB.
+        comment_ids: dict[tuple[int, str], int] = {}
+        cells: set[tuple[int, int]] = set()
         for t, record in enumerate(self.records):
-            comments: dict[str, set[int]] = {}
             for m in record.mentions:
                 if m.role == "recommended" and m.comment:
-                    comments.setdefault(m.comment, set()).add(self.key_index[m.key])
-            mates: dict[int, set[int]] = {}
-            for entities in comments.values():
-                for entity in entities:
-                    mates.setdefault(entity, set()).update(entities - {entity})
-            for entity, others in mates.items():
-                self.comment_mates[(t, entity)] = frozenset(others)
+                    row = comment_ids.setdefault((t, m.comment), len(comment_ids))
+                    cells.add((row, self.key_index[m.key]))
+        self.comment_thread = np.array([t for t, _ in comment_ids], dtype=np.int64)
+        rows, cols = zip(*cells, strict=True) if cells else ((), ())
+        self.comment_entities = sparse.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(comment_ids), len(self.keys))
+        )
+        self.comment_entities_by_entity = self.comment_entities.tocsc()
         self.best_votes = [
             {
                 m.key: m.votes
@@ -625,10 +626,12 @@ class RecommendationEngine:
                         cells[(int(t), int(e))] = max(cells.get((int(t), int(e)), 0.0), boost[t])
                     linked.setdefault(int(t), seed_name)
         for entity in seeds:
+            comments = _column(self.comment_entities_by_entity, entity)
             for t in _column(self.recommended_by_entity, entity):
                 if not threads[t]:
                     continue
-                mates = self.comment_mates.get((int(t), entity), frozenset())
+                own = comments[self.comment_thread[comments] == t]
+                mates = set(self.comment_entities[own].indices.tolist())
                 for e in self.recommended[t].indices:
                     weight = 0.5 * boost[t] * (1.0 if e in mates else w.thread_rest)
                     cells[(int(t), int(e))] = max(cells.get((int(t), int(e)), 0.0), weight)
