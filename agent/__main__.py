@@ -16,8 +16,13 @@ import dataclasses
 import json
 import sys
 import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from agent.settings import SettingsError
+
+if TYPE_CHECKING:
+    from agent.turns import Recommendation
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,11 +66,26 @@ def command_ask(args: argparse.Namespace) -> int:
             json.dumps(dataclasses.asdict(result), default=_jsonable, indent=2, ensure_ascii=False)
         )
     elif result.ok:
-        print(f"{result.reply}\n[{result.brain}]")
+        print(result.reply)
+        print(*card_lines(result.recommendations), sep="\n")
+        print(f"[{result.brain}]")
     if not result.ok:
         print(f"error: {result.reply}", file=sys.stderr)
         return 2
     return 0
+
+
+def card_lines(recommendations: Sequence[Recommendation]) -> list[str]:
+    """The cards as the terminal shows them: numbered (as "the second one" counts them),
+    with the reason and the thread to read."""
+    lines = []
+    for number, card in enumerate(recommendations, 1):
+        by = f" by {card.artist}" if card.artist else ""
+        kind = f" [{card.kind}]" if card.kind else ""
+        lines.append(f"{number:>2}. {card.name}{by}{kind}: {card.why}")
+        if card.thread_url:
+            lines.append(f"    {card.thread_url}")
+    return lines
 
 
 def _jsonable(value: object) -> object:
@@ -105,6 +125,7 @@ def command_chat() -> None:
                 print(event.text, end="", flush=True)
             elif isinstance(event, TurnResult):
                 print()
+                print(*card_lines(event.recommendations), sep="\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -299,3 +299,30 @@ def test_youtube_link_in_text_is_fetched_and_a_failure_is_reported(catalog):
     assert result.trace[0].args == {"url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}
     assert "could not use your clip: YouTube could not be reached" in result.reply
     assert "describe_audio" not in [t.name for t in result.trace]
+
+
+def test_cli_ask_prints_each_card_numbered_with_its_reason_and_thread(monkeypatch, capsys):
+    import agent as agent_package
+    from agent.__main__ import main
+    from agent.turns import Recommendation, TurnResult
+
+    cards = [
+        Recommendation("Art Blakey", None, "Recommended in r/jazz — top reply +5.", None, 0.9,
+                       kind="artist", thread_url="https://www.reddit.com/r/Jazz/comments/x/"),
+        Recommendation("Naima", "John Coltrane", "Often named with your seeds.", None, 0.7),
+    ]  # fmt: skip
+
+    class OneAnswer:
+        def stream_turn(self, session_id, text, audio=None):
+            yield TurnResult(reply="Going by Kind of Blue.", recommendations=cards, brain="test")
+
+    monkeypatch.setattr(agent_package, "build_agent", lambda: OneAnswer())
+    assert main(["ask", "jazz like Kind of Blue"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "Going by Kind of Blue.",
+        " 1. Art Blakey [artist]: Recommended in r/jazz — top reply +5.",
+        "    https://www.reddit.com/r/Jazz/comments/x/",
+        " 2. Naima by John Coltrane: Often named with your seeds.",
+        "[test]",
+    ]

@@ -197,6 +197,14 @@ def test_seeds_typed_plainly_or_joined_resolve_to_each_known_name():
     partly = engine.recommend(RecommendRequest(seeds=("Radiohead & No Such Band",)))
     assert names(partly) == ["Radiohead"]
     assert partly.unresolved == ("No Such Band",)
+    owned = engine.recommend(
+        RecommendRequest(seeds=("Radiohead's Reckoner", "Roads by Portishead"))
+    )
+    assert names(owned) == ["Reckoner", "Roads"]
+    only_artist = engine.recommend(RecommendRequest(seeds=("Björk's Unknown Album",)))
+    assert names(only_artist) == ["Björk"]
+    nobody = engine.recommend(RecommendRequest(seeds=("Reckoner by Nobody Known",)))
+    assert nobody.unresolved == ("Reckoner by Nobody Known",)
 
 
 def test_similar_requests_lists_threads_with_their_recommendations():

@@ -77,6 +77,11 @@ LOW_VOTED_WEIGHT = 0.1
 
 #: Words that join several names in one typed seed ("X and Y", "X & Y", "X, Y").
 _JOINERS = re.compile(r"\s*(?:,|&|\band\b|\bor\b)\s*", re.IGNORECASE)
+#: A work named with its artist: "Miles Davis' Kind of Blue", "Radiohead's OK Computer",
+#: "Kind of Blue by Miles Davis".
+_BY_ARTIST = re.compile(
+    r"^(?P<artist>.+?)(?:'s|’s|'|’)\s+(?P<work>.+)$|^(?P<work2>.+?)\s+by\s+(?P<artist2>.+)$"
+)
 
 
 @dataclass(frozen=True)
@@ -472,12 +477,25 @@ class RecommendationEngine:
     def resolve(self, names: Iterable[str], admitted: np.ndarray) -> tuple[list[int], list[str]]:
         """Entities for names typed by a user, and the names left unknown. A name is tried
         exactly, then loosely (:func:`loose_key`), then without accents (:func:`plain_key`);
-        a name still unknown that joins several ("Slowdive and Beach House", "Low, Duster")
-        is resolved part by part, so only the unknown parts are reported."""
+        a name with its artist ("Miles Davis' Kind of Blue", "OK Computer by Radiohead") is
+        the work, else the artist; a name still unknown that joins several ("Slowdive and
+        Beach House", "Low, Duster") is resolved part by part, so only the unknown parts are
+        reported."""
         found: list[int] = []
         missing: list[str] = []
         for name in names:
             position = self._position(name, admitted)
+            by_artist = _BY_ARTIST.match(name.strip()) if position is None else None
+            if by_artist:
+                # Only when the artist is known ("Stand by Me" is not "Stand" by "Me"): the
+                # work is the seed, or the artist when the work is unknown.
+                work = by_artist.group("work") or by_artist.group("work2")
+                artist = self._position(
+                    by_artist.group("artist") or by_artist.group("artist2"), admitted
+                )
+                if artist is not None:
+                    position = self._position(work, admitted)
+                    position = artist if position is None else position
             parts = [] if position is not None else _JOINERS.split(name)
             if position is None and len(parts) > 1:
                 more, unknown = self.resolve([p for p in parts if p.strip()], admitted)
