@@ -59,6 +59,7 @@ class CheckedRecommendation(BaseModel):
             artists=(self.artist,) if self.artist else (),
             entity_id=self.entity_id,
             kind=self.kind,
+            youtube_url=self.youtube_url,
         )
 
 
