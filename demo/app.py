@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +98,8 @@ def build_app(
     )
     controller = ChatController(agent, store)
     server = server or ServerSettings.from_env()
+    # Playlists are written per session under the temp folder, which Gradio may serve.
+    exports = Path(tempfile.gettempdir()) / "musicrs-chat-exports"
 
     def respond(value: dict[str, Any] | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         for view in controller.respond(request.session_hash, value):
@@ -109,6 +112,16 @@ def build_app(
     def restore(stored_id: object, request: gr.Request) -> tuple[Any, ...]:
         view = controller.restore(request.session_hash, stored_id)
         return view.messages, view.cards or EMPTY_CARDS, view.session_id
+
+    def feedback(action: str, card: str, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        for view, answer in controller.feedback(request.session_hash, action, card):
+            chat = _outputs(view) if view is not None else (gr.skip(),) * 7
+            yield (*chat, answer["message"], answer)
+
+    def export(request: gr.Request) -> tuple[Any, ...]:
+        files = controller.export(request.session_hash, exports)
+        paths = (files.m3u8, files.csv, files.jspf) if files else (None, None, None)
+        return tuple(gr.DownloadButton(value=p, visible=p is not None) for p in paths)
 
     def oversize(report: str, request: gr.Request) -> tuple[Any, ...]:
         try:
@@ -137,7 +150,7 @@ def build_app(
                     show_label=False,
                     height=580,
                     placeholder=PLACEHOLDER,
-                    buttons=["copy"],
+                    buttons=["copy"],  # answers only: demo.style hides it on steps
                     feedback_options=None,
                     group_consecutive_messages=False,
                 )
@@ -157,6 +170,14 @@ def build_app(
             with gr.Column(scale=2, elem_id="side"):
                 gr.Markdown("### 🎵 Recommendations")
                 cards = gr.HTML(EMPTY_CARDS, elem_id="cards")
+                feedback_note = gr.Markdown(elem_id="feedback-note")
+                with gr.Row(elem_id="export"):
+                    downloads = [
+                        gr.DownloadButton(
+                            f"⬇ {label}", visible=False, size="sm", elem_id=f"export-{ext}"
+                        )
+                        for label, ext in (("M3U8", "m3u8"), ("CSV", "csv"), ("JSPF", "jspf"))
+                    ]
                 with gr.Column(visible=False, elem_id="audio-panel") as panel:
                     gr.Markdown("### 🔊 Your clip")
                     panel_text = gr.HTML(elem_id="audio-text")
@@ -164,6 +185,12 @@ def build_app(
         turn = gr.JSON(visible=False)
         oversize_report = gr.Textbox(visible="hidden")
         oversize_button = gr.Button("oversize", elem_id="oversize-trigger", visible="hidden")
+        # A card's button (demo.style.HEAD) fills these and presses the hidden trigger.
+        feedback_action = gr.Textbox(visible="hidden", label="action")
+        feedback_card = gr.Textbox(visible="hidden", label="card")
+        feedback_answer = gr.JSON(visible=False)
+        feedback_button = gr.Button("feedback", elem_id="feedback-trigger", visible="hidden")
+        export_button = gr.Button("export", elem_id="export-trigger", visible="hidden")
         # The conversation's id, kept by the browser across reloads (see demo.sessions).
         browser_session = gr.BrowserState(
             "",
@@ -172,6 +199,7 @@ def build_app(
         )
 
         outputs = [chatbot, box, cards, panel, panel_text, panel_plot, turn]
+        refresh = {"fn": export, "outputs": downloads, "api_visibility": "private"}
         box.submit(
             respond,
             inputs=[box],
@@ -180,20 +208,30 @@ def build_app(
             concurrency_limit=server.concurrency,
             trigger_mode="once",  # a double-click on send runs the turn once
             show_progress="hidden",  # the streamed steps are the progress display
-        )
+        ).then(**refresh)
         new_button.click(
             new_conversation, outputs=[*outputs, browser_session], api_name="new_conversation"
-        )
+        ).then(lambda: "", outputs=feedback_note, api_visibility="private").then(**refresh)
         # The chat's own trash button must forget the agent's memory too, not just the view.
         chatbot.clear(
             new_conversation, outputs=[*outputs, browser_session], api_visibility="private"
-        )
+        ).then(**refresh)
         app.load(
             restore,
             inputs=[browser_session],
             outputs=[chatbot, cards, browser_session],
             api_visibility="private",
-        )
+        ).then(**refresh)
+        feedback_button.click(
+            feedback,
+            inputs=[feedback_action, feedback_card],
+            outputs=[*outputs, feedback_note, feedback_answer],
+            js="() => { const f = window.__musicrsFeedback || {}; return [f.action, f.card]; }",
+            api_name="feedback",
+            concurrency_limit=server.concurrency,
+            show_progress="hidden",
+        ).then(**refresh)
+        export_button.click(export, outputs=downloads, api_name="export")
         oversize_button.click(
             oversize,
             inputs=[oversize_report],
