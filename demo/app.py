@@ -32,9 +32,10 @@ if not __package__:
 import gradio as gr
 
 from demo import render
+from demo.benchmark import RESULTS_FILE, TABLE_HEADERS, read_benchmark
 from demo.chat import ChatController, TurnAgent, View
 from demo.inputs import MAX_UPLOAD_MB
-from demo.plot import timeline_figure
+from demo.plot import community_figure, timeline_figure
 from demo.sessions import SessionStore, browser_secret
 from demo.settings import ServerSettings, SessionSettings
 from demo.style import CSS, HEAD, THEME
@@ -51,6 +52,15 @@ EXAMPLES = [
 EMPTY_CARDS = (
     '<div class="rec-empty">Recommendations appear here: say what you like, attach a clip '
     "or paste a YouTube link.</div>"
+)
+BOX_PLACEHOLDER = "Say what you like, paste a YouTube link, or attach a clip…"
+BENCHMARK_INTRO = (
+    "### How well does it do?\n"
+    "The recommender replayed over [MusiCRS](https://arxiv.org/abs/2509.19469): real Reddit "
+    "music requests, each with 100 candidates to rank, scored with the paper's metrics "
+    "(Recall@20 and nDCG@20, mean ± one standard error). Our runs come from `python -m evals "
+    "run`; the published rows are the paper's own. Open-recommendation runs (task "
+    "`recommend`) answer a harder question and are not comparable with the ranking rows."
 )
 PLACEHOLDER = (
     "### 🎧 What are you in the mood for?\n"
@@ -87,9 +97,11 @@ def build_app(
     notice: str = "",
     server: ServerSettings | None = None,
     sessions: SessionSettings | None = None,
+    results: Path = RESULTS_FILE,
 ) -> gr.Blocks:
     """The page for ``agent``; ``notice`` is an optional start-up note (e.g. no catalog);
-    ``server`` defaults to :meth:`ServerSettings.from_env`."""
+    ``server`` defaults to :meth:`ServerSettings.from_env`; ``results`` is the benchmark
+    results file the "How well does it do?" tab shows (``demo.benchmark``)."""
     # With ``sessions`` the chats and the browser's session id outlive a restart.
     store = (
         SessionStore(agent.reset, database=sessions.database, idle_s=sessions.idle_s)
@@ -123,6 +135,10 @@ def build_app(
         paths = (files.m3u8, files.csv, files.jspf) if files else (None, None, None)
         return tuple(gr.DownloadButton(value=p, visible=p is not None) for p in paths)
 
+    def benchmark() -> tuple[Any, ...]:
+        scores = read_benchmark(results)
+        return scores.note, scores.table(), community_figure(scores.ranking_runs)
+
     def oversize(report: str, request: gr.Request) -> tuple[Any, ...]:
         try:
             data = json.loads(report)
@@ -143,45 +159,57 @@ def build_app(
                 gr.HTML(render.badge_html(brain_label), elem_id="brain")
         if notice:
             gr.Markdown(f"ℹ️ {notice}", elem_id="notice")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(
-                    elem_id="chat",
-                    show_label=False,
-                    height=580,
-                    placeholder=PLACEHOLDER,
-                    buttons=["copy"],  # answers only: demo.style hides it on steps
-                    feedback_options=None,
-                    group_consecutive_messages=False,
+        with gr.Tabs():
+            with gr.Tab("💬 Chat", id="chat-tab"), gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(
+                        elem_id="chat",
+                        show_label=False,
+                        height=580,
+                        placeholder=PLACEHOLDER,
+                        buttons=["copy"],  # answers only: demo.style hides it on steps
+                        feedback_options=None,
+                        group_consecutive_messages=False,
+                    )
+                    # file_types stays open: a wrong file must reach us to be answered
+                    # in the chat; Gradio's own type check would only raise a toast.
+                    box = gr.MultimodalTextbox(
+                        elem_id="chat-box",
+                        show_label=False,
+                        sources=["upload", "microphone"],
+                        file_count="single",
+                        placeholder=BOX_PLACEHOLDER,
+                        autofocus=True,
+                    )
+                    with gr.Row():
+                        gr.Examples(EXAMPLES, inputs=box, label="Try one")
+                    new_button = gr.Button("🔄 New conversation", variant="secondary", size="sm")
+                with gr.Column(scale=2, elem_id="side"):
+                    gr.Markdown("### 🎵 Recommendations")
+                    cards = gr.HTML(EMPTY_CARDS, elem_id="cards")
+                    feedback_note = gr.Markdown(elem_id="feedback-note")
+                    with gr.Row(elem_id="export"):
+                        downloads = [
+                            gr.DownloadButton(
+                                f"⬇ {label}", visible=False, size="sm", elem_id=f"export-{ext}"
+                            )
+                            for label, ext in (
+                                ("M3U8", "m3u8"),
+                                ("CSV", "csv"),
+                                ("JSPF", "jspf"),
+                            )
+                        ]
+                    with gr.Column(visible=False, elem_id="audio-panel") as panel:
+                        gr.Markdown("### 🔊 Your clip")
+                        panel_text = gr.HTML(elem_id="audio-text")
+                        panel_plot = gr.Plot(show_label=False, elem_id="audio-plot")
+            with gr.Tab("📊 How well does it do?", id="bench-tab") as bench_tab:
+                gr.Markdown(BENCHMARK_INTRO, elem_id="bench-intro")
+                bench_note = gr.Markdown(elem_id="bench-note")
+                bench_table = gr.Dataframe(
+                    headers=TABLE_HEADERS, interactive=False, elem_id="bench-table"
                 )
-                # file_types stays open: a wrong file must reach us to be answered in the
-                # chat; Gradio's own type check would only raise a toast.
-                box = gr.MultimodalTextbox(
-                    elem_id="chat-box",
-                    show_label=False,
-                    sources=["upload", "microphone"],
-                    file_count="single",
-                    placeholder="Say what you like, paste a YouTube link, or attach a clip…",
-                    autofocus=True,
-                )
-                with gr.Row():
-                    gr.Examples(EXAMPLES, inputs=box, label="Try one")
-                new_button = gr.Button("🔄 New conversation", variant="secondary", size="sm")
-            with gr.Column(scale=2, elem_id="side"):
-                gr.Markdown("### 🎵 Recommendations")
-                cards = gr.HTML(EMPTY_CARDS, elem_id="cards")
-                feedback_note = gr.Markdown(elem_id="feedback-note")
-                with gr.Row(elem_id="export"):
-                    downloads = [
-                        gr.DownloadButton(
-                            f"⬇ {label}", visible=False, size="sm", elem_id=f"export-{ext}"
-                        )
-                        for label, ext in (("M3U8", "m3u8"), ("CSV", "csv"), ("JSPF", "jspf"))
-                    ]
-                with gr.Column(visible=False, elem_id="audio-panel") as panel:
-                    gr.Markdown("### 🔊 Your clip")
-                    panel_text = gr.HTML(elem_id="audio-text")
-                    panel_plot = gr.Plot(show_label=False, elem_id="audio-plot")
+                bench_plot = gr.Plot(show_label=False, elem_id="bench-plot")
         turn = gr.JSON(visible=False)
         oversize_report = gr.Textbox(visible="hidden")
         oversize_button = gr.Button("oversize", elem_id="oversize-trigger", visible="hidden")
@@ -232,6 +260,10 @@ def build_app(
             show_progress="hidden",
         ).then(**refresh)
         export_button.click(export, outputs=downloads, api_name="export")
+        # Read when the tab opens, so a results file written meanwhile shows up.
+        bench_tab.select(
+            benchmark, outputs=[bench_note, bench_table, bench_plot], api_visibility="private"
+        )
         oversize_button.click(
             oversize,
             inputs=[oversize_report],

@@ -70,7 +70,8 @@ CSS = """
 .tag b { font-weight: 600; opacity: .7; }
 .clip-lyrics, .clip-note { font-size: .85rem; opacity: .8; margin: 8px 0 0; }
 .rec-evidence { font-size: .82rem; opacity: .85; margin: 0 0 8px; line-height: 1.35; }
-.rec-play { display: flex; flex-direction: column; gap: 4px; }
+.rec-play { display: flex; flex-direction: column; align-items: flex-start; gap: 4px; }
+.rec-play details { align-self: stretch; }
 .rec-feedback { display: flex; gap: 6px; margin-top: 8px; flex-wrap: wrap; }
 .rec-fb { border: 1px solid var(--border-color-primary); border-radius: 999px;
   padding: 2px 10px; font-size: .82rem; background: var(--background-fill-secondary);
@@ -82,9 +83,7 @@ CSS = """
 .rec-card[data-verdict="dislike"] .rec-fb-dislike { background: #fee2e2; border-color: #ef4444; }
 #feedback-note p { margin: 6px 0 0; font-size: .9rem; }
 #export { gap: 6px; margin-top: 8px; }
-#chat .message-row:has(.thought-group) .message-buttons-left,
-#chat .message-row:has(.thought-group) .message-buttons-right,
-#chat .message-row:has(.thought-group) .message-buttons { display: none !important; }
+#chat .message-row:has(.thought-group) + .message-buttons { display: none !important; }
 #oversize-trigger, #feedback-trigger, #export-trigger { display: none !important; }
 """
 
