@@ -130,10 +130,12 @@ def build_app(
             chat = _outputs(view) if view is not None else (gr.skip(),) * 7
             yield (*chat, answer["message"], answer)
 
-    def export(request: gr.Request) -> tuple[Any, ...]:
+    def export(request: gr.Request) -> tuple[Path | None, ...]:
         files = controller.export(request.session_hash, exports)
-        paths = (files.m3u8, files.csv, files.jspf) if files else (None, None, None)
-        return tuple(gr.DownloadButton(value=p, visible=p is not None) for p in paths)
+        return (files.m3u8, files.csv, files.jspf) if files else (None, None, None)
+
+    def show_exports(request: gr.Request) -> tuple[Any, ...]:
+        return tuple(gr.DownloadButton(value=p, visible=p is not None) for p in export(request))
 
     def benchmark() -> tuple[Any, ...]:
         scores = read_benchmark(results)
@@ -227,7 +229,7 @@ def build_app(
         )
 
         outputs = [chatbot, box, cards, panel, panel_text, panel_plot, turn]
-        refresh = {"fn": export, "outputs": downloads, "api_visibility": "private"}
+        refresh = {"fn": show_exports, "outputs": downloads, "api_visibility": "private"}
         box.submit(
             respond,
             inputs=[box],

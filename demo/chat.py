@@ -55,6 +55,7 @@ FEEDBACK_NOTES = {
     "dislike": "👎 Noted: I'll leave out {label} from now on.",
     "more": "Looking for more like {label}…",
 }
+MORE_DONE = "Here is more like {label}, in the chat and the cards."
 
 
 class TurnAgent(Protocol):
@@ -186,9 +187,15 @@ class ChatController:
         item = given.item
         note = FEEDBACK_NOTES[given.action].format(label=item.label)
         yield None, _feedback_json(True, note, given)
-        if given.action == "more":
-            for view in self.respond(key, {"text": f"More like {item.label}", "files": []}):
-                yield view, _feedback_json(True, note, given)
+        if given.action != "more":
+            return
+        shown: View | None = None  # one view behind: the last one also changes the note
+        for view in self.respond(key, {"text": f"More like {item.label}", "files": []}):
+            if shown is not None:
+                yield shown, _feedback_json(True, note, given)
+            shown = view
+        if shown is not None:
+            yield shown, _feedback_json(True, MORE_DONE.format(label=item.label), given)
 
     def export(self, key: str, folder: Path) -> PlaylistFiles | None:
         """The session's recommendations as M3U8, CSV and JSPF files in ``folder``/<id>
