@@ -286,6 +286,7 @@ class _Steps:
         self.group: int | None = None
         self.group_id = f"steps-{len(messages)}"  # the chat's length: unique in the chat
         self.index: dict[str, int] = {}  # tool call id -> index of its thought
+        self.failures: list[str] = []  # each failed step's sentence, for the group
 
     def add(self, event: ToolStarted | ToolFinished) -> None:
         if self.group is None:
@@ -308,6 +309,8 @@ class _Steps:
             event.summary,
             event.error,
         )
+        if not event.ok:
+            self.failures.append(render.failure_sentence(event.name, event.error or event.summary))
         if index is None:
             self.index[event.call_id] = len(self.messages)
             self.messages.append(done)
@@ -324,11 +327,11 @@ class _Steps:
             if metadata.get("status") == "pending":
                 del metadata["status"]  # shown unfolded, like a failed step
                 metadata["title"] = metadata["title"].replace("🔧", "⚠️").rstrip("…")
-                metadata["log"] = f"**{metadata['title'][2:].strip()}:** no result came back."
                 content = self.messages[index]["content"]
                 self.messages[index]["content"] = f"{content}\n\n**No result came back.**".strip()
+                self.failures.append(f"**{metadata['title'][2:].strip()}:** no result came back.")
         steps = [self.messages[i] for i in sorted(self.index.values())]
-        self.messages[self.group] = render.finished_group(self.group_id, steps)
+        self.messages[self.group] = render.finished_group(self.group_id, steps, self.failures)
 
 
 def _card_ref(card: object) -> int | str:

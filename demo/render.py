@@ -113,23 +113,28 @@ def steps_group(group_id: str) -> dict[str, Any]:
     }
 
 
-def finished_group(group_id: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
-    """The group once the turn ended: how many steps, their total time, and the sentence
-    of each failed one (then it stays open, as a failed step does)."""
-    failed = [s for s in steps if s["metadata"].get("status") != "done"]
+def finished_group(
+    group_id: str, steps: list[dict[str, Any]], failures: list[str]
+) -> dict[str, Any]:
+    """The group once the turn ended: how many steps, their total time, and ``failures``
+    (each failed step's sentence), with which it stays open, as a failed step does."""
     count = f"{len(steps)} step{'s' if len(steps) != 1 else ''}"
-    labels = " → ".join(_plain_title(s) for s in steps)
     metadata: dict[str, Any] = {
-        "title": f"✅ {count}" if not failed else f"⚠️ {count}, {len(failed)} failed",
+        "title": f"✅ {count}" if not failures else f"⚠️ {count}, {len(failures)} failed",
         "id": group_id,
         "duration": round(sum(s["metadata"].get("duration", 0.0) for s in steps), 2),
     }
-    if failed:
-        content = "\n\n".join(s["metadata"].get("log", "") for s in failed).strip()
+    if failures:
+        content = "\n\n".join(failures)
     else:
         metadata["status"] = "done"
-        content = labels
-    return {"role": "assistant", "content": content or labels, "metadata": metadata}
+        content = " → ".join(dict.fromkeys(_plain_title(s) for s in steps))
+    return {"role": "assistant", "content": content, "metadata": metadata}
+
+
+def failure_sentence(name: str, error: str) -> str:
+    """A failed step's sentence, as its thought and its group show it."""
+    return f"**{tool_label(name)} failed:** {chat_text(error)}"
 
 
 def _plain_title(step: dict[str, Any]) -> str:
@@ -157,11 +162,9 @@ def finished_message(
     summary: str,
     error: str | None,
 ) -> dict[str, Any]:
-    """The same thought once the tool is done: its duration and its result or error. A
-    failed step keeps its sentence in ``log`` too, for the group to open with."""
+    """The same thought once the tool is done: its duration and its result or error."""
     icon = "✅" if ok else "⚠️"
-    failure = f"**{tool_label(name)} failed:** {chat_text(error or summary)}"
-    body = chat_text(summary) if ok else failure
+    body = chat_text(summary) if ok else failure_sentence(name, error or summary)
     if started and started.get("content"):
         body = f"{started['content']}\n\n{body}"
     metadata: dict[str, Any] = {
@@ -172,8 +175,6 @@ def finished_message(
     }
     if ok:
         metadata["status"] = "done"  # Gradio folds a done thought; a failed one stays open
-    else:
-        metadata["log"] = failure
     return {"role": "assistant", "content": body, "metadata": metadata}
 
 

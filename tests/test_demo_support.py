@@ -201,10 +201,12 @@ def real_agent(catalog: Path):  # -> agent.MusicAgent
 
 
 @contextmanager
-def served_real_app(musicrs_path: Path, base: Path) -> Iterator[str]:
-    """The demo app on the real offline agent and a small MusiCRS catalog, served locally."""
+def served_real_app(musicrs_path: Path, base: Path, results: Path | None = None) -> Iterator[str]:
+    """The demo app on the real offline agent and a small MusiCRS catalog, served locally;
+    ``results`` is the benchmark tab's results file (default: none there)."""
     from demo.app import build_app
 
     agent = real_agent(build_small_catalog(musicrs_path, base))
-    with served(build_app(agent, agent.settings.brain_label)) as address:
+    results = results or base / "no-results.json"
+    with served(build_app(agent, agent.settings.brain_label, results=results)) as address:
         yield address

@@ -102,7 +102,6 @@ def test_thoughts_show_status_duration_and_errors() -> None:
         "id": "steps-1/c1",
         "parent_id": "steps-1",
         "duration": 0.12,
-        "log": "**Searching the catalog failed:** boom",
     }
     assert "boom" in done["content"]
 
@@ -110,15 +109,17 @@ def test_thoughts_show_status_duration_and_errors() -> None:
 def test_a_turns_steps_nest_in_one_group_that_opens_on_a_failure() -> None:
     ok = render.finished_message(None, "g", "a", "recommend", True, 0.25, "5 items", None)
     failed = render.finished_message(None, "g", "b", "describe_audio", False, 0.5, "", "bad clip")
-    group = render.finished_group("g", [ok])
+    group = render.finished_group("g", [ok, ok], [])
     assert group["metadata"] == {
-        "title": "✅ 1 step",
+        "title": "✅ 2 steps",
         "id": "g",
-        "duration": 0.25,
+        "duration": 0.5,
         "status": "done",
     }
     assert group["content"] == "Finding what people recommended"
-    group = render.finished_group("g", [ok, failed])
+    sentence = render.failure_sentence("describe_audio", "bad clip")
+    assert sentence in failed["content"]
+    group = render.finished_group("g", [ok, failed], [sentence])
     assert group["metadata"]["title"] == "⚠️ 2 steps, 1 failed"
     assert "status" not in group["metadata"] and group["metadata"]["duration"] == 0.75
     assert group["content"] == "**Listening to the clip failed:** bad clip"
