@@ -8,7 +8,11 @@ Conventions:
 - One server-side chat session per Gradio ``session_hash`` (see ``demo.sessions``).
 - The ``/chat`` API endpoint takes the chat-box dict ``{"text", "files"}`` and returns
   (chat, box, cards HTML, audio panel HTML, plot, turn summary JSON); the last output is
-  what API clients read (see ``demo.chat.turn_summary``).
+  what API clients read (see ``demo.chat.turn_summary``). ``/feedback`` takes (action,
+  card) and returns the same outputs plus the note under the cards and the feedback as
+  JSON (its last output); ``/export`` returns the session's M3U8, CSV and JSPF playlists.
+- The "How well does it do?" tab reads the benchmark results file (``demo.benchmark``)
+  whenever it is opened.
 - Environment: the server's settings (``demo.settings.ServerSettings``: host, port, turns
   run at once and waiting), plus the agent's own settings (``agent.settings``). A bad value
   stops ``main`` with one sentence before anything loads. No secret is ever shown.

@@ -12,6 +12,10 @@ Conventions:
 - The turn summary (``View.turn``) is plain JSON for API clients: ``reply``,
   ``recommendations`` (dicts), ``audio`` (the description as a dict, or ``None``),
   ``brain`` and ``ok``.
+- Card feedback (:meth:`ChatController.feedback`) goes to the agent's session state
+  (``give_feedback``); exports (:meth:`ChatController.export`) are written from that state
+  alone (``session_state``), so they list what the agent remembers, 👍 marked, 👎 left out.
+- A turn's tool steps nest in one group thought (:class:`_Steps`, ``demo.render``).
 - Everything shown is untrusted text made safe by ``demo.render``: chat text through
   :func:`render.chat_text`, every string of the turn summary through
   :func:`render.public_text` (no server path or internal address reaches the browser).

@@ -263,6 +263,7 @@ def test_feedback_exports_and_a_whole_conversation(browser, real_url: str, tmp_p
     ).first.is_visible()
     groups.last.locator(".title").first.click()  # open: the sub-step and its duration
     assert "Finding what people recommended" in groups.last.inner_text()
+    groups.last.locator(".title").first.click()  # folded again, as the screenshot opens all
 
     m3u8 = download(page, "#export-m3u8", tmp_path).read_text(encoding="utf-8").splitlines()
     assert m3u8[0] == "#EXTM3U" and f'#EXTINF:-1 liked="true",{liked}' in m3u8
@@ -304,6 +305,9 @@ def test_feedback_exports_and_a_whole_conversation(browser, real_url: str, tmp_p
     assert "Traceback" not in page.locator("#chat").inner_text()
 
     page.get_by_role("tab", name="How well does it do?").click()
+    page.wait_for_function(
+        "() => document.querySelector('#bench-table').innerText.includes('(published)')"
+    )
     page.wait_for_selector("#bench-plot img, #bench-plot svg", state="attached")
     table = page.locator("#bench-table").inner_text()
     assert "lexical" in table and "random" in table and "CLAP (published)" in table
