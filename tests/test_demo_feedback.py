@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import Settings, build_agent
 from agent.context import TurnContext
 from agent.grammar import parse_message
 from agent.offline import _Turn
@@ -18,7 +19,9 @@ from demo.chat import FEEDBACK_BUSY, ChatController, playlist_entries
 from demo.plot import community_figure
 from evals.report import PUBLISHED_BASELINES
 from evals.results_file import write_results
+from tests.agent_support import MiniCatalog
 from tests.test_demo_support import StandInAgent
+from tools.catalog import CATALOG_TOOLS
 
 
 def shown_state() -> SessionState:
@@ -148,3 +151,19 @@ def test_benchmark_tab_without_or_with_a_broken_results_file(tmp_path: Path) -> 
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
     assert read_benchmark(broken).note == UNREADABLE
+
+
+def test_feedback_is_kept_in_the_checkpoint_across_a_restart(tmp_path: Path) -> None:
+    settings = Settings(sessions_db=str(tmp_path / "sessions.sqlite"))
+    first = build_agent(settings, tools=list(CATALOG_TOOLS))
+    shown = first.run_turn("s", "I love Boards of Canada, dreamy ambient", catalog=MiniCatalog())
+    disliked, liked = shown.recommendations[0].name, shown.recommendations[1].name
+    assert first.give_feedback("s", "dislike", 1).item.name == disliked
+    first.give_feedback("s", "like", shown.recommendations[1].entity_id or liked)
+    restarted = build_agent(settings, tools=list(CATALOG_TOOLS))  # a new process, same file
+    state = restarted.session_state("s")
+    assert [f.action for f in state.pending] == ["dislike", "like"] and state.turn == 1
+    follow_up = restarted.run_turn("s", "more please", catalog=MiniCatalog())
+    assert disliked not in [r.name for r in follow_up.recommendations]
+    assert f"Leaving out {disliked}" in follow_up.reply and f"using {liked}" in follow_up.reply
+    assert restarted.session_state("s").pending == ()
