@@ -13,7 +13,7 @@ from agent import Settings, build_agent
 from agent.context import TurnContext
 from agent.grammar import parse_message
 from agent.offline import _Turn
-from agent.state import FeedbackError, GivenItem, SessionState
+from agent.state import FeedbackError, GivenItem, SessionState, render_state
 from demo.benchmark import NO_RESULTS, UNREADABLE, read_benchmark
 from demo.chat import FEEDBACK_BUSY, ChatController, playlist_entries
 from demo.plot import community_figure
@@ -167,3 +167,16 @@ def test_feedback_is_kept_in_the_checkpoint_across_a_restart(tmp_path: Path) -> 
     assert disliked not in [r.name for r in follow_up.recommendations]
     assert f"Leaving out {disliked}" in follow_up.reply and f"using {liked}" in follow_up.reply
     assert restarted.session_state("s").pending == ()
+
+
+def test_a_language_model_is_told_the_feedback_and_the_disliked_items() -> None:
+    state = shown_state().with_feedback("dislike", 1).with_feedback("like", 2)
+    section = render_state(state.begin_turn(parse_message("what else?")))
+    assert (
+        "- Card feedback since your last answer: dislike Alison by Slowdive; like Souvlaki by "
+        "Slowdive. Say in one sentence how you used it" in section
+    )
+    assert "- Disliked, never recommend: Alison by Slowdive" in section
+    assert "Card feedback" not in render_state(state.begin_turn(parse_message("x")).begin_turn(
+        parse_message("y")
+    ))  # fmt: skip
