@@ -184,7 +184,7 @@ class SessionState(BaseModel):
         item = self.find_given(card)
         if item is None:
             where = f"no card #{card} in the last list" if isinstance(card, int) else (
-                f"no recommendation called {card!r} in this conversation"
+                f"no recommendation called “{card.strip()[:80]}” in this conversation"
             )  # fmt: skip
             raise FeedbackError(f"There is {where}; use the number shown on a card.")
         pending = tuple(f for f in self.pending if not f.item.same_item(item))

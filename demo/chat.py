@@ -24,6 +24,7 @@ Conventions:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -202,11 +203,15 @@ class ChatController:
             yield shown, _feedback_json(True, MORE_DONE.format(label=item.label), given)
 
     def export(self, key: str, folder: Path) -> PlaylistFiles | None:
-        """The session's recommendations as M3U8, CSV and JSPF files in ``folder``/<id>
-        (``None`` before the first recommendation)."""
+        """The session's recommendations as M3U8, CSV and JSPF files in a folder of
+        ``folder`` named by a digest of the session id (an API client chooses its own
+        connection id, which must not become a path); ``None`` before the first
+        recommendation."""
         session = self.store.get(key)
         entries = playlist_entries(self.agent.session_state(session.agent_session_id))
-        return write_playlists(entries, folder / session.key) if entries else None
+        if not entries:
+            return None
+        return write_playlists(entries, folder / hashlib.sha256(session.key.encode()).hexdigest())
 
     def new_conversation(self, key: str) -> View:
         """Start afresh, unless a turn is still streaming (it would write into the old chat)."""

@@ -61,7 +61,7 @@ def test_more_like_this_makes_the_item_the_request() -> None:
 def test_feedback_on_a_card_the_session_never_showed_is_one_sentence() -> None:
     with pytest.raises(FeedbackError, match=r"^There is no card #7 in the last list; use"):
         shown_state().with_feedback("like", 7)
-    with pytest.raises(FeedbackError, match="no recommendation called 'Loveless'"):
+    with pytest.raises(FeedbackError, match="no recommendation called “Loveless” in this"):
         shown_state().with_feedback("like", "Loveless")
     with pytest.raises(FeedbackError, match="one of like, dislike, more"):
         shown_state().with_feedback("love", 1)  # type: ignore[arg-type]
@@ -87,7 +87,11 @@ def test_controller_feedback_and_export_on_the_stand_in_agent(tmp_path: Path) ->
     [(_, refused)] = list(controller.feedback("tab", "dislike", "9"))
     assert not refused["ok"] and refused["message"].startswith("There is no card #9")
     files = controller.export("tab", tmp_path)
-    assert files is not None and files.m3u8.parent == tmp_path / "tab"
+    assert files is not None and files.m3u8.parent.parent == tmp_path
+    assert controller.export("../../escape", tmp_path) is None  # no picks: nothing written
+    list(controller.respond("../../escape", "jazz"))
+    escaped = controller.export("../../escape", tmp_path)
+    assert escaped is not None and escaped.m3u8.parent.parent == tmp_path
     m3u8 = files.m3u8.read_text(encoding="utf-8")
     assert '#EXTINF:-1 liked="true",John Coltrane - Giant Steps' in m3u8
     assert "https://www.youtube.com/watch?v=30FTr6G53VU" in m3u8
