@@ -131,7 +131,8 @@ def test_steps_stream_before_the_answer(browser) -> None:
         page.screenshot(path=ARTIFACTS / "streaming-step.png", full_page=True)
         page.wait_for_selector(".rec-card")
         wait_until_idle(page)
-        assert page.locator("#chat .thought-group").count() == 1
+        # One group for the turn's steps (its step nests inside it), with their total time.
+        assert page.locator("#chat .message-row:has(.thought-group)").count() == 1
         assert "(0.1s)" in page.locator("#chat .thought-group").first.inner_text()
         session = next(iter(agent.history))
         page.close()  # closing the tab keeps the conversation: only idle ones are pruned
