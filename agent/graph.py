@@ -276,6 +276,7 @@ def build_graph(
                     ("agent.state", "SessionState"),
                     ("agent.state", "GivenItem"),
                     ("agent.state", "HeardClip"),
+                    ("agent.state", "Feedback"),
                     ("agent.guard", "CheckedRecommendation"),
                 ]
             ),

@@ -61,6 +61,7 @@ class CheckedRecommendation(BaseModel):
             kind=self.kind,
             why=self.why,
             thread_url=self.thread_url,
+            youtube_url=self.youtube_url,
         )
 
 

@@ -355,15 +355,22 @@ class _Turn:
     def state_line(self) -> str:
         """One sentence saying how the conversation so far shaped this answer."""
         state = self.session
+        liked, disliked = state.feedback_of("like"), state.feedback_of("dislike")
         parts = []
+        if disliked:
+            parts.append("leaving out " + ", ".join(i.label for i in disliked) + ", as you asked")
+        if liked:
+            seed = "a seed" if len(liked) == 1 else "seeds"
+            parts.append("using " + ", ".join(i.label for i in liked) + f" as {seed}")
+        seeds = [s for s in state.seeds if not any(same_name(s, i.name) for i in liked)]
         if state.referenced:
             parts.append("more like " + ", ".join(f"#{i.position} ({i.label})"
                                                    for i in state.referenced))  # fmt: skip
-        elif state.seeds:
+        elif seeds:
             if state.more_by_seed_artists:
-                parts.append("more by " + ", ".join(state.seeds))
+                parts.append("more by " + ", ".join(seeds))
             else:
-                parts.append("going by " + ", ".join(state.seeds))
+                parts.append("going by " + ", ".join(seeds))
         if state.unresolved_references:
             nums = ", ".join(f"#{n}" for n in state.unresolved_references)
             size = len(state.last_list)
@@ -390,6 +397,11 @@ class _Turn:
             "that part of your request is not checked."
             if unchecked
             else ""
+        )
+        caveat += "".join(
+            f" Say “not {artist}” to leave out everything by {artist} too."
+            for artist in dict.fromkeys(_artist_to_offer(i) for i in disliked)
+            if artist and not state.is_rejected(artist)
         )
         if not parts:
             return caveat.strip()
@@ -471,6 +483,13 @@ def _only_names(topic: str, names: Sequence[str]) -> bool:
     for name in names:
         rest = rest.replace(name.lower(), " ")
     return bool(topic) and only_filler(rest)
+
+
+def _artist_to_offer(item: GivenItem) -> str | None:
+    """Whose work a 👎 on ``item`` could extend to: its artist, or the artist itself."""
+    if item.artists:
+        return item.artists[0]
+    return item.name if item.kind == "artist" else None
 
 
 def _artist_of(card: CardFacts) -> str | None:

@@ -15,12 +15,19 @@ Conventions:
   shown at, so "the second one" and "#2" point at the last list.
 - Names are compared by :func:`vectorstore.text.loose_key` (case, punctuation and a
   leading "The" do not matter).
+- Feedback on a card (:class:`Feedback`: 👍 ``like``, 👎 ``dislike``, ``more`` like it) is
+  recorded between turns by :meth:`SessionState.with_feedback` and waits in ``pending``;
+  the next :meth:`SessionState.begin_turn` applies it (a liked item becomes a seed, "more"
+  makes the item the request, a disliked one is excluded for the rest of the session) and
+  keeps it in ``feedback`` for that turn only, so the reply can say how it was used.
+  ``liked`` and ``disliked`` hold the session's verdicts (the latest one per item wins).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,11 +53,34 @@ class GivenItem(BaseModel):
     kind: Kind | None = None
     why: str = ""  # the evidence shown with it, for "why the second one?"
     thread_url: str | None = None
+    youtube_url: str | None = None  # the catalog's link, as the card showed it
 
     @property
     def label(self) -> str:
         by = f" by {self.artists[0]}" if self.artists and self.artists[0] != self.name else ""
         return f"{self.name}{by}"
+
+    def same_item(self, other: GivenItem) -> bool:
+        if self.entity_id is not None and other.entity_id is not None:
+            return self.entity_id == other.entity_id
+        return same_name(self.name, other.name)
+
+
+FeedbackAction = Literal["like", "dislike", "more"]
+FEEDBACK_ACTIONS: tuple[FeedbackAction, ...] = ("like", "dislike", "more")
+
+
+class FeedbackError(ValueError):
+    """Feedback that names no card of the session; the message is one sentence."""
+
+
+class Feedback(BaseModel):
+    """One verdict on a recommendation the session showed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: FeedbackAction
+    item: GivenItem
 
 
 class HeardClip(BaseModel):
@@ -105,7 +135,12 @@ class SessionState(BaseModel):
     more_by_seed_artists: bool = False
     given: tuple[GivenItem, ...] = ()
     heard: tuple[HeardClip, ...] = ()
+    tastes: tuple[str, ...] = ()  # every seed the session went by: never offered back
+    liked: tuple[GivenItem, ...] = ()
+    disliked: tuple[GivenItem, ...] = ()
+    pending: tuple[Feedback, ...] = ()  # given since the last turn; the next turn applies it
     # This turn only:
+    feedback: tuple[Feedback, ...] = ()
     referenced: tuple[GivenItem, ...] = ()
     explained: tuple[GivenItem, ...] = ()  # "why the second one?": only explain these
     unresolved_references: tuple[int, ...] = ()
@@ -142,11 +177,54 @@ class SessionState(BaseModel):
         return self.heard[-1].tags[:HEARD_TAGS] if self.heard else ()
 
     def excluded_entities(self) -> tuple[str, ...]:
-        """Everything the recommender must not return: rejections and what was given."""
-        given = [item.entity_id or item.name for item in self.given]
-        return _merged(self.rejected, given)
+        """Everything the recommender must not return: rejections, the session's seeds
+        (:attr:`tastes`), 👎 and what was given."""
+        given = [item.entity_id or item.name for item in (*self.disliked, *self.given)]
+        return _merged(_merged(self.rejected, self.tastes), given)
+
+    def find_given(self, card: int | str) -> GivenItem | None:
+        """The item a card refers to: a 1-based position in the last list, or an entity id
+        or name from anywhere in the session (the latest showing wins)."""
+        if isinstance(card, int):
+            shown = self.last_list
+            return shown[card - 1] if 1 <= card <= len(shown) else None
+        key = card.strip()
+        return next(
+            (i for i in reversed(self.given) if i.entity_id == key or same_name(i.name, key)),
+            None,
+        )
+
+    def feedback_of(self, action: FeedbackAction) -> tuple[GivenItem, ...]:
+        """The items this turn's feedback gave ``action`` to."""
+        return tuple(f.item for f in self.feedback if f.action == action)
 
     # --- updating ----------------------------------------------------------------------
+
+    def with_feedback(self, action: FeedbackAction, card: int | str) -> SessionState:
+        """This state with a verdict on ``card`` (see :meth:`find_given`) waiting for the
+        next turn; raises :class:`FeedbackError` when the session showed no such card."""
+        if action not in FEEDBACK_ACTIONS:
+            raise FeedbackError(f"Feedback must be one of {', '.join(FEEDBACK_ACTIONS)}.")
+        item = self.find_given(card)
+        if item is None:
+            where = f"no card #{card} in the last list" if isinstance(card, int) else (
+                f"no recommendation called “{card.strip()[:80]}” in this conversation"
+            )  # fmt: skip
+            raise FeedbackError(f"There is {where}; use the number shown on a card.")
+        pending = tuple(f for f in self.pending if not f.item.same_item(item))
+        liked = tuple(i for i in self.liked if not i.same_item(item))
+        disliked = tuple(i for i in self.disliked if not i.same_item(item))
+        if action == "like":
+            liked += (item,)
+        elif action == "dislike":
+            disliked += (item,)
+        return self.model_copy(
+            update={
+                "pending": (*pending, Feedback(action=action, item=item)),
+                "liked": liked,
+                "disliked": disliked,
+            }
+        )
 
     def begin_turn(self, message: ParsedMessage) -> SessionState:
         """This state with the new message folded in (see the module docstring)."""
@@ -157,18 +235,33 @@ class SessionState(BaseModel):
             message = dataclasses.replace(message, known=message.rejections)
         rejected = _merged(self.rejected, message.rejections)
         referenced, unresolved = self._resolve(message.references)
+        if message.asks_why:
+            # A question about earlier picks changes nothing else: the request stands, and
+            # card feedback keeps waiting for the next request.
+            return self.model_copy(
+                update={
+                    "turn": turn,
+                    "rejected": rejected,
+                    "feedback": (),
+                    "referenced": (),
+                    "explained": referenced,
+                    "unresolved_references": unresolved,
+                    "injection": message.injection,
+                }
+            )
+        more = tuple(f.item for f in self.pending if f.action == "more")
+        referenced = referenced or more  # the user's own words win over a button
         update: dict[str, object] = {
             "turn": turn,
             "rejected": rejected,
+            "pending": (),
+            "feedback": self.pending,
             "referenced": referenced,
             "explained": (),
             "unresolved_references": unresolved,
             "injection": message.injection,
             "more_by_seed_artists": bool(message.more_by),
         }
-        if message.asks_why:
-            # A question about earlier picks changes nothing else: the request stands.
-            return self.model_copy(update={**update, "referenced": (), "explained": referenced})
         if referenced:
             # "more like the second one": that item is the request now.
             update |= {"topic": "", "seeds": tuple(item.name for item in referenced)}
@@ -196,8 +289,11 @@ class SessionState(BaseModel):
         # A name rejected now stops being a seed ("not Radiohead after all"), unless it is
         # only "already known", which is still a taste to go by.
         dropped = [r for r in message.rejections if r not in message.known]
-        seeds = tuple(s for s in state.seeds if not any(same_name(s, r) for r in dropped))
-        return state.model_copy(update={"seeds": seeds})
+        dropped += [item.name for item in state.feedback_of("dislike")]
+        seeds = _merged(state.seeds, (item.name for item in state.feedback_of("like")))
+        seeds = tuple(s for s in seeds if not any(same_name(s, r) for r in dropped))
+        # "I like Slowdive", then "more like #4": Slowdive is still not news to the user.
+        return state.model_copy(update={"seeds": seeds, "tastes": _merged(self.tastes, seeds)})
 
     def _resolve(self, references: Sequence[int]) -> tuple[tuple[GivenItem, ...], tuple[int, ...]]:
         shown = self.last_list
@@ -262,6 +358,14 @@ def render_state(state: SessionState) -> str:
     if state.heard:
         clip = state.heard[-1]
         lines.append(f"- Heard in the latest clip: {clip.summary} (tags: {', '.join(clip.tags)})")
+    if state.feedback:
+        used = "; ".join(f"{f.action} {f.item.label}" for f in state.feedback)
+        lines.append(
+            f"- Card feedback since your last answer: {used}. Say in one sentence how you used "
+            "it; for a dislike, offer to leave out that artist altogether"
+        )
+    if state.disliked:
+        lines.append(f"- Disliked, never recommend: {', '.join(i.label for i in state.disliked)}")
     if state.given:
         shown = "; ".join(f"#{i.position} {i.label} (turn {i.turn})" for i in state.given[-15:])
         lines.append(f"- Already recommended, do not repeat unless asked: {shown}")

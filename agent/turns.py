@@ -25,6 +25,8 @@ Conventions:
 - Benchmark replay passes ``candidates`` (shown numbered, in the given order), the
   ``community``, a leak-free ``catalog`` and optionally the ``scorer`` ``rank_candidates``
   uses; the result's ``ranking`` holds indices into ``candidates``, best first.
+- Feedback on a card between turns (:meth:`MusicAgent.give_feedback`) is written into the
+  session state in the same checkpoint; the next turn applies it (:mod:`agent.state`).
 - Durations are seconds (``time.perf_counter``); token usage is what the provider reported
   (zero for the offline brain, which calls no provider).
 """
@@ -49,7 +51,7 @@ from agent.guard import CheckedRecommendation
 from agent.offline import DEFAULT_AUDIO_REQUEST, DESCRIBE_TOOL, FETCH_TOOL
 from agent.schemas import CandidateRanking, ChatAnswer
 from agent.settings import Settings
-from agent.state import SessionState
+from agent.state import Feedback, FeedbackAction, SessionState
 from tools.audio import AudioInputError, check_audio_path
 from tools.catalog import CatalogLike, PoolScorer
 from tools.outcome import ToolOutcome
@@ -223,6 +225,17 @@ class MusicAgent:
         """What the session has established so far (a fresh state for a new session)."""
         values = self.graph.get_state({"configurable": {"thread_id": session_id}}).values
         return values.get("session") or SessionState()
+
+    def give_feedback(self, session_id: str, action: FeedbackAction, card: int | str) -> Feedback:
+        """Record 👍 (``like``), 👎 (``dislike``) or ``more`` on a card the session showed
+        (its 1-based number in the last list, or its entity id or name) for the next turn;
+        kept in the conversation's checkpoint with the rest of its state. Raises
+        :class:`agent.state.FeedbackError` (one sentence) when there is no such card."""
+        config = {"configurable": {"thread_id": session_id}}
+        with self._session_lock(session_id):
+            state = self.session_state(session_id).with_feedback(action, card)
+            self.graph.update_state(config, {"session": state})
+        return state.pending[-1]
 
     def reset(self, session_id: str) -> None:
         """Forget a session's history (its audio descriptions go with it)."""

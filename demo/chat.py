@@ -12,6 +12,10 @@ Conventions:
 - The turn summary (``View.turn``) is plain JSON for API clients: ``reply``,
   ``recommendations`` (dicts), ``audio`` (the description as a dict, or ``None``),
   ``brain`` and ``ok``.
+- Card feedback (:meth:`ChatController.feedback`) goes to the agent's session state
+  (``give_feedback``); exports (:meth:`ChatController.export`) are written from that state
+  alone (``session_state``), so they list what the agent remembers, 👍 marked, 👎 left out.
+- A turn's tool steps nest in one group thought (:class:`_Steps`, ``demo.render``).
 - Everything shown is untrusted text made safe by ``demo.render``: chat text through
   :func:`render.chat_text`, every string of the turn summary through
   :func:`render.public_text` (no server path or internal address reaches the browser).
@@ -20,6 +24,7 @@ Conventions:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,8 +32,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent import Settings, TextDelta, ToolFinished, ToolStarted, TurnEvent, TurnResult
+from agent.state import Feedback, GivenItem, SessionState
 from demo import render
 from demo.inputs import ChatInput, Refusal, oversize_sentence, read_message
+from demo.playlists import PlaylistEntry, PlaylistFiles, write_playlists
 from demo.sessions import ChatSession, SessionStore
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,14 @@ FAILURE_MESSAGE = (
     "(your conversation is still here)."
 )
 NEW_CONVERSATION_MESSAGE = "New conversation started: tell me what you'd like to hear."
+FEEDBACK_BUSY = "I'm still answering; give your feedback once that answer is done."
+#: What the page says when a card's button was pressed (``label``: the card's name).
+FEEDBACK_NOTES = {
+    "like": "👍 Noted: {label} will be a seed for my next answer.",
+    "dislike": "👎 Noted: I'll leave out {label} from now on.",
+    "more": "Looking for more like {label}…",
+}
+MORE_DONE = "Here is more like {label}, in the chat and the cards."
 
 
 class TurnAgent(Protocol):
@@ -56,6 +71,10 @@ class TurnAgent(Protocol):
     ) -> Iterator[TurnEvent]: ...
 
     def reset(self, session_id: str) -> None: ...
+
+    def give_feedback(self, session_id: str, action: str, card: int | str) -> Feedback: ...
+
+    def session_state(self, session_id: str) -> SessionState: ...
 
 
 @dataclass
@@ -117,31 +136,15 @@ class ChatController:
         messages.extend(_user_messages(message.text, files))
         messages.extend(_assistant(note) for note in message.notes)
         yield View(messages, box_locked=True)
-        started: dict[str, int] = {}  # tool call id -> index of its thought in ``messages``
+        steps = _Steps(messages)
         answer: int | None = None
         streamed = ""  # the raw answer so far: made safe as a whole, never piece by piece
         try:
             for event in self.agent.stream_turn(
                 session.agent_session_id, message.text, message.audio
             ):
-                if isinstance(event, ToolStarted):
-                    started[event.call_id] = len(messages)
-                    messages.append(render.started_message(event.call_id, event.name, event.args))
-                elif isinstance(event, ToolFinished):
-                    index = started.get(event.call_id)
-                    done = render.finished_message(
-                        messages[index] if index is not None else None,
-                        event.call_id,
-                        event.name,
-                        event.ok,
-                        event.duration_s,
-                        event.summary,
-                        event.error,
-                    )
-                    if index is None:
-                        messages.append(done)
-                    else:
-                        messages[index] = done
+                if isinstance(event, ToolStarted | ToolFinished):
+                    steps.add(event)
                 elif isinstance(event, TextDelta):
                     if answer is None:
                         answer = len(messages)
@@ -149,7 +152,7 @@ class ChatController:
                     streamed += event.text
                     messages[answer]["content"] = render.chat_text(streamed)
                 elif isinstance(event, TurnResult):
-                    _close_pending(messages, started)
+                    steps.close()
                     # The result's reply is authoritative: streamed deltas may be partial.
                     if answer is None:
                         messages.append(_assistant(event.reply))
@@ -166,9 +169,49 @@ class ChatController:
                 yield View(messages, box_locked=True)
         except Exception:
             log.exception("chat turn failed")
-        _close_pending(messages, started)
+        steps.close()
         messages.append(_assistant(FAILURE_MESSAGE))
         yield View(messages, turn=_refusal_turn(FAILURE_MESSAGE))
+
+    # --- card feedback and export -------------------------------------------------------
+
+    def feedback(self, key: str, action: str, card: object) -> Iterator[tuple[View | None, dict]]:
+        """👍, 👎 or "more like this" on card ``card`` (its number, or an entity id or
+        name) of session ``key``. Yields (view or None, the feedback as JSON): like and
+        dislike only answer in the JSON, "more" then streams a turn asking for more."""
+        session = self.store.get(key)
+        if session.busy.locked():
+            yield None, _feedback_json(False, FEEDBACK_BUSY)
+            return
+        try:
+            given = self.agent.give_feedback(session.agent_session_id, action, _card_ref(card))
+        except ValueError as error:  # FeedbackError: no such card or action, one sentence
+            yield None, _feedback_json(False, str(error))
+            return
+        self.store.save(session)
+        item = given.item
+        note = FEEDBACK_NOTES[given.action].format(label=item.label)
+        yield None, _feedback_json(True, note, given)
+        if given.action != "more":
+            return
+        shown: View | None = None  # one view behind: the last one also changes the note
+        for view in self.respond(key, {"text": f"More like {item.label}", "files": []}):
+            if shown is not None:
+                yield shown, _feedback_json(True, note, given)
+            shown = view
+        if shown is not None:
+            yield shown, _feedback_json(True, MORE_DONE.format(label=item.label), given)
+
+    def export(self, key: str, folder: Path) -> PlaylistFiles | None:
+        """The session's recommendations as M3U8, CSV and JSPF files in a folder of
+        ``folder`` named by a digest of the session id (an API client chooses its own
+        connection id, which must not become a path); ``None`` before the first
+        recommendation."""
+        session = self.store.get(key)
+        entries = playlist_entries(self.agent.session_state(session.agent_session_id))
+        if not entries:
+            return None
+        return write_playlists(entries, folder / hashlib.sha256(session.key.encode()).hexdigest())
 
     def new_conversation(self, key: str) -> View:
         """Start afresh, unless a turn is still streaming (it would write into the old chat)."""
@@ -244,12 +287,99 @@ def _user_messages(text: str, files: tuple[str, ...]) -> list[dict[str, Any]]:
     return shown
 
 
-def _close_pending(messages: list[dict[str, Any]], started: dict[str, int]) -> None:
-    # A tool that never reported back must not spin forever in the page.
-    for index in started.values():
-        message = messages[index]
-        metadata = message.get("metadata", {})
-        if metadata.get("status") == "pending":
-            del metadata["status"]  # shown unfolded, like a failed step
-            metadata["title"] = metadata["title"].replace("🔧", "⚠️").rstrip("…")
-            message["content"] = f"{message['content']}\n\n**No result came back.**".strip()
+class _Steps:
+    """The turn's tool steps, nested in one group thought of ``messages`` (demo.render)."""
+
+    def __init__(self, messages: list[dict[str, Any]]) -> None:
+        self.messages = messages
+        self.group: int | None = None
+        self.group_id = f"steps-{len(messages)}"  # the chat's length: unique in the chat
+        self.index: dict[str, int] = {}  # tool call id -> index of its thought
+        self.failures: list[str] = []  # each failed step's sentence, for the group
+
+    def add(self, event: ToolStarted | ToolFinished) -> None:
+        if self.group is None:
+            self.group = len(self.messages)
+            self.messages.append(render.steps_group(self.group_id))
+        index = self.index.get(event.call_id)
+        if isinstance(event, ToolStarted):
+            self.index[event.call_id] = len(self.messages)
+            self.messages.append(
+                render.started_message(self.group_id, event.call_id, event.name, event.args)
+            )
+            return
+        done = render.finished_message(
+            self.messages[index] if index is not None else None,
+            self.group_id,
+            event.call_id,
+            event.name,
+            event.ok,
+            event.duration_s,
+            event.summary,
+            event.error,
+        )
+        if not event.ok:
+            self.failures.append(render.failure_sentence(event.name, event.error or event.summary))
+        if index is None:
+            self.index[event.call_id] = len(self.messages)
+            self.messages.append(done)
+        else:
+            self.messages[index] = done
+
+    def close(self) -> None:
+        """The turn ended: a step that never reported back must not spin forever, and the
+        group shows the count, the total time and any failure."""
+        if self.group is None:
+            return
+        for index in self.index.values():
+            metadata = self.messages[index]["metadata"]
+            if metadata.get("status") == "pending":
+                del metadata["status"]  # shown unfolded, like a failed step
+                metadata["title"] = metadata["title"].replace("🔧", "⚠️").rstrip("…")
+                content = self.messages[index]["content"]
+                self.messages[index]["content"] = f"{content}\n\n**No result came back.**".strip()
+                self.failures.append(f"**{metadata['title'][2:].strip()}:** no result came back.")
+        steps = [self.messages[i] for i in sorted(self.index.values())]
+        self.messages[self.group] = render.finished_group(self.group_id, steps, self.failures)
+
+
+def _card_ref(card: object) -> int | str:
+    """A card as the page or an API client names it: ``2``, ``"#2"`` or an entity id/name."""
+    if isinstance(card, int | float) and not isinstance(card, bool):
+        return int(card)
+    text = str(card or "").strip()
+    number = text.removeprefix("#").strip()
+    return int(number) if number.isdigit() else text
+
+
+def _feedback_json(ok: bool, message: str, given: Feedback | None = None) -> dict[str, Any]:
+    card = None
+    if given is not None:
+        item = given.item
+        card = {"name": item.name, "artist": item.artists[0] if item.artists else None}
+        card |= {"entity_id": item.entity_id, "number": item.position}
+    return _public({"ok": ok, "message": message, "action": given and given.action, "card": card})
+
+
+def playlist_entries(state: SessionState) -> list[PlaylistEntry]:
+    """What the session recommended, in order, without repeats or 👎 items; 👍 marked."""
+    entries: list[PlaylistEntry] = []
+    kept: list[GivenItem] = []
+    for item in state.given:
+        if any(item.same_item(k) for k in kept) or any(item.same_item(d) for d in state.disliked):
+            continue
+        kept.append(item)
+        artist = next((a for a in item.artists if a != item.name), None)
+        entries.append(
+            PlaylistEntry(
+                name=item.name,
+                artist=artist,
+                kind=item.kind,
+                youtube_url=item.youtube_url,
+                liked=any(item.same_item(liked) for liked in state.liked),
+                turn=item.turn,
+                position=item.position,
+                entity_id=item.entity_id,
+            )
+        )
+    return entries

@@ -1,4 +1,5 @@
-"""The audio panel's one small plot: the clip's loudness over time.
+"""The page's plots: the clip's loudness over time (audio panel) and the benchmark's
+Recall@20 per community ("How well does it do?" tab).
 
 Conventions:
 
@@ -6,10 +7,12 @@ Conventions:
   whole file, one value every ``loudness_curve_hop_s`` seconds) and ``analysed_windows_s``
   (the parts the features and tags describe, shaded). No curve means no plot, never an error.
 - Times are seconds. Matplotlib's Agg backend: servers and Spaces have no display.
+- The benchmark chart takes ``demo.benchmark.RunScores`` (fractions, shown as percent).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
@@ -46,4 +49,32 @@ def timeline_figure(description: Any) -> Figure | None:
     # gr.Plot renders the figure object; closing it keeps pyplot's registry from growing by
     # one figure per turn in a long-running server.
     plt.close(figure)
+    return figure
+
+
+#: Runs drawn side by side per community; more would make the bars unreadable.
+MAX_RUNS_IN_CHART = 5
+
+
+def community_figure(runs: Sequence[Any]) -> Figure | None:
+    """Recall@20 (%) per community, one bar per run (the best runs first); ``None`` when no
+    run has per-community scores."""
+    runs = [r for r in runs if r.by_community][:MAX_RUNS_IN_CHART]
+    if not runs:
+        return None
+    communities = sorted({c for r in runs for c in r.by_community})
+    width = 0.8 / len(runs)
+    figure, axis = plt.subplots(figsize=(8.5, 3.4))
+    for i, run in enumerate(runs):
+        xs = [c + (i - (len(runs) - 1) / 2) * width for c in range(len(communities))]
+        values = [100 * run.by_community.get(name, 0.0) for name in communities]
+        axis.bar(xs, values, width=width, label=run.label)
+    axis.set_xticks(range(len(communities)), communities, rotation=20, ha="right", fontsize=8)
+    axis.set_ylabel("Recall@20 (%)", fontsize=8)
+    axis.tick_params(axis="y", labelsize=7)
+    axis.spines[["top", "right"]].set_visible(False)
+    axis.grid(axis="y", alpha=0.25, linewidth=0.5)
+    axis.legend(fontsize=7, frameon=False)
+    figure.tight_layout()
+    plt.close(figure)  # see timeline_figure
     return figure

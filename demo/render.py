@@ -14,9 +14,18 @@ Conventions:
 - All patterns here are linear: possessive quantifiers or fixed-width lookarounds only.
 - A chat message is a dict ``{"role", "content", "metadata"}``; a tool step is an
   assistant message whose ``metadata`` has ``title`` (Gradio shows it as a collapsible
-  thought), ``id`` (the tool call id, to update it when the tool finishes), ``status``
-  (``pending`` while running, ``done`` once it succeeded; a failed step has none, so
-  Gradio shows it unfolded with its error) and ``duration`` in seconds.
+  thought), ``id`` (unique in the chat: the turn's group id and the tool call id),
+  ``parent_id`` (the turn's group), ``status`` (``pending`` while running, ``done`` once it
+  succeeded; a failed step has none, so Gradio shows it unfolded with its error) and
+  ``duration`` in seconds. All the steps of a turn nest in ONE group thought
+  (:func:`steps_group`), whose title counts them, whose duration is their sum, and which
+  opens with the failed steps' sentences when any failed. The page shows no copy button on
+  steps (``demo.style``).
+- Each card carries 👍 / 👎 / "more like this" buttons naming its 1-based number in the
+  list (``data-action``, ``data-card``); ``demo.style.HEAD`` sends them to the feedback
+  event. A card plays its YouTube video (an id checked by ``parse_youtube_url``, embedded
+  from youtube-nocookie.com only once the user opens the player) or links a YouTube search,
+  and shows the recommender's evidence with its thread link.
 """
 
 from __future__ import annotations
@@ -29,10 +38,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
 
-from tools.audio import AudioInputError
-from tools.youtube import parse_youtube_url
+from demo.playlists import youtube_id, youtube_search_url
 
 # What the user sees for each tool while it runs; unknown tools show their own name.
 TOOL_LABELS = {
@@ -97,17 +104,57 @@ def tool_label(name: str) -> str:
     return TOOL_LABELS.get(name, name.replace("_", " ").capitalize())
 
 
-def started_message(call_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    """The pending thought shown as soon as a tool starts."""
+def steps_group(group_id: str) -> dict[str, Any]:
+    """The one thought a turn's steps nest in, while they run."""
     return {
         "role": "assistant",
-        "content": chat_text(_args_text(args)),
-        "metadata": {"title": f"🔧 {tool_label(name)}…", "id": call_id, "status": "pending"},
+        "content": "Working on your request…",
+        "metadata": {"title": "🔧 Working…", "id": group_id, "status": "pending"},
     }
+
+
+def finished_group(
+    group_id: str, steps: list[dict[str, Any]], failures: list[str]
+) -> dict[str, Any]:
+    """The group once the turn ended: how many steps, their total time, and ``failures``
+    (each failed step's sentence), with which it stays open, as a failed step does."""
+    count = f"{len(steps)} step{'s' if len(steps) != 1 else ''}"
+    metadata: dict[str, Any] = {
+        "title": f"✅ {count}" if not failures else f"⚠️ {count}, {len(failures)} failed",
+        "id": group_id,
+        "duration": round(sum(s["metadata"].get("duration", 0.0) for s in steps), 2),
+    }
+    if failures:
+        content = "\n\n".join(failures)
+    else:
+        metadata["status"] = "done"
+        content = " → ".join(dict.fromkeys(_plain_title(s) for s in steps))
+    return {"role": "assistant", "content": content, "metadata": metadata}
+
+
+def failure_sentence(name: str, error: str) -> str:
+    """A failed step's sentence, as its thought and its group show it."""
+    return f"**{tool_label(name)} failed:** {chat_text(error)}"
+
+
+def _plain_title(step: dict[str, Any]) -> str:
+    return step["metadata"]["title"].split(" ", 1)[-1].rstrip("…")
+
+
+def started_message(group_id: str, call_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The pending thought shown as soon as a tool starts, nested in ``group_id``."""
+    metadata = {
+        "title": f"🔧 {tool_label(name)}…",
+        "id": f"{group_id}/{call_id}",
+        "parent_id": group_id,
+        "status": "pending",
+    }
+    return {"role": "assistant", "content": chat_text(_args_text(args)), "metadata": metadata}
 
 
 def finished_message(
     started: dict[str, Any] | None,
+    group_id: str,
     call_id: str,
     name: str,
     ok: bool,
@@ -117,12 +164,13 @@ def finished_message(
 ) -> dict[str, Any]:
     """The same thought once the tool is done: its duration and its result or error."""
     icon = "✅" if ok else "⚠️"
-    body = chat_text(summary) if ok else f"**Failed:** {chat_text(error or summary)}"
+    body = chat_text(summary) if ok else failure_sentence(name, error or summary)
     if started and started.get("content"):
         body = f"{started['content']}\n\n{body}"
-    metadata = {
+    metadata: dict[str, Any] = {
         "title": f"{icon} {tool_label(name)}",
-        "id": call_id,
+        "id": f"{group_id}/{call_id}",
+        "parent_id": group_id,
         "duration": round(max(duration_s, 0.0), 2),
     }
     if ok:
@@ -149,18 +197,9 @@ def badge_html(brain_label: str) -> str:
     )
 
 
-def youtube_id(url: str | None) -> str | None:
-    """The video id of a single-video YouTube link, else ``None``."""
-    if not url:
-        return None
-    try:
-        return parse_youtube_url(url).video_id
-    except AudioInputError:
-        return None
-
-
 def cards_html(recommendations: Iterable[Any]) -> str:
-    """One card per recommendation: name, artist, why, and a way to play it."""
+    """One card per recommendation: name, artist, why, evidence, a way to play it, and the
+    feedback buttons."""
     cards = [_card(rank, rec) for rank, rec in enumerate(recommendations, 1)]
     if not cards:
         return ""
@@ -173,8 +212,38 @@ def _thread_link(url: str | None) -> str:
         return ""
     return (
         f'<a class="rec-link rec-thread" href="{html.escape(url)}" target="_blank" '
-        f'rel="noopener nofollow">Read the thread ↗</a> '
+        f'rel="noopener nofollow">Read the thread ↗</a>'
     )
+
+
+# (action, label, tooltip) of the buttons on every card.
+_FEEDBACK_BUTTONS = (
+    ("like", "👍", "I like it: use it as a seed next time"),
+    ("dislike", "👎", "Not for me: leave it out from now on"),
+    ("more", "More like this", "Recommend more like this one now"),
+)
+
+
+def _feedback_buttons(rank: int) -> str:
+    buttons = "".join(
+        f'<button type="button" class="rec-fb rec-fb-{action}" data-action="{action}" '
+        f'data-card="{rank}" title="{html.escape(tip)}" aria-label="{html.escape(tip)}">'
+        f"{label}</button>"
+        for action, label, tip in _FEEDBACK_BUTTONS
+    )
+    return f'<div class="rec-feedback">{buttons}</div>'
+
+
+def _evidence(rec: Any) -> str:
+    """The recommender's strongest evidence and its thread, when it adds to ``why``."""
+    evidence = public_text(getattr(rec, "evidence", None) or "").strip()
+    thread = _thread_link(getattr(rec, "thread_url", None))
+    if evidence and evidence.lower().rstrip(".") in public_text(rec.why).lower():
+        evidence = ""
+    if not (evidence or thread):
+        return ""
+    text = f"<span>{html.escape(evidence)}</span> " if evidence else ""
+    return f'<div class="rec-evidence">🧵 {text}{thread}</div>'
 
 
 def _card(rank: int, rec: Any) -> str:
@@ -185,7 +254,6 @@ def _card(rank: int, rec: Any) -> str:
         if not getattr(rec, "in_catalog", True)
         else ""
     )
-    thread = _thread_link(getattr(rec, "thread_url", None))
     artist = public_text(rec.artist or "")
     artist = f'<div class="rec-artist">{html.escape(artist)}</div>' if artist else ""
     why = html.escape(public_text(rec.why))
@@ -196,23 +264,24 @@ def _card(rank: int, rec: Any) -> str:
         # The player sits in a closed <details>: the iframe loads only when opened, so the
         # page makes no network request until the user asks to play.
         play = (
-            f'<details class="rec-player"><summary>Play here</summary>'
+            f'<details class="rec-player"><summary>▶ Play a preview</summary>'
             f'<iframe loading="lazy" src="https://www.youtube-nocookie.com/embed/{video}" '
             f'title="{name}" allow="encrypted-media; picture-in-picture" allowfullscreen>'
             f'</iframe></details><a class="rec-link" href="{watch}" target="_blank" '
             f'rel="noopener">Open on YouTube ↗</a>'
         )
     else:
-        query = quote_plus(" ".join(p for p in (rec.name, rec.artist) if p))
+        search = html.escape(youtube_search_url(rec.name, rec.artist))
         play = (
-            f'<a class="rec-link" href="https://www.youtube.com/results?search_query={query}" '
+            f'<a class="rec-link" href="{search}" '
             f'target="_blank" rel="noopener">Search on YouTube ↗</a>'
         )
     return (
-        f'<div class="rec-card"><div class="rec-head"><div class="rec-name">{name}</div>'
+        f'<div class="rec-card" data-card="{rank}"><div class="rec-head">'
+        f'<div class="rec-name">{name}</div>'
         f'<div class="rec-rank" title="confidence {confidence:.0%}">#{rank}</div></div>'
         f'{artist}{own}<div class="rec-why" title="{why}">{why}</div>'
-        f"{thread}{play}</div>"
+        f'{_evidence(rec)}<div class="rec-play">{play}</div>{_feedback_buttons(rank)}</div>'
     )
 
 

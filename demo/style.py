@@ -8,6 +8,10 @@ Conventions:
 - ``HEAD`` stops a file over the upload limit before the browser uploads it and reports
   it through the hidden ``#oversize-trigger`` button, so the refusal lands in the chat
   (Gradio's own limit would only show a toast). The server enforces the same limit.
+  It also sends a card's 👍 / 👎 / "more like this" button (``demo.render``) through the
+  hidden ``#feedback-trigger`` button and marks the card at once (``data-verdict``).
+- A turn's steps nest in one group thought (``demo.render``); the per-message copy button
+  is hidden on it (Gradio offers copy per chat, not per message), so only answers have one.
 """
 
 from __future__ import annotations
@@ -65,7 +69,22 @@ CSS = """
   background: var(--color-accent-soft); color: var(--color-accent); }
 .tag b { font-weight: 600; opacity: .7; }
 .clip-lyrics, .clip-note { font-size: .85rem; opacity: .8; margin: 8px 0 0; }
-#oversize-trigger { display: none !important; }
+.rec-evidence { font-size: .82rem; opacity: .85; margin: 0 0 8px; line-height: 1.35; }
+.rec-play { display: flex; flex-direction: column; align-items: flex-start; gap: 4px; }
+.rec-play details { align-self: stretch; }
+.rec-feedback { display: flex; gap: 6px; margin-top: 8px; flex-wrap: wrap; }
+.rec-fb { border: 1px solid var(--border-color-primary); border-radius: 999px;
+  padding: 2px 10px; font-size: .82rem; background: var(--background-fill-secondary);
+  cursor: pointer; }
+.rec-fb:hover { border-color: var(--color-accent); }
+.rec-card[data-verdict="like"] { border-color: #10b981; }
+.rec-card[data-verdict="like"] .rec-fb-like { background: #d1fae5; border-color: #10b981; }
+.rec-card[data-verdict="dislike"] { opacity: .55; }
+.rec-card[data-verdict="dislike"] .rec-fb-dislike { background: #fee2e2; border-color: #ef4444; }
+#feedback-note p { margin: 6px 0 0; font-size: .9rem; }
+#export { gap: 6px; margin-top: 8px; }
+#chat .message-row:has(.thought-group) + .message-buttons { display: none !important; }
+#oversize-trigger, #feedback-trigger, #export-trigger { display: none !important; }
 """
 
 _LIMIT_BYTES = MAX_UPLOAD_MB * 1_000_000
@@ -91,6 +110,18 @@ HEAD = f"""
       input.value = "";
     }}
   }}, true);
+  // A card's feedback button: remember what it says, mark the card, press the trigger.
+  document.addEventListener("click", (event) => {{
+    const button = event.target instanceof Element && event.target.closest(".rec-fb");
+    if (!button) return;
+    const action = button.dataset.action, card = button.dataset.card;
+    window.__musicrsFeedback = {{ action, card }};
+    const shown = button.closest(".rec-card");
+    if (shown && action !== "more") shown.dataset.verdict = action;
+    const trigger = document.querySelector("#feedback-trigger");
+    (trigger && (trigger.tagName === "BUTTON" ? trigger : trigger.querySelector("button")))
+      ?.click();
+  }});
   document.addEventListener("drop", (event) => {{
     if (report(event.dataTransfer && event.dataTransfer.files)) {{
       event.preventDefault();

@@ -159,6 +159,14 @@ def test_state_keeps_rejections_and_follow_ups_but_replaces_the_topic():
     assert not SessionState(rejected=("Low",)).is_rejected("Low Light")  # one word: too loose
 
 
+def test_the_sessions_seeds_are_never_offered_back():
+    state = SessionState().begin_turn(parse_message("I like Slowdive"))
+    state = state.end_turn(given("X", "Y"), None)
+    state = state.begin_turn(parse_message("more like the second one"))
+    assert state.seeds == ("Y",) and state.tastes == ("Slowdive", "Y")
+    assert {"slowdive", "x", "y"} <= {name.lower() for name in state.excluded_entities()}
+
+
 def test_state_records_turns_and_excludes_what_was_given():
     state = SessionState().begin_turn(parse_message("ambient"))
     heard = HeardClip(turn=1, summary="slow piano", tags=("piano", "ambient"))

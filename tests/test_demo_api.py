@@ -3,11 +3,14 @@ small catalog built by ``python -m vectorstore build`` from the first MusiCRS th
 
 Skips visibly when the MusiCRS file or the catalog CLI is not available. The ``/chat``
 outputs are (chat, box, cards, audio text, plot, turn summary): the audio panel's
-visibility is a layout update, which the API leaves out.
+visibility is a layout update, which the API leaves out. ``/feedback`` (action, card) ends
+with the feedback as JSON; ``/export`` returns the M3U8, CSV and JSPF files.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -162,3 +165,30 @@ def test_double_send_runs_once(url: str) -> None:
     replies = [t["reply"] for t in turns]
     assert all(t["ok"] for t in turns) or DUPLICATE_MESSAGE in replies
     assert_answers(session)
+
+
+def test_feedback_and_export_through_the_api(url: str, tmp_path: Path) -> None:
+    session = Client(url, verbose=False, download_files=str(tmp_path))
+    first = send(session, "I like Slowdive")[-1]["recommendations"]
+    disliked, liked = first[0]["name"], first[1]["name"]
+    answer = session.predict("dislike", "1", api_name="/feedback")[-1]
+    assert answer["ok"] and answer["card"]["name"] == disliked
+    assert session.predict("like", "#2", api_name="/feedback")[-1]["ok"]
+    refused = session.predict("like", "42", api_name="/feedback")[-1]
+    assert not refused["ok"] and refused["message"].startswith("There is no card #42")
+
+    turn = send(session, "what else?")[-1]
+    names = [r["name"] for r in turn["recommendations"]]
+    assert disliked not in names and names
+    assert f"Leaving out {disliked}" in turn["reply"] and f"using {liked}" in turn["reply"]
+    # The liked card is a seed now: the engine's evidence cites it.
+    assert any(liked.lower() in r["why"].lower() for r in turn["recommendations"])
+
+    m3u8, table, jspf = (Path(p) for p in session.predict(api_name="/export"))
+    listed = [line for line in m3u8.read_text(encoding="utf-8").splitlines() if line]
+    assert listed[0] == "#EXTM3U" and f'#EXTINF:-1 liked="true",{liked}' in listed
+    assert not any(line.endswith(f",{disliked}") for line in listed)
+    rows = list(csv.DictReader(table.open(encoding="utf-8")))
+    assert {r["name"] for r in rows} == {liked, *(r["name"] for r in first[2:]), *names}
+    tracks = json.loads(jspf.read_text(encoding="utf-8"))["playlist"]["track"]
+    assert len(tracks) == len(rows)

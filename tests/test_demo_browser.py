@@ -5,12 +5,19 @@ driven by Playwright. Screenshots go to ``artifacts/demo/`` (ignored by git).
   running step can be seen before the answer exists (the real offline brain is too fast
   for that to be observable).
 - The other tests use the REAL agent on a small catalog (skipped visibly without the
-  MusiCRS file or the catalog CLI), as ``test_demo_api`` does.
+  MusiCRS file or the catalog CLI), as ``test_demo_api`` does, and a benchmark results file
+  from two real ``python -m evals run`` runs.
+- ``test_feedback_exports_and_a_whole_conversation`` saves ``conversation.png`` (steps,
+  cards, the audio panel) and ``benchmark.png`` (the "How well does it do?" tab).
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +27,8 @@ import pytest
 from demo.app import build_app
 from demo.chat import BUSY_MESSAGE, NEW_CONVERSATION_MESSAGE
 from demo.inputs import EMPTY_MESSAGE, MAX_UPLOAD_MB
-from tests.audio_fixtures import four_on_the_floor
+from evals.results_file import write_results
+from tests.audio_fixtures import four_on_the_floor, text_renamed_mp3
 from tests.test_demo_support import StandInAgent, served, served_real_app
 
 pytestmark = pytest.mark.slow
@@ -56,8 +64,22 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def real_url(musicrs_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served_real_app(musicrs_path, tmp_path_factory.getbasetemp()) as address:
+def results_file(musicrs_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two real benchmark runs (``python -m evals run``) and their results file."""
+    runs = tmp_path_factory.mktemp("runs")
+    for system in ("random", "lexical"):
+        command = [sys.executable, "-m", "evals", "run", "--system", system, "--quiet"]
+        command += ["--data", str(musicrs_path), "--out", str(runs / system)]
+        subprocess.run(command, check=True, capture_output=True)
+    return write_results(runs)[0]
+
+
+@pytest.fixture(scope="module")
+def real_url(
+    musicrs_path: Path, tmp_path_factory: pytest.TempPathFactory, results_file: Path
+) -> Iterator[str]:
+    base = tmp_path_factory.getbasetemp()
+    with served_real_app(musicrs_path, base, results=results_file) as address:
         yield address
 
 
@@ -109,7 +131,8 @@ def test_steps_stream_before_the_answer(browser) -> None:
         page.screenshot(path=ARTIFACTS / "streaming-step.png", full_page=True)
         page.wait_for_selector(".rec-card")
         wait_until_idle(page)
-        assert page.locator("#chat .thought-group").count() == 1
+        # One group for the turn's steps (its step nests inside it), with their total time.
+        assert page.locator("#chat .message-row:has(.thought-group)").count() == 1
         assert "(0.1s)" in page.locator("#chat .thought-group").first.inner_text()
         session = next(iter(agent.history))
         page.close()  # closing the tab keeps the conversation: only idle ones are pruned
@@ -187,4 +210,107 @@ def test_bad_input_in_the_page_keeps_the_session(browser, real_url: str, tmp_pat
     assert BUSY_MESSAGE not in page.locator("#chat").inner_text()
     page.screenshot(path=ARTIFACTS / "bad-input.png", full_page=True)
     assert "Traceback" not in page.locator("#chat").inner_text()
+    page.close()
+
+
+def card_names(page) -> list[str]:
+    return page.locator(".rec-card .rec-name").all_inner_texts()
+
+
+def press(page, card: int, action: str, note: str) -> None:
+    """Press a card's feedback button and wait for the page to confirm it."""
+    page.locator(f'.rec-card[data-card="{card}"] .rec-fb-{action}').click()
+    page.wait_for_function(
+        "(note) => document.querySelector('#feedback-note').innerText.includes(note)", arg=note
+    )
+
+
+def download(page, selector: str, tmp_path: Path) -> Path:
+    with page.expect_download() as started:
+        page.click(selector)
+    target = tmp_path / started.value.suggested_filename
+    started.value.save_as(target)
+    return target
+
+
+def test_feedback_exports_and_a_whole_conversation(browser, real_url: str, tmp_path: Path) -> None:
+    page = open_page(browser, real_url)
+    send(page, "I like Slowdive")
+    page.wait_for_selector(".rec-card")
+    wait_until_idle(page)
+    first = card_names(page)
+    disliked, liked = first[0], first[1]
+    press(page, 1, "dislike", f"leave out {disliked}")
+    press(page, 2, "like", f"{liked} will be a seed")
+    assert page.locator('.rec-card[data-card="1"]').get_attribute("data-verdict") == "dislike"
+
+    send(page, "what else?")
+    wait_for_bot_text(page, "Leaving out")
+    wait_until_idle(page)
+    reply = last_bot_text(page)
+    assert f"Leaving out {disliked}" in reply and f"as you asked; using {liked}" in reply
+    assert disliked not in card_names(page)
+    whys = page.locator(".rec-card .rec-why").all_inner_texts()
+    assert any(liked.lower() in why.lower() for why in whys), whys  # cited as the seed
+
+    # One step group per turn, no copy button on it; answers keep theirs.
+    groups = page.locator("#chat .message-row:has(.thought-group)")
+    assert groups.count() == 2
+    assert page.locator("#chat .message-row:has(.thought-group) + .message-buttons").count() == 2
+    for buttons in page.locator("#chat .message-row:has(.thought-group) + .message-buttons").all():
+        assert buttons.is_hidden()
+    assert page.locator(
+        "#chat .bot-row:not(:has(.thought-group)) + .message-buttons"
+    ).first.is_visible()
+    groups.last.locator(".title").first.click()  # open: the sub-step and its duration
+    assert "Finding what people recommended" in groups.last.inner_text()
+    groups.last.locator(".title").first.click()  # folded again, as the screenshot opens all
+
+    m3u8 = download(page, "#export-m3u8", tmp_path).read_text(encoding="utf-8").splitlines()
+    assert m3u8[0] == "#EXTM3U" and f'#EXTINF:-1 liked="true",{liked}' in m3u8
+    assert all(line.startswith("https://www.youtube.com/") for line in m3u8[3::2])
+    rows = list(csv.DictReader(download(page, "#export-csv", tmp_path).open(encoding="utf-8")))
+    assert {r["name"]: r["liked"] for r in rows}[liked] == "yes"
+    assert disliked not in {r["name"] for r in rows}
+    jspf = json.loads(download(page, "#export-jspf", tmp_path).read_text(encoding="utf-8"))
+    assert [t["title"] for t in jspf["playlist"]["track"]] == [r["name"] for r in rows]
+
+    # A file that is not audio: its step fails, and the group opens with the sentence.
+    page.set_input_files(FILE_INPUT, str(text_renamed_mp3(tmp_path / "song.mp3")))
+    page.wait_for_selector(UPLOADED)
+    page.click(SEND)
+    wait_for_bot_text(page, "'song.mp3' is not")
+    wait_until_idle(page)
+    assert "failed" in groups.last.inner_text() and "'song.mp3' is not" in groups.last.inner_text()
+
+    clip = four_on_the_floor(tmp_path / "groove.wav", seconds=8.0, bpm=128.0)
+    page.set_input_files(FILE_INPUT, str(clip))
+    page.wait_for_selector(UPLOADED)
+    page.click(SEND)
+    page.wait_for_selector("#audio-panel .feat")
+    wait_until_idle(page)
+    before = page.locator("#chat [data-testid=user]").count()
+    page.locator('.rec-card[data-card="1"] .rec-fb-more').click()
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#chat [data-testid=user]').length > n", arg=before
+    )
+    wait_for_bot_text(page, "More like #1")
+    wait_until_idle(page)
+    for title in page.locator("#chat .bot-row > * > * > * > * > .thought-group > .title").all():
+        if "✅" in title.inner_text():  # folded: open it to show its sub-steps
+            title.click()
+    # The whole conversation in one picture: the chat box's own scrolling is lifted.
+    page.add_style_tag(content="#chat { height: auto !important; max-height: none !important; }")
+    page.add_style_tag(content="#chat .bubble-wrap { max-height: none !important; }")
+    page.screenshot(path=ARTIFACTS / "conversation.png", full_page=True)
+    assert "Traceback" not in page.locator("#chat").inner_text()
+
+    page.get_by_role("tab", name="How well does it do?").click()
+    page.wait_for_function(
+        "() => document.querySelector('#bench-table').innerText.includes('(published)')"
+    )
+    page.wait_for_selector("#bench-plot img, #bench-plot svg", state="attached")
+    table = page.locator("#bench-table").inner_text()
+    assert "lexical" in table and "random" in table and "CLAP (published)" in table
+    page.screenshot(path=ARTIFACTS / "benchmark.png", full_page=True)
     page.close()

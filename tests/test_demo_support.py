@@ -17,6 +17,8 @@ from pathlib import Path
 import gradio as gr
 
 from agent import Recommendation, TextDelta, ToolFinished, ToolStarted, TurnEvent, TurnResult
+from agent.grammar import parse_message
+from agent.state import Feedback, GivenItem, SessionState
 from tools.audio import AudioSource
 from tools.describe import AudioDescription
 from tools.dsp import DspFeatures
@@ -85,6 +87,7 @@ class StandInAgent:
         self.step_delay_s = step_delay_s
         self.history: dict[str, list[str]] = {}
         self.resets: list[str] = []
+        self.states: dict[str, SessionState] = {}
         self._lock = threading.Lock()
 
     def stream_turn(
@@ -122,6 +125,14 @@ class StandInAgent:
                 0.6,
             ),
         ]
+        shown = [
+            GivenItem(turn=0, position=0, name=r.name, artists=(r.artist,), entity_id=r.name,
+                      youtube_url=r.youtube_url)
+            for r in recommendations
+        ]  # fmt: skip
+        with self._lock:
+            state = self.session_state(session_id).begin_turn(parse_message(text))
+            self.states[session_id] = state.end_turn(shown, None)
         yield TurnResult(
             reply="Here are three picks.",
             recommendations=recommendations,
@@ -129,10 +140,19 @@ class StandInAgent:
             brain=self.brain,
         )
 
+    def session_state(self, session_id: str) -> SessionState:
+        return self.states.get(session_id) or SessionState()
+
+    def give_feedback(self, session_id: str, action: str, card: int | str) -> Feedback:
+        state = self.session_state(session_id).with_feedback(action, card)  # type: ignore[arg-type]
+        self.states[session_id] = state
+        return state.pending[-1]
+
     def reset(self, session_id: str) -> None:
         with self._lock:
             self.resets.append(session_id)
             self.history.pop(session_id, None)
+            self.states.pop(session_id, None)
 
 
 def build_small_catalog(musicrs_path: Path, base: Path) -> Path:
@@ -181,10 +201,12 @@ def real_agent(catalog: Path):  # -> agent.MusicAgent
 
 
 @contextmanager
-def served_real_app(musicrs_path: Path, base: Path) -> Iterator[str]:
-    """The demo app on the real offline agent and a small MusiCRS catalog, served locally."""
+def served_real_app(musicrs_path: Path, base: Path, results: Path | None = None) -> Iterator[str]:
+    """The demo app on the real offline agent and a small MusiCRS catalog, served locally;
+    ``results`` is the benchmark tab's results file (default: none there)."""
     from demo.app import build_app
 
     agent = real_agent(build_small_catalog(musicrs_path, base))
-    with served(build_app(agent, agent.settings.brain_label)) as address:
+    results = results or base / "no-results.json"
+    with served(build_app(agent, agent.settings.brain_label, results=results)) as address:
         yield address

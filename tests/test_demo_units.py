@@ -91,15 +91,38 @@ def test_badge_never_shows_more_than_the_label() -> None:
 
 
 def test_thoughts_show_status_duration_and_errors() -> None:
-    started = render.started_message("c1", "search_catalog", {"query": "x" * 500})
+    started = render.started_message("steps-1", "c1", "search_catalog", {"query": "x" * 500})
     assert started["metadata"]["status"] == "pending" and len(started["content"]) < 200
-    done = render.finished_message(started, "c1", "search_catalog", False, 0.123, "", "boom")
+    assert started["metadata"]["parent_id"] == "steps-1"
+    done = render.finished_message(
+        started, "steps-1", "c1", "search_catalog", False, 0.123, "", "boom"
+    )
     assert done["metadata"] | {} == {
         "title": "⚠️ Searching the catalog",
-        "id": "c1",
+        "id": "steps-1/c1",
+        "parent_id": "steps-1",
         "duration": 0.12,
     }
     assert "boom" in done["content"]
+
+
+def test_a_turns_steps_nest_in_one_group_that_opens_on_a_failure() -> None:
+    ok = render.finished_message(None, "g", "a", "recommend", True, 0.25, "5 items", None)
+    failed = render.finished_message(None, "g", "b", "describe_audio", False, 0.5, "", "bad clip")
+    group = render.finished_group("g", [ok, ok], [])
+    assert group["metadata"] == {
+        "title": "✅ 2 steps",
+        "id": "g",
+        "duration": 0.5,
+        "status": "done",
+    }
+    assert group["content"] == "Finding what people recommended"
+    sentence = render.failure_sentence("describe_audio", "bad clip")
+    assert sentence in failed["content"]
+    group = render.finished_group("g", [ok, failed], [sentence])
+    assert group["metadata"]["title"] == "⚠️ 2 steps, 1 failed"
+    assert "status" not in group["metadata"] and group["metadata"]["duration"] == 0.75
+    assert group["content"] == "**Listening to the clip failed:** bad clip"
 
 
 def test_audio_panel_and_plot(wav: Path) -> None:
@@ -119,9 +142,11 @@ def test_turn_streams_steps_then_answer() -> None:
         views.append(view)
         titles.append([m.get("metadata", {}).get("title") for m in view.messages])
     assert views[0].box_locked and views[0].messages[0]["content"] == "modal jazz"
-    assert titles[1] == [None, "🔧 Searching the catalog…"]
-    assert titles[2] == [None, "✅ Searching the catalog"]
+    assert titles[1] == [None, "🔧 Working…", "🔧 Searching the catalog…"]
+    assert titles[2] == [None, "🔧 Working…", "✅ Searching the catalog"]
     final = views[-1]
+    assert final.messages[1]["metadata"]["title"] == "✅ 1 step"
+    assert final.messages[2]["metadata"]["parent_id"] == final.messages[1]["metadata"]["id"]
     assert not final.box_locked and "Giant Steps" in (final.cards or "")
     assert final.turn and final.turn["recommendations"][0]["name"] == "Kind of Blue"
     assert final.messages[-1]["content"] == "Here are three picks."
@@ -169,8 +194,9 @@ def test_pending_steps_are_closed_when_a_turn_ends() -> None:
             yield TurnResult(reply="done", brain="offline brain")
 
     views = list(ChatController(Silent()).respond("tab", "hi"))
-    step = views[-1].messages[1]
+    group, step = views[-1].messages[1:3]
     assert "status" not in step["metadata"] and "No result came back" in step["content"]
+    assert "status" not in group["metadata"] and "no result came back" in group["content"]
 
 
 def test_new_conversation_waits_for_a_running_turn() -> None:
