@@ -188,23 +188,28 @@ def _patch_outputs(
 
 def _embedding(loaded: Mapping[str, tuple[Any, ...]], samples_16k: np.ndarray) -> ClipEmbedding:
     """What the sound index keeps of a clip: per model, the taggram's mean and standard
-    deviation over patches and the penultimate layer's mean; plus the DSP traits."""
+    deviation over patches and the penultimate layer's mean; plus the DSP traits, computed
+    in a thread beside TensorFlow (which releases the GIL), so the two overlap."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from tools.dsp import sound_traits  # deferred: librosa loads only in the worker
 
-    batch = musicnn_input(samples_16k)
-    taggram_mean, taggram_std, penultimate = {}, {}, {}
-    for name, model in loaded.items():
-        tags, hidden = _patch_outputs(model, batch)
-        taggram_mean[name] = tags.mean(axis=0).tolist()
-        taggram_std[name] = tags.std(axis=0).tolist()
-        if hidden is not None:
-            penultimate[name] = hidden.mean(axis=0).tolist()
-    return ClipEmbedding(
-        taggram_mean=taggram_mean,
-        taggram_std=taggram_std,
-        penultimate=penultimate,
-        traits=sound_traits(samples_16k, SAMPLE_RATE),
-    )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        traits = pool.submit(sound_traits, samples_16k, SAMPLE_RATE)
+        batch = musicnn_input(samples_16k)
+        taggram_mean, taggram_std, penultimate = {}, {}, {}
+        for name, model in loaded.items():
+            tags, hidden = _patch_outputs(model, batch)
+            taggram_mean[name] = tags.mean(axis=0).tolist()
+            taggram_std[name] = tags.std(axis=0).tolist()
+            if hidden is not None:
+                penultimate[name] = hidden.mean(axis=0).tolist()
+        return ClipEmbedding(
+            taggram_mean=taggram_mean,
+            taggram_std=taggram_std,
+            penultimate=penultimate,
+            traits=traits.result(),
+        )
 
 
 def _worker_main(requests: Connection, replies: Connection, model_names: tuple[str, ...]) -> None:

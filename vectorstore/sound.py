@@ -166,7 +166,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ufff
 
 def tag_text(value: Any) -> str | None:
     """A tag's value as one clean line (first of a list), or None when nothing readable is
-    left: control and replacement characters dropped, whitespace collapsed, at most
+    left: mis-decoded UTF-8 repaired, control and replacement characters dropped, whitespace
+    collapsed, at most
     :data:`MAX_TAG_CHARS` characters."""
     if isinstance(value, list | tuple):
         value = value[0] if value else None
@@ -174,12 +175,25 @@ def tag_text(value: Any) -> str | None:
         value = value.decode("utf-8", "replace")
     if value is None:
         return None
-    text = str(value)[: 4 * MAX_TAG_CHARS]
+    text = _repaired(str(value)[: 4 * MAX_TAG_CHARS])
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates
     text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text))
     text = " ".join(text.split())[:MAX_TAG_CHARS].strip()
     # A "title" of punctuation or symbols only is binary junk, not a name.
     return text if any(ch.isalnum() for ch in text) else None
+
+
+def _repaired(text: str) -> str:
+    """UTF-8 that a tagger stored as Latin-1 or Windows-1252 ("CafÃ©") read back as UTF-8
+    ("Café"); any other text unchanged."""
+    if not any(mark in text for mark in "ÃÂâ"):
+        return text
+    for encoding in ("latin-1", "cp1252"):
+        try:
+            return text.encode(encoding).decode("utf-8")
+        except UnicodeError:
+            continue
+    return text
 
 
 def read_names(path: Path) -> tuple[str, str | None, str | None]:
@@ -304,6 +318,12 @@ def build_sound_index(
             for file, stamp in json.loads(meta.get("files", "{}")).items()
         }
         wanted = _scan(folder, known, threads, progress)
+        if not wanted:
+            # An unmounted drive looks like this: emptying the index would lose it all.
+            raise CatalogError(
+                f"The folder {folder} holds no files, so the sound index was left as it was; "
+                "point --audio-dir at your music."
+            )
         _write_manifest(store, state="building", embedding=embed.name, started=time.time())
         to_embed = sorted(h for h in wanted if h not in existing)
         to_update = [
