@@ -67,8 +67,8 @@ STYLE_MODES = {
 # Minor is harmonic minor: its raised seventh makes the dominant a major chord, the cadence
 # that states the key beyond doubt (a natural-minor piece reads as its relative major).
 _SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 11)}
-# Scale degrees (0-based) of the chord roots, one bar each: I-IV-V-I (i-iv-V-i in minor).
-_PROGRESSIONS = {"major": (0, 3, 4, 0), "minor": (0, 3, 4, 0)}
+# Scale degrees (0-based) of the chord roots, one bar each: I-I-IV-V (i-i-iv-V in minor).
+_PROGRESSIONS = {"major": (0, 0, 3, 4), "minor": (0, 0, 3, 4)}
 _RENDER_TIMEOUT_S = 120.0
 
 
