@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import mutagen.flac
@@ -226,3 +227,16 @@ def test_cli_refuses_bad_input_with_one_sentence(
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and all(e.startswith("error: ") for e in errors)
     assert "python -m tools.sound build" in errors[0]
+
+
+def test_the_index_lives_beside_the_catalog_on_a_chroma_server(
+    tmp_path: Path, clips: list[Path], embedder: MusicnnSoundEmbedder, chroma_server, monkeypatch
+) -> None:
+    monkeypatch.setenv("CHROMA_HOST", chroma_server.host)
+    monkeypatch.setenv("CHROMA_PORT", str(chroma_server.port))
+    collection = f"sound_{uuid.uuid4().hex[:8]}"
+    music = folder_with(tmp_path, {"house.wav": clips[0], "ballad.wav": clips[1]})
+    report = build_sound_index(music, embedder, collection=collection, progress=False)
+    index = open_sound_index(collection=collection)
+    assert report.embedded == 2 and sorted(c.name for c in index.cards) == ["ballad", "house"]
+    assert index.location.host == chroma_server.host

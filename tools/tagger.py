@@ -11,6 +11,9 @@ Conventions
   runs in its own process (``python -m tools.tagger``, a fresh interpreter, so nothing is
   inherited from a main process that may already hold torch or CTranslate2 threads); the
   worker keeps the graphs loaded, so after its start-up every request is warm.
+- Two requests: a clip (its tags, :meth:`MusicTagger.tag`) and ``("embed", clip)``
+  (:meth:`MusicTagger.embed`: taggram statistics, the penultimate layer and the DSP traits
+  the sound index needs, in one round trip).
 - Traps handled here (docs/architecture.md): ``TF_USE_LEGACY_KERAS=1`` is set before TensorFlow is
   imported; the log-mel input is computed in float32 (musicnn's ``batch_data`` uses float16,
   which overflows under numpy 2 and makes every clip look alike); the checkpoint restore is

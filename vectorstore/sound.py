@@ -49,7 +49,6 @@ from vectorstore.errors import CatalogError
 
 MAX_TAG_CHARS = 200
 WRITE_EVERY = 8  # clips per write: an interruption loses at most this many embeddings
-READ_PAGE = 2000
 HASH_CHUNK = 1 << 20
 #: Neighbours the engine's sound source reads, and its fusion weight beside
 #: ``similar_request`` (1.0): a clip is as strong a request as words.
@@ -248,17 +247,6 @@ def _open_store(location: Any, create: bool) -> tuple[Any, Any]:
     return client, store
 
 
-def _existing(store: Any) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    offset = 0
-    while True:
-        page = store.get(include=["metadatas"], limit=READ_PAGE, offset=offset)
-        found.update(zip(page["ids"], page["metadatas"], strict=True))
-        if len(page["ids"]) < READ_PAGE:
-            return found
-        offset += READ_PAGE
-
-
 @dataclass
 class _Wanted:
     """The files of one content hash in this build."""
@@ -298,7 +286,13 @@ def build_sound_index(
     """Index every audio file under ``audio_dir``; see the module conventions."""
     from tqdm import tqdm
 
-    from vectorstore.store import _read_manifest, _write_manifest, chroma_errors, store_location
+    from vectorstore.store import (
+        _existing_metadata,
+        _read_manifest,
+        _write_manifest,
+        chroma_errors,
+        store_location,
+    )
 
     started = time.perf_counter()
     folder = Path(audio_dir)
@@ -311,7 +305,7 @@ def build_sound_index(
             # Another vector definition has another dimension: start afresh.
             client.delete_collection(sound_collection(location.collection))
             client, store = _open_store(location, create=True)
-        existing = _existing(store)
+        existing = _existing_metadata(store)
         known = {
             (file, stamp): record_id
             for record_id, meta in existing.items()
