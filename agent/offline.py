@@ -373,7 +373,10 @@ class _Turn:
             args["community"] = state.community
         if state.more_by_seed_artists:
             args["more_by_seed_artists"] = True
-        if not (text or state.seeds or tags or state.community):
+        clip = self.clip_path()
+        if clip and getattr(self.context.engine, "sound", None) is not None:
+            args["clip"] = clip  # the engine hears it beside the words
+        if not (text or state.seeds or tags or state.community or "clip" in args):
             return {}
         return args
 

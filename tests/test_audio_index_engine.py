@@ -8,9 +8,11 @@ Threads are written directly as engine records; their clips are rendered by
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
+from tools.recommend import heard_clip
 from tools.sound import MusicnnSoundEmbedder
 from tools.synthetic_music import corpus, render_corpus
 from vectorstore.engine import RecommendationEngine, RecommendRequest, ThreadRecord
@@ -53,9 +55,14 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> RecommendationEngine:
 
 
 @pytest.fixture(scope="module")
-def house_clip() -> object:
+def house_path() -> Path:
     (query,) = render_corpus(corpus(1, seconds=6.0, styles=("house",), first_seed=40))
-    return MusicnnSoundEmbedder()(query.path)
+    return query.path
+
+
+@pytest.fixture(scope="module")
+def house_clip(house_path: Path) -> object:
+    return MusicnnSoundEmbedder()(house_path)
 
 
 def test_a_clip_alone_is_answered_from_threads_that_sound_like_it(engine, house_clip) -> None:
@@ -70,3 +77,12 @@ def test_a_clip_alone_is_answered_from_threads_that_sound_like_it(engine, house_
 def test_an_excluded_thread_is_not_heard(engine, house_clip) -> None:
     answer = engine.recommend(RecommendRequest(clip=house_clip, k=2, exclude_threads=("t_house",)))
     assert [item.card.name for item in answer.items] == ["Chopin"]
+
+
+def test_the_recommend_tool_hears_the_clip_only_with_a_sound_index(
+    engine, house_path, house_clip, tmp_path
+) -> None:
+    assert heard_clip(engine, str(house_path)).vector == house_clip.vector
+    assert heard_clip(engine, str(tmp_path / "missing.wav")) is None  # describe said why
+    assert heard_clip(RecommendationEngine([], [], None), str(house_path)) is None
+    assert heard_clip(engine, None) is None

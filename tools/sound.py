@@ -27,6 +27,7 @@ Must not import ``agent``, ``demo`` or ``evals``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -141,6 +142,24 @@ class MusicnnSoundEmbedder:
 
     def __call__(self, path: Path) -> SoundEmbedding:
         return self.embedding(*self.hear(path))
+
+
+@functools.lru_cache(maxsize=16)
+def _heard(path: str, stamp: tuple[int, int], representation: Representation) -> SoundEmbedding:
+    return MusicnnSoundEmbedder(representation)(Path(path))
+
+
+def heard_file(
+    path: str, representation: Representation = DEFAULT_REPRESENTATION
+) -> SoundEmbedding:
+    """A file's embedding, remembered while the file is unchanged (a chat turn's clip is
+    matched by the tool and by the recommender: it is heard once)."""
+    try:
+        info = Path(path).stat()
+    except OSError:
+        info = None  # load_audio names the problem in one sentence
+    stamp = (info.st_size, info.st_mtime_ns) if info else (-1, -1)
+    return _heard(str(path), stamp, representation)
 
 
 def build(args: argparse.Namespace) -> None:

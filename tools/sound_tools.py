@@ -17,7 +17,6 @@ Must not import ``agent``, ``demo`` or ``evals``.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 from langchain.tools import ToolRuntime, tool
@@ -89,7 +88,7 @@ def find_similar_sounding(path: str, runtime: ToolRuntime[Any], k: int = 5) -> s
     "artist", "score", "album", "path", "thread", "why": tempo, key and tags side by side,
     "tempo_bpm", "key", "tags", "shared_tags"}]}} or {"ok": false, "error": one sentence}.
     """
-    from tools.sound import MusicnnSoundEmbedder
+    from tools.sound import heard_file
 
     def run() -> SoundSearchData:
         index = sound_index_of(getattr(runtime.context, "catalog", None))
@@ -99,7 +98,7 @@ def find_similar_sounding(path: str, runtime: ToolRuntime[Any], k: int = 5) -> s
                 "sound; answer from the clip's description instead."
             )
         try:
-            heard = MusicnnSoundEmbedder()(Path(path))
+            heard = heard_file(path)
             hits = index.search(heard, max(1, min(int(k), MAX_SOUND_K)))
         except (SoundInputError, CatalogError) as refusal:
             raise Unavailable(str(refusal)) from None
