@@ -240,3 +240,22 @@ def test_the_index_lives_beside_the_catalog_on_a_chroma_server(
     index = open_sound_index(collection=collection)
     assert report.embedded == 2 and sorted(c.name for c in index.cards) == ["ballad", "house"]
     assert index.location.host == chroma_server.host
+
+
+def test_held_out_clips_find_their_style_by_sound_alone(
+    tmp_path: Path, embedder: MusicnnSoundEmbedder
+) -> None:
+    """The bench's criterion on a small corpus: three nearest indexed clips of each held-out
+    query (other seeds: other melodies, tempos and keys) mostly share its style."""
+    indexed = render_corpus(corpus(3, seconds=SECONDS))
+    music = folder_with(tmp_path, {r.path.name: r.path for r in indexed})
+    build(music, tmp_path / "store", embedder)
+    index = open_sound_index(tmp_path / "store")
+    style_of = {r.path.name: r.piece.style for r in indexed}
+    queries = render_corpus(corpus(1, seconds=SECONDS, first_seed=1000))
+    same = [
+        style_of[Path(hit.card.path).name] == query.piece.style
+        for query in queries
+        for hit in index.search(embedder(query.path), 3)
+    ]
+    assert len(same) == 3 * len(queries) and sum(same) / len(same) >= 0.8
