@@ -51,7 +51,8 @@ MAX_TAG_CHARS = 200
 WRITE_EVERY = 8  # clips per write: an interruption loses at most this many embeddings
 HASH_CHUNK = 1 << 20
 #: Neighbours the engine's sound source reads, and its fusion weight beside
-#: ``similar_request`` (1.0): a clip is as strong a request as words.
+#: ``similar_request`` (1.0): a clip is as strong a request as words. Not tuned: the MusiCRS
+#: clips (YouTube) could not be fetched where this was written, so there was no dev split.
 ENGINE_NEIGHBOURS = 10
 ENGINE_WEIGHT = 1.0
 #: Tempos within this ratio (either way, octave errors folded) read as "the same tempo".
