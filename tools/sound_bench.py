@@ -5,7 +5,7 @@ Usage: ``python -m tools.sound_bench [--clips 200] [--seconds 30] [--queries 5] 
 Conventions
 -----------
 - The corpus is :mod:`tools.synthetic_music`'s six styles, rendered once into its cache
-  (``$TMPDIR/musicrs-synthetic-music``); the index is built in a fresh temporary store with
+  (``$TMPDIR/musicrs-synthetic-music-v<N>``); the index is built in a fresh temporary store with
   :func:`vectorstore.sound.build_sound_index`, as ``python -m tools.sound build`` does.
 - Queries are held out: other seeds (other melodies, tempos and keys), never in the index.
   Precision@3 is the share of a query's three nearest indexed clips that have its style

@@ -70,6 +70,8 @@ _SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 11)}
 # Scale degrees (0-based) of the chord roots, one bar each: I-I-IV-V (i-i-iv-V in minor).
 _PROGRESSIONS = {"major": (0, 0, 3, 4), "minor": (0, 0, 3, 4)}
 _RENDER_TIMEOUT_S = 120.0
+#: Part of the cache folder's name: bump it when a writer changes, so old renders are not reused.
+CORPUS_VERSION = 1
 
 
 class MusicRenderError(RuntimeError):
@@ -349,7 +351,7 @@ def render(piece: Piece, path: str | Path) -> Path:
         samples, rate = sf.read(raw, dtype="float32", always_2d=True)
     mono = samples.mean(axis=1)[: int(piece.seconds * rate)]
     peak = float(np.max(np.abs(mono))) or 1.0
-    partial = path.with_name(path.name + ".part")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")  # parallel runs share the cache
     sf.write(partial, 0.9 * mono / peak, rate, subtype="PCM_16", format="WAV")
     os.replace(partial, path)
     return path
@@ -385,8 +387,8 @@ def corpus(
 
 
 def default_cache() -> Path:
-    """Where rendered clips are kept between runs: ``$TMPDIR/musicrs-synthetic-music``."""
-    return Path(tempfile.gettempdir()) / "musicrs-synthetic-music"
+    """Where rendered clips are kept between runs: ``$TMPDIR/musicrs-synthetic-music-v<N>``."""
+    return Path(tempfile.gettempdir()) / f"musicrs-synthetic-music-v{CORPUS_VERSION}"
 
 
 def render_corpus(pieces: Iterable[Piece], folder: str | Path | None = None) -> list[RenderedPiece]:
