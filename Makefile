@@ -11,13 +11,14 @@ DATA ?= $(or $(MUSICRS_DATA),../shared/musicrs/musicrs.jsonl)
 # each package, choosing root or sudo and failing with one sentence is shell logic that reads
 # badly inside a Makefile. On a ready machine it only looks the programs up.
 RUN_PACKAGES := ffmpeg
-TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng chromium fonts-noto-color-emoji
+TEST_PACKAGES := $(RUN_PACKAGES) espeak-ng chromium fonts-noto-color-emoji fluidsynth timgm6mb-soundfont
 
 system-packages:
 	.ci/system-packages $(RUN_PACKAGES)
 
 # espeak-ng speaks the lyrics fixtures, chromium runs the browser tests, the emoji font keeps
-# their screenshots readable.
+# their screenshots readable, fluidsynth renders the synthetic music corpus with the General MIDI
+# soundfont timgm6mb (6 MB installed; fluid-soundfont-gm is 145 MB).
 system-packages-test:
 	.ci/system-packages $(TEST_PACKAGES)
 

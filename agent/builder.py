@@ -1,8 +1,9 @@
 """``build_agent``: settings → tools → chat model → compiled graph → :class:`MusicAgent`.
 
-Conventions: the tool list is the catalog and recommender tools plus the audio tools when the audio
-package is importable (a missing optional dependency removes the audio tools, announced
-in the log, rather than breaking chat); the graph is compiled once per agent.
+Conventions: the tool list is the catalog and recommender tools plus the audio tools (describe,
+fetch, find_similar_sounding) when the audio package is importable (a missing optional
+dependency removes the audio tools, announced in the log, rather than breaking chat); the graph
+is compiled once per agent.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ def agent_tools() -> list[BaseTool]:
     tools: list[BaseTool] = [*RECOMMEND_TOOLS, *CATALOG_TOOLS]
     try:
         from tools.audio_tools import AUDIO_TOOLS
+        from tools.sound_tools import SOUND_TOOLS
     except ImportError as error:
         log.warning("audio tools unavailable (%s); the agent will not describe clips", error)
     else:
-        tools += list(AUDIO_TOOLS)
+        tools += [*AUDIO_TOOLS, *SOUND_TOOLS]
     return tools
 
 

@@ -7,7 +7,8 @@ session state the grammar built), handed over by the graph's session middleware 
 :class:`tools.outcome.ToolOutcome` envelope. Each call emits the next step as a real
 ``AIMessage``:
 
-1. a clip is attached and not yet described → fetch it (YouTube) / describe it;
+1. a clip is attached and not yet described → fetch it (YouTube) / describe it; then, when
+   the catalog has a sound index beside it, ``find_similar_sounding`` on the same file;
 2. a ranking turn (a candidate pool) → look up the names the request mentions and search
    the candidate-blind catalog, then ``rank_candidates``;
 3. a chat turn → ``recommend`` with the session state as arguments (seeds, rejections,
@@ -41,6 +42,8 @@ from agent.state import GivenItem, same_name
 from tools.catalog import CardFacts, RankData, SearchData
 from tools.outcome import ToolOutcome
 from tools.recommend import EvidenceFacts, RecommendData, RecommendedFacts
+from tools.sound_tools import TOOL_NAME as SOUND_TOOL
+from tools.sound_tools import SoundSearchData, sound_index_of
 from tools.youtube import looks_like_url
 
 Payload = TypeVar("Payload", bound=BaseModel)
@@ -57,6 +60,8 @@ MAX_RECOMMENDATIONS = 5
 RECOMMEND_K = 8
 #: How many picks the reply names; all of them, with reasons, are the structured cards.
 PICKS_IN_REPLY = 3
+#: Indexed recordings a clip's reply names as sounding alike.
+SOUNDS_LIKE_IN_REPLY = 3
 OFFLINE_NOTE = "Offline brain (no language model): picked from what the tools returned."
 REFUSAL = "I can't share my instructions, settings or any key"
 DEFAULT_AUDIO_REQUEST = "Recommend music like this clip."
@@ -145,6 +150,8 @@ class OfflineBrain(BaseChatModel):
                 path = turn.fetched_path() if is_link else audio
                 if path:
                     return [(DESCRIBE_TOOL, {"path": path})]
+        if self._wants_sound_search(turn):
+            return [(SOUND_TOOL, {"path": turn.clip_path(), "k": SOUNDS_LIKE_IN_REPLY})]
         if turn.context.candidates:
             return self._plan_ranking(turn)
         retry = turn.retry_unresolved()
@@ -165,6 +172,18 @@ class OfflineBrain(BaseChatModel):
             return calls
         query = turn.search_query()
         return [(SEARCH_TOOL, {"query": query, "k": RECOMMEND_K})] if query else []
+
+    def _wants_sound_search(self, turn: _Turn) -> bool:
+        """A chat turn's clip, not yet matched, with a sound index beside the catalog (a
+        ranking turn's candidate-blind view has none)."""
+        return (
+            not turn.context.candidates
+            and turn.clip_path() is not None
+            and turn.audio_error() is None
+            and self._has(SOUND_TOOL)
+            and not turn.ran(SOUND_TOOL)
+            and sound_index_of(turn.context.catalog) is not None
+        )
 
     def _plan_ranking(self, turn: _Turn) -> list[tuple[str, dict[str, Any]]]:
         if not turn.ran(SEARCH_TOOL) and not turn.ran(LOOKUP_TOOL):
@@ -214,6 +233,9 @@ class OfflineBrain(BaseChatModel):
             lines.append(f"What I heard in your clip: {heard}")
         elif turn.context.audio:
             lines.append(f"I could not use your clip: {turn.audio_error() or 'no description'}")
+        alike = turn.sounds_like()
+        if alike:
+            lines.append(alike)
         used = turn.state_line()
         if used:
             lines.append(used)
@@ -282,6 +304,27 @@ class _Turn:
                     return path.strip()
         return None
 
+    def clip_path(self) -> str | None:
+        """The local file of this turn's clip (a link's once fetched), else None."""
+        audio = self.context.audio
+        if not audio:
+            return None
+        return self.fetched_path() if looks_like_url(audio) else audio
+
+    def sounds_like(self) -> str | None:
+        """The sentence naming the indexed recordings the clip sounds like, and why."""
+        error = self.error_of(SOUND_TOOL)
+        found = self.data(SOUND_TOOL, SoundSearchData)
+        if not found:
+            return f"I could not match your clip by sound: {error}" if error else None
+        hits = found[-1].hits[:SOUNDS_LIKE_IN_REPLY]
+        if not hits:
+            return None
+        named = "; ".join(
+            f"{h.name}" + (f" by {h.artist}" if h.artist else "") + f" ({h.why})" for h in hits
+        )
+        return f"In your indexed music it sounds most like: {named}."
+
     def audio_error(self) -> str | None:
         return self.error_of(DESCRIBE_TOOL) or self.error_of(FETCH_TOOL)
 
@@ -336,7 +379,10 @@ class _Turn:
             args["community"] = state.community
         if state.more_by_seed_artists:
             args["more_by_seed_artists"] = True
-        if not (text or state.seeds or tags or state.community):
+        clip = self.clip_path()
+        if clip and getattr(self.context.engine, "sound", None) is not None:
+            args["clip"] = clip  # the engine hears it beside the words
+        if not (text or state.seeds or tags or state.community or "clip" in args):
             return {}
         return args
 

@@ -15,6 +15,7 @@ Silero VAD, which ships inside faster-whisper and runs in milliseconds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import librosa
@@ -23,6 +24,7 @@ from pydantic import BaseModel, Field
 from scipy import signal
 
 from tools.audio import resample
+from vectorstore.sound import SoundTraits
 
 N_FFT = 2048
 HOP = 512
@@ -177,37 +179,62 @@ def voice_activity_ratio(samples_16k: np.ndarray) -> float:
     return float(voiced / max(1, len(samples_16k)))
 
 
-def compute_features(samples: np.ndarray, sample_rate: int) -> DspFeatures:
-    """All features of ``samples`` (mono float32)."""
+@dataclass(frozen=True)
+class _Analysis:
+    """One STFT's worth of analysis, shared by :func:`sound_traits` and
+    :func:`compute_features` so the clip is transformed once."""
+
+    traits: SoundTraits
+    mel: np.ndarray
+    onset_env: np.ndarray
+    blocks: np.ndarray
+
+
+def _analyse(samples: np.ndarray, sample_rate: int) -> _Analysis:
     stft = np.abs(librosa.stft(samples, n_fft=N_FFT, hop_length=HOP))
     power = stft**2
     mel = librosa.feature.melspectrogram(S=power, sr=sample_rate, n_mels=N_MELS)
     log_mel = librosa.power_to_db(mel, ref=np.max)
     onset_env = librosa.onset.onset_strength(S=log_mel, sr=sample_rate, hop_length=HOP)
     bpm, tempo_conf = tempo_with_confidence(onset_env, sample_rate)
-    onsets = librosa.onset.onset_detect(
-        onset_envelope=onset_env, sr=sample_rate, hop_length=HOP, units="frames"
-    )
     chroma = librosa.feature.chroma_stft(S=power, sr=sample_rate)
     key, mode, key_conf = estimate_key(chroma.mean(axis=1))
-    # HPSS on the 96-band mel spectrogram instead of the 1025-bin STFT: same split of
-    # sustained vs. transient energy at a tenth of the median-filtering cost.
-    harmonic, percussive = librosa.decompose.hpss(mel, kernel_size=17)
-    total = float(harmonic.sum() + percussive.sum())
     blocks = block_loudness(samples, sample_rate)
     centroid = librosa.feature.spectral_centroid(S=stft, sr=sample_rate)[0]
     loud_frames = power.sum(axis=0) > 1e-6 * power.sum(axis=0).max()
-    duration = len(samples) / sample_rate
-    voice = voice_activity_ratio(_to_16k(samples, sample_rate))
-    return DspFeatures(
+    traits = SoundTraits(
         tempo_bpm=round(bpm, 1),
         tempo_confidence=round(tempo_conf, 3),
         key=key,
         mode=mode,
         key_confidence=round(key_conf, 3),
         loudness_lufs=round(integrated_loudness(blocks), 1),
-        dynamic_range_db=round(loudness_spread(blocks), 1),
         brightness_hz=round(float(np.mean(centroid[loud_frames])), 0),
+    )
+    return _Analysis(traits, mel, onset_env, blocks)
+
+
+def sound_traits(samples: np.ndarray, sample_rate: int) -> SoundTraits:
+    """Tempo, key, loudness and brightness of ``samples`` (mono float32), without the
+    costlier parts of :func:`compute_features` (HPSS, voice activity)."""
+    return _analyse(samples, sample_rate).traits
+
+
+def compute_features(samples: np.ndarray, sample_rate: int) -> DspFeatures:
+    """All features of ``samples`` (mono float32)."""
+    analysis = _analyse(samples, sample_rate)
+    onsets = librosa.onset.onset_detect(
+        onset_envelope=analysis.onset_env, sr=sample_rate, hop_length=HOP, units="frames"
+    )
+    # HPSS on the 96-band mel spectrogram instead of the 1025-bin STFT: same split of
+    # sustained vs. transient energy at a tenth of the median-filtering cost.
+    harmonic, percussive = librosa.decompose.hpss(analysis.mel, kernel_size=17)
+    total = float(harmonic.sum() + percussive.sum())
+    duration = len(samples) / sample_rate
+    voice = voice_activity_ratio(_to_16k(samples, sample_rate))
+    return DspFeatures(
+        **analysis.traits.model_dump(),
+        dynamic_range_db=round(loudness_spread(analysis.blocks), 1),
         onset_density=round(len(onsets) / duration, 2),
         percussive_ratio=round(float(percussive.sum()) / total, 3) if total > 0 else 0.0,
         voice_activity_ratio=round(voice, 3),

@@ -81,6 +81,19 @@ def _refused(error: ValueError) -> Unavailable:
     return Unavailable(str(error).strip().splitlines()[0] if str(error).strip() else "Refused.")
 
 
+def heard_clip(engine: Any, clip: str | None) -> Any:
+    """The clip as the engine's sound index hears it, or None (no clip, no index, or a clip
+    the index refuses: ``describe_audio`` already told the user why)."""
+    if not clip or getattr(engine, "sound", None) is None:
+        return None
+    from tools.sound import heard_file
+
+    try:
+        return heard_file(clip)
+    except ValueError:  # SoundInputError, or CatalogError when the models failed
+        return None
+
+
 @tool
 def recommend(
     runtime: ToolRuntime[Any],
@@ -93,6 +106,7 @@ def recommend(
     heard_tags: list[str] | None = None,
     more_by_seed_artists: bool = False,
     k: int = DEFAULT_K,
+    clip: str | None = None,
 ) -> str:
     """Recommend songs, albums or artists, each with the evidence from real Reddit threads.
 
@@ -112,6 +126,8 @@ def recommend(
         heard_tags: tags heard in the user's clip (from describe_audio).
         more_by_seed_artists: true only when the user asks for more by the same artist.
         k: how many items (1-20).
+        clip: the path of the user's audio clip: with a sound index, what was recommended
+            in threads whose clips sound like it joins the evidence.
 
     Returns {"ok": true, "data": {"items": [card facts + "evidence": [{"source", "detail",
     "thread", "thread_url", "community", "votes", "request", "seed"}]], "seeds": [...],
@@ -138,6 +154,7 @@ def recommend(
             kind=kind,
             more_by_seed_artists=more_by_seed_artists,
             k=max(1, min(int(k), MAX_RECOMMEND_K)),
+            clip=heard_clip(engine, clip),
         )
         try:
             response = engine.recommend(request)

@@ -11,6 +11,9 @@ Conventions
   runs in its own process (``python -m tools.tagger``, a fresh interpreter, so nothing is
   inherited from a main process that may already hold torch or CTranslate2 threads); the
   worker keeps the graphs loaded, so after its start-up every request is warm.
+- Two requests: a clip (its tags, :meth:`MusicTagger.tag`) and ``("embed", clip)``
+  (:meth:`MusicTagger.embed`: taggram statistics, the penultimate layer and the DSP traits
+  the sound index needs, in one round trip).
 - Traps handled here (docs/architecture.md): ``TF_USE_LEGACY_KERAS=1`` is set before TensorFlow is
   imported; the log-mel input is computed in float32 (musicnn's ``batch_data`` uses float16,
   which overflows under numpy 2 and makes every clip look alike); the checkpoint restore is
@@ -34,6 +37,8 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
+
+from vectorstore.sound import SoundTraits
 
 SAMPLE_RATE = 16000
 FFT_HOP = 256
@@ -63,6 +68,16 @@ class AudioTag(BaseModel):
     name: str = Field(description="Lower-case tag, e.g. 'piano', 'techno', 'sad'.")
     score: float = Field(description="Mean sigmoid activation over the clip, 0-1.")
     source: str = Field(description="Checkpoint that produced it: 'MTT' or 'MSD'.")
+
+
+class ClipEmbedding(BaseModel):
+    """The raw material of a clip's sound vector, computed in the worker (see
+    :mod:`tools.sound`, which weighs and normalises it)."""
+
+    taggram_mean: dict[str, list[float]] = Field(description="Model → mean tag probability.")
+    taggram_std: dict[str, list[float]] = Field(description="Model → its spread over patches.")
+    penultimate: dict[str, list[float]] = Field(description="Model → mean penultimate layer.")
+    traits: SoundTraits
 
 
 def musicnn_input(samples_16k: np.ndarray) -> np.ndarray:
@@ -131,9 +146,10 @@ def verify_restored(
     return len(values)
 
 
-def _load_model(tf: Any, name: str, n_labels: int) -> tuple[tuple[Any, Any, Any, Any], int]:
-    """Build one musicnn graph in its own tf.Graph and restore it; also returns how many
-    variables were verified against the checkpoint."""
+def _load_model(tf: Any, name: str, n_labels: int) -> tuple[tuple[Any, Any, Any, Any, Any], int]:
+    """Build one musicnn graph in its own tf.Graph and restore it: (session, input,
+    training flag, tag probabilities, penultimate layer or None for the VGG models), and how
+    many variables were verified against the checkpoint."""
     from musicnn import models
 
     graph = tf.Graph()
@@ -141,8 +157,10 @@ def _load_model(tf: Any, name: str, n_labels: int) -> tuple[tuple[Any, Any, Any,
         x = tf.compat.v1.placeholder(tf.float32, [None, PATCH_FRAMES, N_MELS])
         is_training = tf.compat.v1.placeholder(tf.bool)
         with tf.name_scope("model"):
-            logits = models.define_model(x, is_training, name, n_labels)[0]
-        probabilities = tf.nn.sigmoid(logits)
+            outputs = models.define_model(x, is_training, name, n_labels)
+        probabilities = tf.nn.sigmoid(outputs[0])
+        # musicnn's last output is the 200-unit dense layer before the tags (VGG has none).
+        penultimate = outputs[-1] if "musicnn" in name else None
         # One inter-op thread: the graph is a chain, and every extra pool costs memory.
         config = tf.compat.v1.ConfigProto(inter_op_parallelism_threads=1)
         session = tf.compat.v1.Session(graph=graph, config=config)
@@ -153,7 +171,48 @@ def _load_model(tf: Any, name: str, n_labels: int) -> tuple[tuple[Any, Any, Any,
         values = dict(zip([v.op.name for v in variables], session.run(variables), strict=True))
     stored = {var: reader.get_tensor(var) for var in values if reader.has_tensor(var)}
     restored = verify_restored(name, values, stored)
-    return (session, x, is_training, probabilities), restored
+    return (session, x, is_training, probabilities, penultimate), restored
+
+
+def _patch_outputs(
+    model: tuple[Any, ...], batch: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-patch tag probabilities and penultimate activations (None for VGG) of one model,
+    run in chunks of at most :data:`_MAX_PATCHES` patches."""
+    session, x, is_training, probabilities, penultimate = model
+    fetches = [probabilities] if penultimate is None else [probabilities, penultimate]
+    runs = [
+        session.run(fetches, {x: chunk, is_training: False})
+        for chunk in np.array_split(batch, -(-len(batch) // _MAX_PATCHES))
+    ]
+    tags = np.concatenate([run[0] for run in runs])
+    return tags, None if penultimate is None else np.concatenate([run[1] for run in runs])
+
+
+def _embedding(loaded: Mapping[str, tuple[Any, ...]], samples_16k: np.ndarray) -> ClipEmbedding:
+    """What the sound index keeps of a clip: per model, the taggram's mean and standard
+    deviation over patches and the penultimate layer's mean; plus the DSP traits, computed
+    in a thread beside TensorFlow (which releases the GIL), so the two overlap."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tools.dsp import sound_traits  # deferred: librosa loads only in the worker
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        traits = pool.submit(sound_traits, samples_16k, SAMPLE_RATE)
+        batch = musicnn_input(samples_16k)
+        taggram_mean, taggram_std, penultimate = {}, {}, {}
+        for name, model in loaded.items():
+            tags, hidden = _patch_outputs(model, batch)
+            taggram_mean[name] = tags.mean(axis=0).tolist()
+            taggram_std[name] = tags.std(axis=0).tolist()
+            if hidden is not None:
+                penultimate[name] = hidden.mean(axis=0).tolist()
+        return ClipEmbedding(
+            taggram_mean=taggram_mean,
+            taggram_std=taggram_std,
+            penultimate=penultimate,
+            traits=traits.result(),
+        )
 
 
 def _worker_main(requests: Connection, replies: Connection, model_names: tuple[str, ...]) -> None:
@@ -182,7 +241,7 @@ def _worker_main(requests: Connection, replies: Connection, model_names: tuple[s
             # a 30 s noise clip (10 patches, a typical batch) does both now.
             noise = np.random.default_rng(0).standard_normal(SAMPLE_RATE * 30)
             warm = musicnn_input((0.1 * noise).astype(np.float32))
-            for session, x, is_training, probabilities in loaded.values():
+            for session, x, is_training, probabilities, _ in loaded.values():
                 session.run(probabilities, {x: warm, is_training: False})
     except Exception as exc:  # any start-up failure is reported, then the worker exits
         replies.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -196,15 +255,12 @@ def _worker_main(requests: Connection, replies: Connection, model_names: tuple[s
         if request is None:
             return
         try:
-            batch = musicnn_input(request)
+            if isinstance(request, tuple):  # ("embed", samples): the sound index's request
+                replies.send(("ok", _embedding(loaded, request[1]).model_dump()))
+                continue
             scores = {
-                name: np.concatenate(
-                    [
-                        session.run(probabilities, {x: chunk, is_training: False})
-                        for chunk in np.array_split(batch, -(-len(batch) // _MAX_PATCHES))
-                    ]
-                ).mean(axis=0)
-                for name, (session, x, is_training, probabilities) in loaded.items()
+                name: _patch_outputs(model, musicnn_input(request))[0].mean(axis=0)
+                for name, model in loaded.items()
             }
             replies.send(("ok", {name: s.tolist() for name, s in scores.items()}))
         except Exception as exc:  # a bad request must not kill the warm worker
@@ -245,6 +301,13 @@ class MusicTagger:
         """The worker's process id while it runs (for RSS accounting)."""
         running = self._process is not None and self._process.poll() is None
         return self._process.pid if running else None
+
+    @property
+    def labels(self) -> dict[str, Sequence[str]]:
+        """Each checkpoint's tag names, in its output order (known once started)."""
+        with self._lock:
+            self._ensure_started()
+        return self._labels
 
     def start(self) -> None:
         """Start the worker and wait until its models are loaded and warm."""
@@ -291,12 +354,20 @@ class MusicTagger:
             raise _WorkerGone(f"The musicnn tagger process exited during {what}.") from exc
 
     def tag(self, samples_16k: np.ndarray) -> list[AudioTag]:
-        """All tags of a 16 kHz mono clip, best first.
+        """All tags of a 16 kHz mono clip, best first."""
+        return merge_tags(self._ask(_samples(samples_16k)), self._labels)
+
+    def embed(self, samples_16k: np.ndarray) -> ClipEmbedding:
+        """The taggram statistics, penultimate features and DSP traits of a 16 kHz mono clip
+        (all computed in the worker: one round trip per clip)."""
+        return ClipEmbedding.model_validate(self._ask(("embed", _samples(samples_16k))))
+
+    def _ask(self, request: Any) -> Any:
+        """Send one request, return the worker's payload.
 
         A worker that died since the last request (killed, out of memory) is restarted and
         the request retried once; a timeout is not retried.
         """
-        request = np.ascontiguousarray(samples_16k, dtype=np.float32)
         with self._lock:
             for attempt in range(2):
                 self._ensure_started()
@@ -311,7 +382,7 @@ class MusicTagger:
                         raise TaggerError("The musicnn tagger process keeps exiting.") from exc
         if status != "ok":
             raise TaggerError(f"The musicnn tagger failed on this clip ({payload}).")
-        return merge_tags(payload, self._labels)
+        return payload
 
     def close(self) -> None:
         """Ask the worker to exit; kill it if it does not."""
@@ -335,6 +406,10 @@ class MusicTagger:
                 self._process.kill()
                 self._process.wait(timeout=5)
         self._process, self._requests, self._replies = None, None, None
+
+
+def _samples(samples_16k: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(samples_16k, dtype=np.float32)
 
 
 _shared: MusicTagger | None = None

@@ -119,6 +119,9 @@ class RecommendRequest:
     #: to Reddit requests often re-recommend what the request named (chosen on dev for the
     #: recommend task: Hit@20 7.34 % against 6.52 % when they are excluded).
     named_may_return: bool = False
+    #: The user's clip as the sound index heard it (``vectorstore.sound.SoundEmbedding``):
+    #: with an engine that has a sound index, the ``sound`` source joins the fusion.
+    clip: Any = None
 
 
 @dataclass(frozen=True)
@@ -330,6 +333,7 @@ class RecommendationEngine:
         cards: Callable[[str], EntityCard | None] | None = None,
         key_vectors: Callable[[Sequence[str]], np.ndarray] | None = None,
         weights: Weights = DEFAULT_WEIGHTS,
+        sound: Any = None,
     ) -> None:
         if len(records) != len(request_vectors):
             raise CatalogError(
@@ -339,6 +343,7 @@ class RecommendationEngine:
         self.records = list(records)
         self.embedder, self.searcher, self.catalog_card = embedder, searcher, cards
         self.key_vectors_of, self.weights = key_vectors, weights
+        self.sound = sound  # vectorstore.sound.SoundIndex: clips linked to threads, or None
         self.vectors = np.asarray(request_vectors, dtype=np.float32)
         self.thread_index = {r.thread: i for i, r in enumerate(self.records)}
         self.request_rows = {r.request: i for i, r in enumerate(self.records)}
@@ -874,6 +879,10 @@ class RecommendationEngine:
                 self._weigh_by_genre(ranked, profile, excluded)
             sources.append((firm * w.co_recommendation, co_recommended))
             sources.append((firm * w.graph_walk, walked))
+        if request.clip is not None and self.sound is not None:
+            from vectorstore.sound import engine_source
+
+            sources.append(engine_source(self, request.clip, threads))
         sources.append((w.popularity, self._popularity(prefer, threads)))
         fused: dict[int, float] = {}
         for weight, ranked in sources:
@@ -1045,6 +1054,7 @@ def checked_request(request: RecommendRequest) -> None:
         or request.heard_tags
         or request.community
         or request.prefer_community
+        or request.clip is not None
     ):
         raise CatalogError(
             "The request is empty; say what you like, name a song or artist, or give a community."
@@ -1060,13 +1070,20 @@ def open_engine(
 ) -> RecommendationEngine:
     """The engine over a built catalog (same location settings as
     :func:`vectorstore.store.open_catalog`: embedded at ``path`` or the Chroma server)."""
+    from vectorstore.sound import find_sound_index
     from vectorstore.store import open_catalog, read_threads
 
     catalog = open_catalog(path, collection=collection, embedder=embedder)
     texts, vectors = read_threads(catalog)
     records = [ThreadRecord.from_json(text) for text in texts]
     return RecommendationEngine(
-        records, vectors, catalog.embedder, searcher=catalog, cards=catalog.get, weights=weights
+        records,
+        vectors,
+        catalog.embedder,
+        searcher=catalog,
+        cards=catalog.get,
+        weights=weights,
+        sound=find_sound_index(catalog.location),
     )
 
 
