@@ -360,15 +360,51 @@ def _print_points(console: Console, points: Sequence[ScalePoint]) -> bool:
     )
 
 
+def embedding_sweep(
+    texts: int, batches: Sequence[int], threads: Sequence[int], repeats: int = 3
+) -> list[tuple[int, int, float]]:
+    """(batch size, torch threads, texts per second: best of ``repeats``) for MiniLM on the
+    embedding texts of a synthetic library's first ``texts`` cards, longest-sorted as the
+    build sorts them."""
+    import torch
+
+    from vectorstore.cards import cards_from_tracks
+    from vectorstore.embeddings import load_minilm
+    from vectorstore.synthetic import synthetic_tracks
+
+    cards = cards_from_tracks(list(synthetic_tracks(texts)))[:texts]
+    sample = sorted((card.embedding_text for card in cards), key=len)
+    model = load_minilm()
+    model.encode(sample[:64])  # first call pays one-off costs
+    found = []
+    for count in threads:
+        torch.set_num_threads(count)
+        for batch in batches:
+            best = math.inf
+            for _ in range(repeats):
+                began = time.perf_counter()
+                model.encode(sample, batch_size=batch, normalize_embeddings=True)
+                best = min(best, time.perf_counter() - began)
+            found.append((batch, count, len(sample) / best))
+    return found
+
+
 def main(argv: list[str] | None = None) -> None:
-    """The bench's child processes: ``probe`` (the search process), ``engine``, ``threads``."""
+    """The bench's child processes (``probe``: the search process, ``engine``, ``threads``)
+    and ``sweep``: MiniLM throughput by batch size and thread count."""
     parser = argparse.ArgumentParser(prog="python -m vectorstore.scale_bench")
-    parser.add_argument("what", choices=["probe", "engine", "threads"])
-    parser.add_argument("--path", required=True)
+    parser.add_argument("what", choices=["probe", "engine", "threads", "sweep"])
+    parser.add_argument("--path")
     parser.add_argument("--data")
     parser.add_argument("--tracks", type=int, default=0)
     parser.add_argument("--queries", type=int, default=40)
     args = parser.parse_args(argv)
+    if args.what == "sweep":
+        for batch, count, rate in embedding_sweep(
+            args.tracks or 4000, (32, 64, 128, 256, 512), (1, 2)
+        ):
+            print(f"batch {batch:>4}  threads {count}  {rate:8.0f} texts/s")
+        return
     if args.what == "threads":
         _write_threads(args.path, args.data)
         return

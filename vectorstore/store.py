@@ -496,18 +496,23 @@ class Catalog:
         return {position: rank for rank, position in enumerate(found, start=1)}
 
     def lookup(self, name: str, k: int = 5) -> list[SearchHit]:
-        """Cards whose name (or "name artist") matches ``name`` as typed, best first, among
-        the cards sharing most letter trigrams with it (see :mod:`vectorstore.card_index`)."""
-        wanted = loose_key(checked_query(name))
-        if not wanted:
-            return []
-        rows = self.cards.lookup_candidates(wanted)
-        ranked = fuzzy_ranked(
-            wanted, [r[1] for r in rows], [r[2] for r in rows], lambda i: rows[i][3], k
-        )
-        cards = self.cards.cards([rows[i][0] for i, _ in ranked])
-        scores = [ratio / 100.0 for _, ratio in ranked]
-        return [SearchHit(card, score) for card, score in zip(cards, scores, strict=True)]
+        """Cards whose name (or "name artist") matches ``name`` as typed, best first."""
+        return index_lookup(self.cards, name, k)
+
+
+def index_lookup(index: CardIndex, name: str, k: int) -> list[SearchHit]:
+    """:func:`fuzzy_ranked` over the cards of ``index`` sharing most letter trigrams with
+    ``name`` (see :mod:`vectorstore.card_index`)."""
+    wanted = loose_key(checked_query(name))
+    if not wanted:
+        return []
+    rows = index.lookup_candidates(wanted)
+    ranked = fuzzy_ranked(
+        wanted, [r[1] for r in rows], [r[2] for r in rows], lambda i: rows[i][3], k
+    )
+    cards = index.cards([rows[i][0] for i, _ in ranked])
+    scores = [ratio / 100.0 for _, ratio in ranked]
+    return [SearchHit(card, score) for card, score in zip(cards, scores, strict=True)]
 
 
 def fuzzy_ranked(
