@@ -13,8 +13,10 @@ Conventions
   community, the two hashes below and the card itself as JSON (so a server holds everything).
 - Incremental build: ``embed_hash`` (embedding text + embedding function) decides
   re-embedding, ``card_hash`` (the whole card) decides a metadata update; unchanged cards
-  are not touched; cards no longer in the source are deleted. Writes go in batches of at
-  most ``client.get_max_batch_size()``.
+  are not touched; cards no longer in the source are deleted. Writes go in batches of
+  ``client.get_max_batch_size()``, one after the other: Chroma's upsert holds the GIL (a
+  Python thread beside it ran at 4 % of its speed), so overlapping writes with embedding
+  would not pay.
 - The manifest (collection metadata ``manifest``) says ``building`` from the first write and
   ``complete`` only after the last. Readers refuse any other state with a sentence telling to
   re-run the build, which then resumes: finished records hash equal and are skipped.
@@ -54,7 +56,6 @@ from vectorstore.text import entity_key, loose_key, tokenize, top_ranks
 
 DEFAULT_PATH = Path(".cache/catalog")
 DEFAULT_COLLECTION = "musicrs_entities"
-WRITE_BATCH = 512  # below every Chroma max batch size; small enough for a lively progress bar
 READ_PAGE = 5000
 LOOKUP_FLOOR = 70.0  # token-sort ratios below this are different names, not typos
 Embedder = MiniLMEmbeddingFunction | OpenAIEmbeddingFunction
@@ -237,7 +238,7 @@ def build_catalog(
             return BuildReport(0, 0, len(wanted), 0, time.perf_counter() - started)
         _write_manifest(store, state="building", embedding=embedder.name(), started=time.time())
         existing = _existing_metadata(store)
-        batch = min(WRITE_BATCH, client.get_max_batch_size())
+        batch = client.get_max_batch_size()
         # Similar lengths share a batch, so the model pads (and computes) little.
         to_embed = sorted(
             (
@@ -349,7 +350,7 @@ def build_threads(
             for thread, (_, meta) in wanted.items()
             if existing.get(thread, {}).get("record_hash") != meta["record_hash"]
         ]
-        batch = min(WRITE_BATCH, client.get_max_batch_size())
+        batch = client.get_max_batch_size()
         embedded = 0
         for start in range(0, len(changed), batch):
             ids = changed[start : start + batch]
