@@ -205,3 +205,25 @@ def test_the_embedded_store_and_the_server_give_the_same_answers(
         assert served.get(library[7].name) == embedded.get(library[7].name) == library[7]
     finally:
         served.client.delete_collection(collection)
+
+
+@pytest.mark.slow
+def test_lookup_equals_the_full_scan_over_the_musicrs_catalog(musicrs_path, tmp_path):
+    """At MusiCRS's size (21k cards) the candidates hold every card the full scan ranks:
+    typed names from the requests, as written and with a typo, find the same cards."""
+    from vectorstore.cards import cards_from_threads
+    from vectorstore.musicrs import load_conversations
+    from vectorstore.synthetic import _typo
+
+    threads = load_conversations(musicrs_path)
+    library = sorted(cards_from_threads(threads), key=lambda card: card.id)
+    write_card_index(tmp_path / "cards.sqlite3", library, "hash")
+    index = CardIndex(tmp_path / "cards.sqlite3")
+    names, credits = zip(*map(lookup_keys, library), strict=True)
+    rng = random.Random(5)
+    typed = [name for thread in threads[::3] for name in thread.submission_entities[:2]]
+    for name in typed + [_typo(rng, name) for name in typed]:
+        expected = fuzzy_lookup(name, library, names, credits, 5)
+        assert [(h.card.id, h.score) for h in index_lookup(index, name, 5)] == [
+            (h.card.id, h.score) for h in expected
+        ], name

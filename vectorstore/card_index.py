@@ -11,18 +11,20 @@ Conventions
 - Tables: ``cards`` (position, id, the card as JSON without its derived ``text``),
   ``names`` (position, the two forgiving keys lookup compares and ``mentions``),
   ``postings`` (one row per (kind, key): ``term`` → BM25 postings of a token with its
-  counts; ``gram`` → cards whose lookup keys hold a letter trigram; ``community`` and
+  counts; ``gram`` → lookup keys (2 × position for the name, + 1 for "name artist") holding
+  a letter pair; ``community`` and
   ``credit`` → the cards a filter admits), ``arrays`` (``lengths``: BM25 document lengths;
-  ``kinds``: one code of :data:`KINDS` per card) and ``meta``.
+  ``kinds``: one code of :data:`KINDS` per card; ``gram_counts``: letter pairs per lookup
+  key) and ``meta``.
 - Nothing is read at open beyond ``meta``: arrays load on first use, postings per query
   term, cards per hit. Memory is therefore a few bytes per card (lengths, kinds), not the
   cards themselves.
 - Lexical scores are exactly :class:`vectorstore.text.BM25Index`'s (same arithmetic on the
   same float64 numbers), over each card's text and all its related names.
 - Lookup ranks cards by the same token-sort ratio as :func:`vectorstore.store.fuzzy_lookup`
-  but only over :data:`LOOKUP_CANDIDATES` cards sharing the most letter trigrams with the
-  typed name (rarest trigrams first, at most :data:`GRAM_BUDGET` postings read), so its cost
-  does not grow with the catalog; a name sharing no trigram with any card finds nothing.
+  but only over the :data:`LOOKUP_CANDIDATES` cards whose letter pairs overlap the typed
+  name's most (Dice; rarest pairs first, at most :data:`GRAM_BUDGET` postings read), so its
+  cost does not grow with the catalog; a name sharing no letter pair with a card misses it.
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ from vectorstore.cards import KINDS, EntityCard, Kind
 from vectorstore.search import community_name
 from vectorstore.text import BM25Index, _Postings, entity_key, loose_key, tokenize
 
-INDEX_FORMAT = "card-index-v1"  # bump when the tables or what they hold change
+INDEX_FORMAT = "card-index-v2"  # bump when the tables or what they hold change
 LOOKUP_CANDIDATES = 2000  # cards scored exactly per lookup; far above any k a caller asks
-GRAM_BUDGET = 400_000  # postings read per lookup: ~2 ms; rarer trigrams are read first
+GRAM_BUDGET = 400_000  # postings read per lookup: a few ms; rarer pairs are read first
 INSERT_BATCH = 10_000
 
 
@@ -61,9 +63,11 @@ def lexical_tokens(card: EntityCard) -> list[str]:
 
 
 def grams(text: str) -> set[str]:
-    """Letter trigrams of each word of ``text``, padded by spaces (word order is free)."""
+    """Letter pairs of each word of ``text``, padded by spaces (word order is free). Pairs,
+    not trigrams: a one-letter slip in a short name ("wait" for "what") leaves no trigram
+    in common but still some pairs."""
     padded = [f" {word} " for word in text.split()]
-    return {word[i : i + 3] for word in padded for i in range(len(word) - 2)}
+    return {word[i : i + 2] for word in padded for i in range(len(word) - 1)}
 
 
 def index_file(folder: Path, collection: str, host: str | None, port: int) -> Path:
@@ -96,6 +100,8 @@ def write_card_index(path: Path, cards: Iterable[EntityCard], catalog_hash: str)
         terms: defaultdict[str, tuple[array, array]] = defaultdict(lambda: (array("i"), array("i")))
         lists: defaultdict[tuple[str, str], array] = defaultdict(lambda: array("i"))
         lengths = np.zeros(len(ordered), dtype=np.float64)
+        # Lookup keys are numbered 2 * position (the name) and 2 * position + 1 (the credit).
+        gram_counts = np.zeros(2 * len(ordered), dtype=np.uint16)
         kinds = np.zeros(len(ordered), dtype=np.uint8)
         for start in range(0, len(ordered), INSERT_BATCH):
             rows, names = [], []
@@ -111,8 +117,11 @@ def write_card_index(path: Path, cards: Iterable[EntityCard], catalog_hash: str)
                     docs, counts = terms[term]
                     docs.append(pos)
                     counts.append(count)
-                for gram in grams(f"{name} {credit}"):
-                    lists["gram", gram].append(pos)
+                for number, key in enumerate((name, credit), start=2 * pos):
+                    held = grams(key)
+                    gram_counts[number] = min(len(held), np.iinfo(np.uint16).max)
+                    for gram in held:
+                        lists["gram", gram].append(number)
                 for community in card.communities:
                     lists["community", community].append(pos)
                 for credited in {card.id, *map(entity_key, card.artists)}:
@@ -132,7 +141,11 @@ def write_card_index(path: Path, cards: Iterable[EntityCard], catalog_hash: str)
         )
         database.executemany(
             "INSERT INTO arrays VALUES (?, ?)",
-            [("lengths", lengths.tobytes()), ("kinds", kinds.tobytes())],
+            [
+                ("lengths", lengths.tobytes()),
+                ("kinds", kinds.tobytes()),
+                ("gram_counts", gram_counts.tobytes()),
+            ],
         )
         database.executemany(
             "INSERT INTO meta VALUES (?, ?)",
@@ -224,6 +237,10 @@ class CardIndex:
     def kinds(self) -> np.ndarray:
         return self.array("kinds", np.uint8)
 
+    @cached_property
+    def gram_counts(self) -> np.ndarray:
+        return self.array("gram_counts", np.uint16)
+
     # ----- cards -------------------------------------------------------------------------
 
     def position(self, card_id: str) -> int | None:
@@ -279,8 +296,8 @@ class CardIndex:
     # ----- lookup ------------------------------------------------------------------------
 
     def lookup_candidates(self, wanted: str) -> list[tuple[int, str, str, int]]:
-        """(position, name key, credit key, mentions) of the cards sharing most trigrams with
-        ``wanted`` (a :func:`loose_key`), by position."""
+        """(position, name key, credit key, mentions) of the cards whose letter pairs overlap
+        ``wanted`` (a :func:`loose_key`) most, by position."""
         query = sorted(grams(wanted))
         if not query:
             return []
@@ -302,12 +319,16 @@ class CardIndex:
         )
         shared = np.bincount(
             np.concatenate([np.frombuffer(docs, dtype=np.int32) for (docs,) in lists]),
-            minlength=self.count,
+            minlength=2 * self.count,
         )
-        hits = np.flatnonzero(shared)
+        # Dice overlap of letter pairs, the better of name and credit: the same shape as the
+        # ratio lookup ranks by, so the cards it would rank first are among the candidates.
+        dice = 2 * shared / (len(query) + self.gram_counts).clip(min=1)
+        best_of_two = np.maximum(dice[0::2], dice[1::2])
+        hits = np.flatnonzero(best_of_two)
         if len(hits) > LOOKUP_CANDIDATES:
-            # Most shared trigrams first, ties by position (stable).
-            best = np.argsort(-shared[hits], kind="stable")[:LOOKUP_CANDIDATES]
+            # Highest overlap first, ties by position (stable).
+            best = np.argsort(-best_of_two[hits], kind="stable")[:LOOKUP_CANDIDATES]
             hits = np.sort(hits[best])
         rows = []
         for chunk in _chunks(hits.tolist()):

@@ -502,7 +502,7 @@ class Catalog:
 
 
 def index_lookup(index: CardIndex, name: str, k: int) -> list[SearchHit]:
-    """:func:`fuzzy_ranked` over the cards of ``index`` sharing most letter trigrams with
+    """:func:`fuzzy_ranked` over the cards of ``index`` whose letter pairs overlap most with
     ``name`` (see :mod:`vectorstore.card_index`)."""
     wanted = loose_key(checked_query(name))
     if not wanted:
