@@ -23,6 +23,11 @@ Conventions
 - Search fuses, by reciprocal rank, Chroma's dense ranking with a BM25 ranking over each
   card's text and all its related names (Chroma local has no lexical search). Filters (kind,
   community, artist) apply to both before fusion.
+- Cards, BM25 postings, filters and lookup keys live in the card index
+  (:mod:`vectorstore.card_index`, one SQLite file beside the store, or in ``path`` for a
+  server), written at the end of each build and rebuilt from Chroma's records by
+  :func:`open_catalog` when missing or stale; an open catalog reads cards per hit, never
+  all of them.
 - Every Chroma or network failure becomes one :class:`CatalogError` sentence.
 """
 
