@@ -176,7 +176,7 @@ def scale_bench(args: argparse.Namespace) -> None:
         measured,
         args.data,
         queries=args.queries,
-        server=not args.no_server,
+        server_up_to=0 if args.no_server else args.server_up_to,
         extrapolate=extra,
         out=Path(args.out),
     ):
@@ -242,6 +242,12 @@ def parser() -> argparse.ArgumentParser:
     )
     measure.add_argument(
         "--extrapolate", metavar="SIZES", help="with --scale: sizes fitted from the measured ones"
+    )
+    measure.add_argument(
+        "--server-up-to",
+        type=int,
+        metavar="TRACKS",
+        help="with --scale: the Chroma server only for sizes up to this (default: all)",
     )
     measure.add_argument(
         "--out", default="runs/scale", help="with --scale: folder for scale.json and scale.png"

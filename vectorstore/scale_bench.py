@@ -14,8 +14,8 @@ Conventions
   the MusiCRS requests and names of :func:`vectorstore.bench._engine_p50`.
 - Latencies are p50 and p95 over the timed calls, in milliseconds; disk size is the store
   folder (the server's data folder for the server path) in bytes.
-- With ``server`` each size is built again into a ``chroma run`` started by the bench on
-  loopback, and probed the same way (the local index beside the client goes to a temporary
+- Each size (up to ``server_up_to``) is built again into a ``chroma run`` started by the
+  bench on loopback, and probed the same way (the local index beside the client goes to a temporary
   folder).
 - Sizes not run (``extrapolate``) get each figure from a power law fitted through the
   measured sizes (least squares in log-log), marked as extrapolated everywhere it is shown.
@@ -242,11 +242,12 @@ def run_scale_bench(
     data: str | None,
     *,
     queries: int = 40,
-    server: bool = True,
+    server_up_to: int | None = None,
     extrapolate: Sequence[int] = (),
     out: Path = Path("runs/scale"),
 ) -> bool:
-    """Measure every size (embedded, then server), print the table, write ``scale.json`` and
+    """Measure every size (embedded, then server for sizes up to ``server_up_to``; None:
+    every size, 0: none), print the table, write ``scale.json`` and
     the log-log plot ``scale.png`` into ``out``; True when every target is met at the
     largest size (measured or extrapolated)."""
     from vectorstore.synthetic import write_tracks
@@ -268,7 +269,7 @@ def run_scale_bench(
             point = _measure(tracks, track_file, store, data, queries, env, "embedded", store)
             points.append(point)
             console.print(f"  {points[-1]}")
-            if server:
+            if server_up_to is None or tracks <= server_up_to:
                 port = _free_port()
                 console.print(f"{tracks:,} tracks, Chroma server on 127.0.0.1:{port} …")
                 process = start_chroma_server(work / "server", port)
