@@ -438,15 +438,15 @@ class Catalog:
             collection,
             embedder,
         )
-        self.cards = cards
+        self.card_index = cards
 
     def __len__(self) -> int:
-        return len(self.cards)
+        return len(self.card_index)
 
     def get(self, entity_id: str) -> EntityCard | None:
         """The card whose id (or name, normalised) is ``entity_id``, else None."""
-        position = self.cards.position(entity_key(entity_id))
-        return None if position is None else self.cards.cards([position])[0]
+        position = self.card_index.position(entity_key(entity_id))
+        return None if position is None else self.card_index.cards([position])[0]
 
     def search(
         self,
@@ -459,14 +459,14 @@ class Catalog:
     ) -> list[SearchHit]:
         """The ``k`` best cards for ``query``: dense and BM25 rankings fused by reciprocal rank."""
         text = checked_query(query)
-        mask = self.cards.mask(kind, community, artist)
+        mask = self.card_index.mask(kind, community, artist)
         fetch = max(4 * k, 50)
         lexical = top_ranks(
-            self.cards.lexical.scores(tokenize(text), mask), fetch, mask, positive_only=True
+            self.card_index.lexical.scores(tokenize(text), mask), fetch, mask, positive_only=True
         )
         dense = self._dense_ranks(text, fetch, mask, kind, community, artist)
         best = fused_best(dense, lexical, k)
-        cards = self.cards.cards([i for i, _ in best])
+        cards = self.card_index.cards([i for i, _ in best])
         return [
             SearchHit(card, score, dense.get(i), lexical.get(i))
             for card, (i, score) in zip(cards, best, strict=True)
@@ -486,7 +486,7 @@ class Catalog:
         clauses += [{f"community_{community_name(community)}": True}] if community else []
         if clauses:
             where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        ids = self.cards.ids(np.flatnonzero(mask).tolist()) if artist else None
+        ids = self.card_index.ids(np.flatnonzero(mask).tolist()) if artist else None
         if ids == [] or not mask.any():
             return {}
         with chroma_errors(self.location, "searching"):
@@ -497,13 +497,13 @@ class Catalog:
                 ids=ids,
                 include=["distances"],
             )
-        positions = self.cards.positions(result["ids"][0])
+        positions = self.card_index.positions(result["ids"][0])
         found = [positions[i] for i in result["ids"][0] if i in positions and mask[positions[i]]]
         return {position: rank for rank, position in enumerate(found, start=1)}
 
     def lookup(self, name: str, k: int = 5) -> list[SearchHit]:
         """Cards whose name (or "name artist") matches ``name`` as typed, best first."""
-        return index_lookup(self.cards, name, k)
+        return index_lookup(self.card_index, name, k)
 
 
 def index_lookup(index: CardIndex, name: str, k: int) -> list[SearchHit]:
