@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import random
 import sqlite3
+import subprocess
+import sys
 import uuid
 
 import numpy as np
 import pytest
 
-from tests.test_vectorstore_store import catalog_cards
+from tests.test_vectorstore_store import REPO, catalog_cards
 from vectorstore.card_index import (
     CardIndex,
     index_file,
@@ -227,3 +229,19 @@ def test_lookup_equals_the_full_scan_over_the_musicrs_catalog(musicrs_path, tmp_
         assert [(h.card.id, h.score) for h in index_lookup(index, name, 5)] == [
             (h.card.id, h.score) for h in expected
         ], name
+
+
+def test_bench_refuses_bad_sizes_in_one_sentence():
+    done = subprocess.run(
+        [sys.executable, "-m", "vectorstore", "bench", "--scale", "10k"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stderr.startswith("error: ")
+    assert done.stderr == (
+        "error: '10k' is not a comma-separated list of positive track counts; "
+        "write sizes like 10000,100000.\n"
+    )
+    assert len(done.stderr.strip().splitlines()) == 1

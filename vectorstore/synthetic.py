@@ -135,7 +135,10 @@ def _typo(rng: random.Random, name: str) -> str:
 
 def sizes(text: str) -> Sequence[int]:
     """``"10000,100000"`` → ``(10000, 100000)``; a bad list raises ``ValueError``."""
-    values = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    try:
+        values = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
     if not values or min(values) < 1:
         raise ValueError(f"{text!r} is not a comma-separated list of positive track counts")
     return values
