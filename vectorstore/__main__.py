@@ -165,13 +165,16 @@ def bench(args: argparse.Namespace) -> None:
 
 def scale_bench(args: argparse.Namespace) -> None:
     """``bench --scale``: synthetic libraries of the given sizes (vectorstore.scale_bench)."""
-    from vectorstore.scale_bench import run_scale_bench
+    from vectorstore.scale_bench import run_index_bench, run_scale_bench
     from vectorstore.synthetic import sizes
 
     try:
         measured, extra = sizes(args.scale), sizes(args.extrapolate) if args.extrapolate else ()
     except ValueError as error:
         raise CatalogError(f"{error}; write sizes like 10000,100000.") from None
+    if args.index_only:
+        run_index_bench(measured, args.queries, Path(args.out))
+        return
     if not run_scale_bench(
         measured,
         args.data,
@@ -242,6 +245,11 @@ def parser() -> argparse.ArgumentParser:
     )
     measure.add_argument(
         "--extrapolate", metavar="SIZES", help="with --scale: sizes fitted from the measured ones"
+    )
+    measure.add_argument(
+        "--index-only",
+        action="store_true",
+        help="with --scale: only the on-disk card index (no embedding, no Chroma)",
     )
     measure.add_argument(
         "--server-up-to",

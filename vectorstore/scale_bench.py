@@ -24,6 +24,7 @@ Conventions
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -390,11 +391,120 @@ def embedding_sweep(
             yield batch, count, len(sample) / best
 
 
+@dataclass(frozen=True)
+class IndexPoint:
+    """The card index alone (no embedding, no Chroma) at one library size."""
+
+    tracks: int
+    cards: int
+    write_s: float
+    open_s: float
+    peak_rss_gb: float
+    lexical_p50_ms: float
+    lexical_p95_ms: float
+    lookup_p50_ms: float
+    lookup_p95_ms: float
+    disk_gb: float
+
+
+def _write_index_of(path: Path, tracks: int) -> None:
+    """The card index of the synthetic library of ``tracks`` tracks (the build's last step)."""
+    from vectorstore.card_index import write_card_index
+    from vectorstore.cards import cards_from_tracks
+    from vectorstore.synthetic import synthetic_tracks
+
+    write_card_index(path, cards_from_tracks(list(synthetic_tracks(tracks))), "bench")
+
+
+def _probe_index(path: Path, tracks: int, queries: int) -> dict[str, float]:
+    """Open time, BM25 ranking (plus the ten best cards read) and lookup latencies."""
+    from vectorstore.card_index import CardIndex
+    from vectorstore.search import checked_query
+    from vectorstore.store import index_lookup, lexical_ranks
+    from vectorstore.synthetic import bench_queries
+
+    asked = bench_queries(queries + WARMUP, tracks)
+    started = time.perf_counter()
+    index = CardIndex(path)
+    figures: dict[str, float] = {"open_s": time.perf_counter() - started, "cards": len(index)}
+
+    def lexical(text: str, k: int) -> None:
+        ranks = lexical_ranks(
+            index, checked_query(text), max(4 * k, 50), index.mask(None, None, None)
+        )
+        index.cards(sorted(ranks, key=ranks.__getitem__)[:k])
+
+    for name, call, texts in (
+        ("lexical", lexical, asked.searches),
+        ("lookup", lambda text, k: index_lookup(index, text, k), asked.lookups),
+    ):
+        timings = []
+        for number, text in enumerate(texts):
+            began = time.perf_counter()
+            call(text, 10)
+            if number >= WARMUP:
+                timings.append(time.perf_counter() - began)
+        figures[f"{name}_p50_ms"], figures[f"{name}_p95_ms"] = _percentiles(timings)
+    return figures
+
+
+def run_index_bench(sizes: Sequence[int], queries: int, out: Path) -> None:
+    """The card index alone at each size: write it (fresh process), then probe it (another);
+    print a table and write ``index.json`` into ``out``."""
+    console = Console()
+    out.mkdir(parents=True, exist_ok=True)
+    points = []
+    for tracks in sorted(sizes):
+        work = Path(tempfile.mkdtemp(prefix=f"index-{tracks}-"))
+        try:
+            path = work / "cards.sqlite3"
+            console.print(f"{tracks:,} tracks, card index only …")
+            write_s, _, _ = _child(
+                ["index", "--path", str(path), "--tracks", str(tracks)], os.environ.copy(), __name__
+            )
+            _, rss, found = _child(
+                [
+                    "index-probe",
+                    "--path",
+                    str(path),
+                    "--tracks",
+                    str(tracks),
+                    "--queries",
+                    str(queries),
+                ],
+                os.environ.copy(),
+                __name__,
+            )
+            figures = json.loads(found)
+            points.append(
+                IndexPoint(
+                    tracks=tracks,
+                    cards=int(figures.pop("cards")),
+                    write_s=write_s,
+                    peak_rss_gb=rss / 2**30,
+                    disk_gb=path.stat().st_size / 2**30,
+                    **figures,
+                )
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    (out / "index.json").write_text(json.dumps([asdict(p) for p in points], indent=1) + "\n")
+    table = Table(title="card index alone (cards, BM25, filters, lookup; no embedding, no Chroma)")
+    table.add_column("figure")
+    for point in points:
+        table.add_column(f"{point.tracks:,} tracks")
+    for field in dataclasses.fields(IndexPoint)[1:]:
+        table.add_row(field.name, *[f"{getattr(point, field.name):.4g}" for point in points])
+    console.print(table)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The bench's child processes (``probe``: the search process, ``engine``, ``threads``)
     and ``sweep``: MiniLM throughput by batch size and thread count."""
     parser = argparse.ArgumentParser(prog="python -m vectorstore.scale_bench")
-    parser.add_argument("what", choices=["probe", "engine", "threads", "sweep"])
+    parser.add_argument(
+        "what", choices=["probe", "engine", "threads", "sweep", "index", "index-probe"]
+    )
     parser.add_argument("--path")
     parser.add_argument("--data")
     parser.add_argument("--tracks", type=int, default=0)
@@ -406,6 +516,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.what == "threads":
         _write_threads(args.path, args.data)
+        return
+    if args.what == "index":
+        _write_index_of(Path(args.path), args.tracks)
+        return
+    if args.what == "index-probe":
+        print(json.dumps(_probe_index(Path(args.path), args.tracks, args.queries)))
         return
     figures = (
         _probe_search(args.path, args.tracks, args.queries)

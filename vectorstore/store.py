@@ -461,9 +461,7 @@ class Catalog:
         text = checked_query(query)
         mask = self.card_index.mask(kind, community, artist)
         fetch = max(4 * k, 50)
-        lexical = top_ranks(
-            self.card_index.lexical.scores(tokenize(text), mask), fetch, mask, positive_only=True
-        )
+        lexical = lexical_ranks(self.card_index, text, fetch, mask)
         dense = self._dense_ranks(text, fetch, mask, kind, community, artist)
         best = fused_best(dense, lexical, k)
         cards = self.card_index.cards([i for i, _ in best])
@@ -504,6 +502,11 @@ class Catalog:
     def lookup(self, name: str, k: int = 5) -> list[SearchHit]:
         """Cards whose name (or "name artist") matches ``name`` as typed, best first."""
         return index_lookup(self.card_index, name, k)
+
+
+def lexical_ranks(index: CardIndex, text: str, fetch: int, mask: np.ndarray) -> dict[int, int]:
+    """1-based ranks of the ``fetch`` best BM25 matches of ``text`` among the ``mask``ed cards."""
+    return top_ranks(index.lexical.scores(tokenize(text), mask), fetch, mask, positive_only=True)
 
 
 def index_lookup(index: CardIndex, name: str, k: int) -> list[SearchHit]:
