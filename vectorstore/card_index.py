@@ -321,15 +321,21 @@ class CardIndex:
             np.concatenate([np.frombuffer(docs, dtype=np.int32) for (docs,) in lists]),
             minlength=2 * self.count,
         )
+        keys = np.flatnonzero(shared)
         # Dice overlap of letter pairs, the better of name and credit: the same shape as the
         # ratio lookup ranks by, so the cards it would rank first are among the candidates.
-        dice = 2 * shared / (len(query) + self.gram_counts).clip(min=1)
-        best_of_two = np.maximum(dice[0::2], dice[1::2])
-        hits = np.flatnonzero(best_of_two)
+        dice = 2 * shared[keys] / (len(query) + self.gram_counts[keys])
+        owners = keys >> 1  # sorted, a card's name and credit side by side
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        best, hits = np.maximum.reduceat(dice, starts), owners[starts]
         if len(hits) > LOOKUP_CANDIDATES:
-            # Highest overlap first, ties by position (stable).
-            best = np.argsort(-best_of_two[hits], kind="stable")[:LOOKUP_CANDIDATES]
-            hits = np.sort(hits[best])
+            # The highest overlaps; at the cut, ties go to the lower positions. Linear time:
+            # a full sort of the ~10⁶ cards sharing some pair with a name cost 80 ms at 1M.
+            cut = np.partition(best, len(best) - LOOKUP_CANDIDATES)[len(best) - LOOKUP_CANDIDATES]
+            above = best > cut
+            at_cut = np.flatnonzero(best == cut)[: LOOKUP_CANDIDATES - int(above.sum())]
+            above[at_cut] = True
+            hits = hits[above]
         rows = []
         for chunk in _chunks(hits.tolist()):
             marks = ",".join("?" * len(chunk))
