@@ -148,7 +148,7 @@ def test_an_unwritable_index_folder_gets_one_sentence(tmp_path, monkeypatch):
         open_catalog(path, embedder=embedder)
 
 
-def test_extrapolation_follows_a_power_law():
+def test_extrapolation_is_a_fixed_cost_plus_a_cost_per_track():
     def point(tracks: int, value: float) -> ScalePoint:
         figures = dict.fromkeys(
             (
@@ -162,6 +162,8 @@ def test_extrapolation_follows_a_power_law():
     far = extrapolated([point(10, 1.0), point(100, 10.0)], 1000)
     assert far.extrapolated and far.cards == 2000
     assert far.open_s == pytest.approx(100.0) and far.disk_gb == pytest.approx(100.0)
+    # A figure falling with size is load noise: it keeps the largest size's value.
+    assert extrapolated([point(10, 5.0), point(100, 2.0)], 1000).open_s == 2.0
 
 
 class DistinctHashEmbedding(HashEmbeddingFunction):

@@ -165,7 +165,7 @@ def bench(args: argparse.Namespace) -> None:
 
 def scale_bench(args: argparse.Namespace) -> None:
     """``bench --scale``: synthetic libraries of the given sizes (vectorstore.scale_bench)."""
-    from vectorstore.scale_bench import run_index_bench, run_scale_bench
+    from vectorstore.scale_bench import load_points, report_scale, run_index_bench, run_scale_bench
     from vectorstore.synthetic import sizes
 
     try:
@@ -174,6 +174,10 @@ def scale_bench(args: argparse.Namespace) -> None:
         raise CatalogError(f"{error}; write sizes like 10000,100000.") from None
     if args.index_only:
         run_index_bench(measured, args.queries, Path(args.out))
+        return
+    if args.replot:
+        if not report_scale(load_points(Path(args.out) / "scale.json"), extra, Path(args.out)):
+            sys.exit(1)
         return
     if not run_scale_bench(
         measured,
@@ -245,6 +249,11 @@ def parser() -> argparse.ArgumentParser:
     )
     measure.add_argument(
         "--extrapolate", metavar="SIZES", help="with --scale: sizes fitted from the measured ones"
+    )
+    measure.add_argument(
+        "--replot",
+        action="store_true",
+        help="with --scale: table, extrapolation and plot again from OUT/scale.json",
     )
     measure.add_argument(
         "--index-only",

@@ -17,8 +17,10 @@ Conventions
 - Each size (up to ``server_up_to``) is built again into a ``chroma run`` started by the
   bench on loopback, and probed the same way (the local index beside the client goes to a temporary
   folder).
-- Sizes not run (``extrapolate``) get each figure from a power law fitted through the
-  measured sizes (least squares in log-log), marked as extrapolated everywhere it is shown.
+- Sizes not run (``extrapolate``) get each figure from a straight line (fixed cost plus a
+  cost per track) through the measured sizes (see :func:`extrapolated`), marked as
+  extrapolated everywhere it is shown. ``--replot`` redoes the table, the extrapolation
+  and the plot from a finished run's ``scale.json``.
 """
 
 from __future__ import annotations
@@ -211,20 +213,29 @@ def _measure(
 
 
 def extrapolated(points: Sequence[ScalePoint], tracks: int) -> ScalePoint:
-    """Every figure at ``tracks`` from a power law through ``points`` (one path, ≥ 2 sizes)."""
-    xs = [math.log(p.tracks) for p in points]
-    figures = {}
-    for name in (t.figure for t in TARGETS):
-        ys = [math.log(max(getattr(p, name), 1e-9)) for p in points]
-        slope, intercept = _line(xs, ys)
-        figures[name] = math.exp(intercept + slope * math.log(tracks))
-    cards_per_track = points[-1].cards / points[-1].tracks
-    cards = round(tracks * cards_per_track)
+    """Every figure at ``tracks`` from a straight line (a fixed cost plus a cost per track)
+    through ``points`` (one path, ≥ 2 sizes), least squares. A figure whose line falls with
+    size (noise: the machine's load differs between runs) keeps its largest-size value.
+    Build time, not throughput, is fitted (it is the quantity linear in the cards)."""
+    largest = max(points, key=lambda p: p.tracks)
+    cards = round(tracks * largest.cards / largest.tracks)
+
+    def at(name: str, xs: Sequence[float], x: float) -> float:
+        slope, intercept = _line(xs, [getattr(p, name) for p in points])
+        return getattr(largest, name) if slope < 0 else intercept + slope * x
+
+    figures = {
+        t.figure: at(t.figure, [p.tracks for p in points], tracks)
+        for t in TARGETS
+        if t.figure != "build_cards_per_s"
+    }
+    build_s = at("build_s", [p.cards for p in points], cards)
     return ScalePoint(
         tracks=tracks,
         path=points[0].path,
         cards=cards,
-        build_s=cards / figures["build_cards_per_s"],
+        build_s=build_s,
+        build_cards_per_s=cards / build_s,
         extrapolated=True,
         **figures,
     )
@@ -236,6 +247,25 @@ def _line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
     spread = sum((x - mean_x) ** 2 for x in xs)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
     return slope, mean_y - slope * mean_x
+
+
+def report_scale(points: Sequence[ScalePoint], extrapolate: Sequence[int], out: Path) -> bool:
+    """Add the extrapolated sizes, write ``scale.json`` and ``scale.png`` into ``out``, print
+    the table; True when every target is met at the largest size."""
+    measured = [p for p in points if not p.extrapolated]
+    points = list(measured)
+    for label in ("embedded", "server"):
+        on_path = [p for p in measured if p.path == label]
+        if len({p.tracks for p in on_path}) >= 2:
+            points += [extrapolated(on_path, tracks) for tracks in extrapolate]
+    (out / "scale.json").write_text(json.dumps([asdict(p) for p in points], indent=1) + "\n")
+    plot_scale(points, out / "scale.png")
+    return _print_points(Console(), points)
+
+
+def load_points(path: Path) -> list[ScalePoint]:
+    """The measured points of a ``scale.json`` (to extrapolate or plot them again)."""
+    return [ScalePoint(**row) for row in json.loads(path.read_text()) if not row["extrapolated"]]
 
 
 def run_scale_bench(
@@ -294,13 +324,7 @@ def run_scale_bench(
                     process.wait(timeout=60)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    for label in ("embedded", "server"):
-        measured = [p for p in points if p.path == label]
-        if len(measured) >= 2:
-            points += [extrapolated(measured, tracks) for tracks in extrapolate]
-    (out / "scale.json").write_text(json.dumps([asdict(p) for p in points], indent=1) + "\n")
-    plot_scale(points, out / "scale.png")
-    return _print_points(console, points)
+    return report_scale(points, extrapolate, out)
 
 
 def plot_scale(points: Sequence[ScalePoint], path: Path) -> None:
