@@ -182,8 +182,18 @@ class DistinctHashEmbedding(HashEmbeddingFunction):
 
 @pytest.mark.slow
 def test_the_embedded_store_and_the_server_give_the_same_answers(
-    library, chroma_server, tmp_path, monkeypatch
+    chroma_server, tmp_path, monkeypatch
 ):
+    """Result by result on a catalog under 100 cards. With 2,235 cards the tail of Chroma's
+    approximate dense ranking differed between the server and the embedded store in some
+    runs (two embedded builds always agreed), so the catalog is kept small enough that the
+    comparison tests our code, not HNSW's approximation (see docs/scale.md)."""
+    tracks = 40
+    library = sorted(
+        cards_from_tracks(list(synthetic_tracks(tracks, seed=7))) + catalog_cards(),
+        key=lambda card: card.id,
+    )
+    assert len(library) < 100
     embedder = DistinctHashEmbedding()
     build_catalog(library, tmp_path / "embedded", embedder=embedder, progress=False)
     embedded = open_catalog(tmp_path / "embedded", embedder=embedder)
@@ -193,18 +203,18 @@ def test_the_embedded_store_and_the_server_give_the_same_answers(
     build_catalog(library, tmp_path / "client", collection=collection, embedder=embedder)
     # A client that did not build: it derives its own index from the server's records.
     served = open_catalog(tmp_path / "other-client", collection=collection, embedder=embedder)
-    asked = bench_queries(30, TRACKS, seed=7)
+    asked = bench_queries(30, tracks, seed=7)
     try:
-        for query in asked.searches:
+        for query in [*asked.searches, "Radiohead", "Кино"]:
             for filters in ({}, {"kind": "album"}, {"community": "indieheads"}):
                 assert served.search(query, 10, **filters) == embedded.search(
                     query, 10, **filters
                 ), (query, filters)
-        artist = library[0].artists[0] if library[0].artists else library[0].name
-        assert served.search("music", 10, artist=artist) == embedded.search(
-            "music", 10, artist=artist
-        )
-        for name in asked.lookups:
+        for artist in ("Radiohead", library[0].artists[0] if library[0].artists else "x"):
+            assert served.search("music", 10, artist=artist) == embedded.search(
+                "music", 10, artist=artist
+            )
+        for name in [*asked.lookups, "weird fishes radiohead"]:
             assert served.lookup(name, 5) == embedded.lookup(name, 5)
         assert served.get(library[7].name) == embedded.get(library[7].name) == library[7]
     finally:
