@@ -48,6 +48,7 @@ INDEX_FORMAT = "card-index-v2"  # bump when the tables or what they hold change
 LOOKUP_CANDIDATES = 2000  # cards scored exactly per lookup; far above any k a caller asks
 GRAM_BUDGET = 400_000  # postings read per lookup: a few ms; rarer pairs are read first
 INSERT_BATCH = 10_000
+MMAP_BYTES = 1 << 34  # address space only: the OS pages in what is read, and may drop it
 
 
 def lookup_keys(card: EntityCard) -> tuple[str, str]:
@@ -212,6 +213,9 @@ class CardIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._database = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        # Reads through a memory map instead of read() calls: a lookup touches ~2,000 rows
+        # scattered over the file (measured at 300k tracks: 15 ms of 30 went to fetching).
+        self._database.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         self._lock = threading.Lock()
         self.count = int(self.row("SELECT value FROM meta WHERE key = 'count'")[0])
         self.lexical = DiskBM25(self)
