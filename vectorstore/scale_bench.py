@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -120,6 +120,21 @@ def _percentiles(timings: Sequence[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p95 * 1000
 
 
+def _latencies(
+    name: str, call: Callable[[str, int], object], texts: Sequence[str]
+) -> dict[str, float]:
+    """``<name>_p50_ms`` and ``<name>_p95_ms`` of ``call(text, 10)`` over ``texts``, the
+    first :data:`WARMUP` calls untimed."""
+    timings = []
+    for number, text in enumerate(texts):
+        began = time.perf_counter()
+        call(text, 10)
+        if number >= WARMUP:
+            timings.append(time.perf_counter() - began)
+    p50, p95 = _percentiles(timings)
+    return {f"{name}_p50_ms": p50, f"{name}_p95_ms": p95}
+
+
 def _disk_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
@@ -134,18 +149,8 @@ def _probe_search(path: str, tracks: int, queries: int) -> dict[str, float]:
     catalog = open_catalog(path)
     opened = time.perf_counter() - started
     figures: dict[str, float] = {"open_s": opened, "cards": float(len(catalog))}
-    for name, call, texts in (
-        ("search", catalog.search, asked.searches),
-        ("lookup", catalog.lookup, asked.lookups),
-    ):
-        timings = []
-        for number, text in enumerate(texts):
-            began = time.perf_counter()
-            call(text, 10)
-            if number >= WARMUP:
-                timings.append(time.perf_counter() - began)
-        figures[f"{name}_p50_ms"], figures[f"{name}_p95_ms"] = _percentiles(timings)
-    return figures
+    figures |= _latencies("search", catalog.search, asked.searches)
+    return figures | _latencies("lookup", catalog.lookup, asked.lookups)
 
 
 def _probe_engine(path: str, data: str | None, queries: int) -> dict[str, float]:
@@ -458,18 +463,10 @@ def _probe_index(path: Path, tracks: int, queries: int) -> dict[str, float]:
         )
         index.cards(sorted(ranks, key=ranks.__getitem__)[:k])
 
-    for name, call, texts in (
-        ("lexical", lexical, asked.searches),
-        ("lookup", lambda text, k: index_lookup(index, text, k), asked.lookups),
-    ):
-        timings = []
-        for number, text in enumerate(texts):
-            began = time.perf_counter()
-            call(text, 10)
-            if number >= WARMUP:
-                timings.append(time.perf_counter() - began)
-        figures[f"{name}_p50_ms"], figures[f"{name}_p95_ms"] = _percentiles(timings)
-    return figures
+    figures |= _latencies("lexical", lexical, asked.searches)
+    return figures | _latencies(
+        "lookup", lambda text, k: index_lookup(index, text, k), asked.lookups
+    )
 
 
 def run_index_bench(sizes: Sequence[int], queries: int, out: Path) -> None:
