@@ -17,8 +17,9 @@ Conventions
   ``kinds``: one code of :data:`KINDS` per card; ``gram_counts``: letter pairs per lookup
   key) and ``meta``.
 - Nothing is read at open beyond ``meta``: arrays load on first use, postings per query
-  term, cards per hit. Memory is therefore a few bytes per card (lengths, kinds), not the
-  cards themselves.
+  term, cards per hit. The process's own memory is a few bytes per card (lengths, kinds),
+  not the cards; the file is read through a memory map, so the pages a query read count in
+  RSS until the OS drops them.
 - Lexical scores are exactly :class:`vectorstore.text.BM25Index`'s (same arithmetic on the
   same float64 numbers), over each card's text and all its related names.
 - Lookup ranks cards by the same token-sort ratio as :func:`vectorstore.store.fuzzy_lookup`
