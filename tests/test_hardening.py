@@ -286,7 +286,7 @@ def test_5_7_evals_data_that_is_binary_or_a_folder_gets_one_sentence(tmp_path):
 
 
 def test_7_incomplete_catalog_message_repeats_the_users_path(tmp_path, capsys, monkeypatch):
-    from tests.test_vectorstore_store import catalog_cards
+    from tests.test_vectorstore_store import BEYOND_ONE_BATCH, catalog_cards
     from vectorstore.__main__ import main
     from vectorstore.store import build_catalog
     from vectorstore.testing import HashEmbeddingFunction
@@ -303,7 +303,9 @@ def test_7_incomplete_catalog_message_repeats_the_users_path(tmp_path, capsys, m
 
     path = tmp_path / "my store"
     with pytest.raises(KeyboardInterrupt):
-        build_catalog(catalog_cards(1200), path, embedder=DiesAfterFirstBatch(), progress=False)
+        build_catalog(
+            catalog_cards(BEYOND_ONE_BATCH), path, embedder=DiesAfterFirstBatch(), progress=False
+        )
     with pytest.raises(SystemExit) as stopped:
         main(["search", "jazz", "--path", str(path)])
     assert stopped.value.code == 2

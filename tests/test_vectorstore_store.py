@@ -24,6 +24,7 @@ from vectorstore.store import build_catalog, open_catalog
 from vectorstore.testing import HashEmbeddingFunction
 
 REPO = Path(__file__).resolve().parent.parent
+BEYOND_ONE_BATCH = 6000  # Chroma writes 5,461 records per batch: a build of this many takes two
 
 
 def card(name: str, kind: str = "song", **facts) -> EntityCard:
@@ -149,14 +150,19 @@ def test_an_interrupted_build_is_refused_then_resumed(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         build_catalog(
-            catalog_cards(extra=1200), path, embedder=DiesAfterFirstBatch(), progress=False
+            catalog_cards(extra=BEYOND_ONE_BATCH),
+            path,
+            embedder=DiesAfterFirstBatch(),
+            progress=False,
         )
     with pytest.raises(CatalogError, match=r"incomplete.*python -m vectorstore build"):
         open_catalog(path, embedder=HashEmbeddingFunction())
     resumed = HashEmbeddingFunction()
-    report = build_catalog(catalog_cards(extra=1200), path, embedder=resumed, progress=False)
-    assert 0 < report.embedded < 1200 and resumed.calls == report.embedded
-    assert len(open_catalog(path, embedder=resumed)) == len(catalog_cards(extra=1200))
+    report = build_catalog(
+        catalog_cards(extra=BEYOND_ONE_BATCH), path, embedder=resumed, progress=False
+    )
+    assert 0 < report.embedded < BEYOND_ONE_BATCH and resumed.calls == report.embedded
+    assert len(open_catalog(path, embedder=resumed)) == len(catalog_cards(extra=BEYOND_ONE_BATCH))
 
 
 def test_a_missing_store_or_server_gets_one_sentence(tmp_path, monkeypatch):
@@ -247,15 +253,19 @@ def test_a_server_dying_mid_build_gives_one_sentence_and_the_build_resumes(tmp_p
     try:
         with pytest.raises(CatalogError, match=r"Chroma failed while building .*chroma run"):
             build_catalog(
-                catalog_cards(extra=1200), embedder=KillsServerAfterFirstBatch(), progress=False
+                catalog_cards(extra=BEYOND_ONE_BATCH),
+                embedder=KillsServerAfterFirstBatch(),
+                progress=False,
             )
         server = start_chroma_server(tmp_path / "server", port)
         with pytest.raises(CatalogError, match="incomplete"):
             open_catalog(embedder=HashEmbeddingFunction())
         resumed = HashEmbeddingFunction()
-        report = build_catalog(catalog_cards(extra=1200), embedder=resumed, progress=False)
-        assert 0 < report.embedded < 1210
-        assert len(open_catalog(embedder=resumed)) == 1210
+        report = build_catalog(
+            catalog_cards(extra=BEYOND_ONE_BATCH), embedder=resumed, progress=False
+        )
+        assert 0 < report.embedded < len(catalog_cards(extra=BEYOND_ONE_BATCH))
+        assert len(open_catalog(embedder=resumed)) == len(catalog_cards(extra=BEYOND_ONE_BATCH))
     finally:
         server.kill()
         server.wait(timeout=30)

@@ -150,12 +150,42 @@ def recommend(args: argparse.Namespace) -> None:
 def bench(args: argparse.Namespace) -> None:
     from vectorstore.bench import run_bench
 
+    if args.scale:
+        scale_bench(args)
+        return
     if not run_bench(
         args.data,
         repeats=args.repeats,
         queries=args.queries,
         server=not args.no_server,
         engine_only=args.engine_only,
+    ):
+        sys.exit(1)
+
+
+def scale_bench(args: argparse.Namespace) -> None:
+    """``bench --scale``: synthetic libraries of the given sizes (vectorstore.scale_bench)."""
+    from vectorstore.scale_bench import load_points, report_scale, run_index_bench, run_scale_bench
+    from vectorstore.synthetic import sizes
+
+    try:
+        measured, extra = sizes(args.scale), sizes(args.extrapolate) if args.extrapolate else ()
+    except ValueError as error:
+        raise CatalogError(f"{error}; write sizes like 10000,100000.") from None
+    if args.index_only:
+        run_index_bench(measured, args.queries, Path(args.out))
+        return
+    if args.replot:
+        if not report_scale(load_points(Path(args.out) / "scale.json"), extra, Path(args.out)):
+            sys.exit(1)
+        return
+    if not run_scale_bench(
+        measured,
+        args.data,
+        queries=args.queries,
+        server_up_to=0 if args.no_server else args.server_up_to,
+        extrapolate=extra,
+        out=Path(args.out),
     ):
         sys.exit(1)
 
@@ -213,6 +243,31 @@ def parser() -> argparse.ArgumentParser:
     measure.add_argument("--no-server", action="store_true", help="skip the Chroma server figures")
     measure.add_argument(
         "--engine-only", metavar="PATH", help="only the engine's latency over the catalog at PATH"
+    )
+    measure.add_argument(
+        "--scale", metavar="SIZES", help="synthetic libraries of these track counts (10000,100000)"
+    )
+    measure.add_argument(
+        "--extrapolate", metavar="SIZES", help="with --scale: sizes fitted from the measured ones"
+    )
+    measure.add_argument(
+        "--replot",
+        action="store_true",
+        help="with --scale: table, extrapolation and plot again from OUT/scale.json",
+    )
+    measure.add_argument(
+        "--index-only",
+        action="store_true",
+        help="with --scale: only the on-disk card index (no embedding, no Chroma)",
+    )
+    measure.add_argument(
+        "--server-up-to",
+        type=int,
+        metavar="TRACKS",
+        help="with --scale: the Chroma server only for sizes up to this (default: all)",
+    )
+    measure.add_argument(
+        "--out", default="runs/scale", help="with --scale: folder for scale.json and scale.png"
     )
     measure.set_defaults(run=bench)
     return main

@@ -13,14 +13,21 @@ Conventions
   community, the two hashes below and the card itself as JSON (so a server holds everything).
 - Incremental build: ``embed_hash`` (embedding text + embedding function) decides
   re-embedding, ``card_hash`` (the whole card) decides a metadata update; unchanged cards
-  are not touched; cards no longer in the source are deleted. Writes go in batches of at
-  most ``client.get_max_batch_size()``.
+  are not touched; cards no longer in the source are deleted. Writes go in batches of
+  ``client.get_max_batch_size()``, one after the other: Chroma's upsert holds the GIL (a
+  Python thread beside it ran at 4 % of its speed), so overlapping writes with embedding
+  would not pay.
 - The manifest (collection metadata ``manifest``) says ``building`` from the first write and
   ``complete`` only after the last. Readers refuse any other state with a sentence telling to
   re-run the build, which then resumes: finished records hash equal and are skipped.
 - Search fuses, by reciprocal rank, Chroma's dense ranking with a BM25 ranking over each
   card's text and all its related names (Chroma local has no lexical search). Filters (kind,
   community, artist) apply to both before fusion.
+- Cards, BM25 postings, filters and lookup keys live in the card index
+  (:mod:`vectorstore.card_index`, one SQLite file beside the store, or in ``path`` for a
+  server), written at the end of each build and rebuilt from Chroma's records by
+  :func:`open_catalog` when missing or stale; an open catalog reads cards per hit, never
+  all of them.
 - Every Chroma or network failure becomes one :class:`CatalogError` sentence.
 """
 
@@ -32,7 +39,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +48,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from tqdm import tqdm
 
+from vectorstore.card_index import CardIndex, index_file, indexed_hash, write_card_index
 from vectorstore.cards import EntityCard, Kind
 from vectorstore.embeddings import (
     MiniLMEmbeddingFunction,
@@ -48,18 +56,11 @@ from vectorstore.embeddings import (
     embedding_function_from_env,
 )
 from vectorstore.errors import CatalogError
-from vectorstore.search import CardFilters, SearchHit, checked_query, community_name, fused_best
-from vectorstore.text import (
-    BM25Index,
-    entity_key,
-    loose_key,
-    tokenize,
-    top_ranks,
-)
+from vectorstore.search import SearchHit, checked_query, community_name, fused_best
+from vectorstore.text import entity_key, loose_key, tokenize, top_ranks
 
 DEFAULT_PATH = Path(".cache/catalog")
 DEFAULT_COLLECTION = "musicrs_entities"
-WRITE_BATCH = 512  # below every Chroma max batch size; small enough for a lively progress bar
 READ_PAGE = 5000
 LOOKUP_FLOOR = 70.0  # token-sort ratios below this are different names, not typos
 Embedder = MiniLMEmbeddingFunction | OpenAIEmbeddingFunction
@@ -234,12 +235,15 @@ def build_catalog(
         wanted = {card.id: (card, _metadata(card, embedder)) for card in cards}
         identity = (embedder.name(), json.dumps(embedder.get_config(), sort_keys=True))
         catalog_hash = _hash(*identity, *sorted(meta["card_hash"] for _, meta in wanted.values()))
+        index = card_index_path(location)
         if previous.get("state") == "complete" and previous.get("catalog_hash") == catalog_hash:
             # Same cards as the last complete build: nothing to read, embed or write.
+            if indexed_hash(index) != catalog_hash:
+                _write_index(index, cards, catalog_hash)
             return BuildReport(0, 0, len(wanted), 0, time.perf_counter() - started)
         _write_manifest(store, state="building", embedding=embedder.name(), started=time.time())
         existing = _existing_metadata(store)
-        batch = min(WRITE_BATCH, client.get_max_batch_size())
+        batch = client.get_max_batch_size()
         # Similar lengths share a batch, so the model pads (and computes) little.
         to_embed = sorted(
             (
@@ -285,6 +289,7 @@ def build_catalog(
         bar.close()
         for start in range(0, len(stale), batch):
             store.delete(ids=stale[start : start + batch])
+        _write_index(index, cards, catalog_hash)
         _write_manifest(
             store,
             state="complete",
@@ -350,7 +355,7 @@ def build_threads(
             for thread, (_, meta) in wanted.items()
             if existing.get(thread, {}).get("record_hash") != meta["record_hash"]
         ]
-        batch = min(WRITE_BATCH, client.get_max_batch_size())
+        batch = client.get_max_batch_size()
         embedded = 0
         for start in range(0, len(changed), batch):
             ids = changed[start : start + batch]
@@ -416,33 +421,32 @@ def _replaced(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 class Catalog:
-    """A complete catalog opened for search, lookup and get."""
+    """A complete catalog opened for search, lookup and get: Chroma answers the dense part,
+    the card index (:mod:`vectorstore.card_index`) everything else, from disk."""
 
-    def __init__(self, location: StoreLocation, client: Any, collection: Any, embedder: Embedder):
+    def __init__(
+        self,
+        location: StoreLocation,
+        client: Any,
+        collection: Any,
+        embedder: Embedder,
+        cards: CardIndex,
+    ):
         self.location, self.client, self.collection, self.embedder = (
             location,
             client,
             collection,
             embedder,
         )
-        with chroma_errors(location, "reading the catalog"):
-            metadata = _existing_metadata(collection)
-        self.cards = [EntityCard.model_validate_json(meta["card"]) for meta in metadata.values()]
-        self.index = {card.id: i for i, card in enumerate(self.cards)}
-        self.lexical = BM25Index(tokenize(" ".join([c.text, *c.related])) for c in self.cards)
-        self.filters = CardFilters(self.cards)
-        self.lookup_names = [loose_key(c.name) for c in self.cards]
-        self.lookup_credits = [
-            loose_key(f"{c.name} {c.artists[0]}") if c.artists else "" for c in self.cards
-        ]
+        self.card_index = cards
 
     def __len__(self) -> int:
-        return len(self.cards)
+        return len(self.card_index)
 
     def get(self, entity_id: str) -> EntityCard | None:
         """The card whose id (or name, normalised) is ``entity_id``, else None."""
-        position = self.index.get(entity_key(entity_id))
-        return None if position is None else self.cards[position]
+        position = self.card_index.position(entity_key(entity_id))
+        return None if position is None else self.card_index.cards([position])[0]
 
     def search(
         self,
@@ -455,15 +459,15 @@ class Catalog:
     ) -> list[SearchHit]:
         """The ``k`` best cards for ``query``: dense and BM25 rankings fused by reciprocal rank."""
         text = checked_query(query)
-        mask = self.filters.mask(kind, community, artist)
+        mask = self.card_index.mask(kind, community, artist)
         fetch = max(4 * k, 50)
-        lexical = top_ranks(
-            self.lexical.scores(tokenize(text), mask), fetch, mask, positive_only=True
-        )
+        lexical = lexical_ranks(self.card_index, text, fetch, mask)
         dense = self._dense_ranks(text, fetch, mask, kind, community, artist)
+        best = fused_best(dense, lexical, k)
+        cards = self.card_index.cards([i for i, _ in best])
         return [
-            SearchHit(self.cards[i], score, dense.get(i), lexical.get(i))
-            for i, score in fused_best(dense, lexical, k)
+            SearchHit(card, score, dense.get(i), lexical.get(i))
+            for card, (i, score) in zip(cards, best, strict=True)
         ]
 
     def _dense_ranks(
@@ -480,7 +484,7 @@ class Catalog:
         clauses += [{f"community_{community_name(community)}": True}] if community else []
         if clauses:
             where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        ids = [self.cards[i].id for i in np.flatnonzero(mask)] if artist else None
+        ids = self.card_index.ids(np.flatnonzero(mask).tolist()) if artist else None
         if ids == [] or not mask.any():
             return {}
         with chroma_errors(self.location, "searching"):
@@ -491,28 +495,46 @@ class Catalog:
                 ids=ids,
                 include=["distances"],
             )
-        found = [self.index[i] for i in result["ids"][0] if i in self.index and mask[self.index[i]]]
+        positions = self.card_index.positions(result["ids"][0])
+        found = [positions[i] for i in result["ids"][0] if i in positions and mask[positions[i]]]
         return {position: rank for rank, position in enumerate(found, start=1)}
 
     def lookup(self, name: str, k: int = 5) -> list[SearchHit]:
         """Cards whose name (or "name artist") matches ``name`` as typed, best first."""
-        return fuzzy_lookup(name, self.cards, self.lookup_names, self.lookup_credits, k)
+        return index_lookup(self.card_index, name, k)
 
 
-def fuzzy_lookup(
-    name: str,
-    cards: Sequence[EntityCard],
-    names: Sequence[str],
-    credits: Sequence[str],
-    k: int,
-    admitted: np.ndarray | None = None,
-) -> list[SearchHit]:
-    """Rank ``cards`` by the better token-sort ratio of ``name`` against their name or
-    "name artist" (so word order and typos are forgiven but "radio" is not "Radiohead");
-    ties go to the more often mentioned card."""
+def lexical_ranks(index: CardIndex, text: str, fetch: int, mask: np.ndarray) -> dict[int, int]:
+    """1-based ranks of the ``fetch`` best BM25 matches of ``text`` among the ``mask``ed cards."""
+    return top_ranks(index.lexical.scores(tokenize(text), mask), fetch, mask, positive_only=True)
+
+
+def index_lookup(index: CardIndex, name: str, k: int) -> list[SearchHit]:
+    """:func:`fuzzy_ranked` over the cards of ``index`` whose letter pairs overlap most with
+    ``name`` (see :mod:`vectorstore.card_index`)."""
     wanted = loose_key(checked_query(name))
     if not wanted:
         return []
+    rows = index.lookup_candidates(wanted)
+    ranked = fuzzy_ranked(
+        wanted, [r[1] for r in rows], [r[2] for r in rows], lambda i: rows[i][3], k
+    )
+    cards = index.cards([rows[i][0] for i, _ in ranked])
+    scores = [ratio / 100.0 for _, ratio in ranked]
+    return [SearchHit(card, score) for card, score in zip(cards, scores, strict=True)]
+
+
+def fuzzy_ranked(
+    wanted: str,
+    names: Sequence[str],
+    credits: Sequence[str],
+    mentions: Callable[[int], int],
+    k: int,
+    admitted: np.ndarray | None = None,
+) -> list[tuple[int, float]]:
+    """(index, ratio in 0-100) of the ``k`` best choices for the loose key ``wanted``: the
+    better token-sort ratio against a name or its "name artist" (so word order and typos are
+    forgiven but "radio" is not "Radiohead"); ties go to more ``mentions``, then the index."""
     best: dict[int, float] = {}
     for choices in (names, credits):
         for _, ratio, i in process.extract(
@@ -524,8 +546,24 @@ def fuzzy_lookup(
         ):
             if admitted is None or admitted[i]:
                 best[i] = max(best.get(i, 0.0), ratio)
-    ranked = sorted(best, key=lambda i: (-best[i], -cards[i].mentions, i))[:k]
-    return [SearchHit(cards[i], best[i] / 100.0) for i in ranked]
+    ranked = sorted(best, key=lambda i: (-best[i], -mentions(i), i))[:k]
+    return [(i, best[i]) for i in ranked]
+
+
+def fuzzy_lookup(
+    name: str,
+    cards: Sequence[EntityCard],
+    names: Sequence[str],
+    credits: Sequence[str],
+    k: int,
+    admitted: np.ndarray | None = None,
+) -> list[SearchHit]:
+    """:func:`fuzzy_ranked` over cards held in memory (``names``/``credits`` their keys)."""
+    wanted = loose_key(checked_query(name))
+    if not wanted:
+        return []
+    ranked = fuzzy_ranked(wanted, names, credits, lambda i: cards[i].mentions, k, admitted)
+    return [SearchHit(cards[i], ratio / 100.0) for i, ratio in ranked]
 
 
 def open_catalog(
@@ -562,4 +600,27 @@ def open_catalog(
             f"{manifest.get('embedding')} embeddings, "
             f"not {embedder.name()}; set CATALOG_EMBEDDINGS to match or rebuild."
         )
-    return Catalog(location, client, store, embedder)
+    path = card_index_path(location)
+    if indexed_hash(path) != manifest.get("catalog_hash"):
+        # Built by an older version, or served to this client for the first time.
+        with chroma_errors(location, "reading the catalog to index it"):
+            metadata = _existing_metadata(store)
+        cards = [EntityCard.model_validate_json(meta["card"]) for meta in metadata.values()]
+        _write_index(path, cards, manifest.get("catalog_hash", ""))
+    return Catalog(location, client, store, embedder, CardIndex(path))
+
+
+def card_index_path(location: StoreLocation) -> Path:
+    """The card index of the catalog at ``location`` (beside an embedded store; for a server,
+    in the local ``path`` folder)."""
+    return index_file(location.path, location.collection, location.host, location.port)
+
+
+def _write_index(path: Path, cards: Sequence[EntityCard], catalog_hash: str) -> None:
+    try:
+        write_card_index(path, cards, catalog_hash)
+    except OSError as error:
+        raise CatalogError(
+            f"Cannot write the catalog's card index in {path.parent} ({error.strerror}); "
+            "make that folder writable or set CATALOG_PATH to one that is."
+        ) from None

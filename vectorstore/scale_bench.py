@@ -1,0 +1,556 @@
+"""``python -m vectorstore bench --scale 10000,100000``: the catalog at a music library's size.
+
+Conventions
+-----------
+- For each size, a seeded synthetic library (:mod:`vectorstore.synthetic`) is written as a
+  JSONL track file and built as a user builds one: the whole ``python -m vectorstore build
+  --data tracks.jsonl`` command in a fresh process, into a fresh store; build throughput is
+  cards / wall seconds of that command. The MusiCRS thread records are then written beside
+  the cards (untimed), so the engine runs over the big catalog.
+- The search process is a fresh ``python -m vectorstore.scale_bench probe`` process: it
+  opens the catalog (open time, wall), then times warm searches and warm name lookups of
+  :func:`vectorstore.synthetic.bench_queries` (after :data:`vectorstore.bench.WARMUP` calls).
+  Its ``ru_maxrss`` is the peak RSS. The engine is timed in a second fresh process, with
+  the MusiCRS requests and names of :func:`vectorstore.bench._engine_p50`.
+- Latencies are p50 and p95 over the timed calls, in milliseconds; disk size is the store
+  folder (the server's data folder for the server path) in bytes.
+- Each size (up to ``server_up_to``) is built again into a ``chroma run`` started by the
+  bench on loopback, and probed the same way (the local index beside the client goes to a temporary
+  folder).
+- Sizes not run (``extrapolate``) get each figure from a straight line (fixed cost plus a
+  cost per track) through the measured sizes (see :func:`extrapolated`), marked as
+  extrapolated everywhere it is shown. ``--replot`` redoes the table, the extrapolation
+  and the plot from a finished run's ``scale.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from vectorstore.bench import WARMUP, _bench_queries, _free_port, start_chroma_server
+from vectorstore.errors import CatalogError
+
+
+@dataclass(frozen=True)
+class Target:
+    """A figure's target: ``value`` must be below it (or at least it, when ``at_least``)."""
+
+    figure: str
+    label: str
+    unit: str
+    limit: float
+    at_least: bool = False
+
+    def met(self, value: float) -> bool:
+        return value >= self.limit if self.at_least else value < self.limit
+
+
+TARGETS = (
+    Target("build_cards_per_s", "build throughput", "cards/s", 2 * 264, at_least=True),
+    Target("open_s", "open time", "s", 5.0),
+    Target("peak_rss_gb", "peak RSS, search process", "GB", 1.5),
+    Target("search_p50_ms", "search p50", "ms", 100.0),
+    Target("search_p95_ms", "search p95", "ms", math.inf),
+    Target("lookup_p50_ms", "lookup p50", "ms", 50.0),
+    Target("lookup_p95_ms", "lookup p95", "ms", math.inf),
+    Target("engine_p50_ms", "engine p50", "ms", 100.0),
+    Target("engine_p95_ms", "engine p95", "ms", math.inf),
+    Target("disk_gb", "disk size", "GB", math.inf),
+)
+
+
+@dataclass(frozen=True)
+class ScalePoint:
+    """Every figure of one library size on one path (embedded or server)."""
+
+    tracks: int
+    path: str  # "embedded" or "server"
+    cards: int
+    build_s: float
+    build_cards_per_s: float
+    open_s: float
+    peak_rss_gb: float
+    search_p50_ms: float
+    search_p95_ms: float
+    lookup_p50_ms: float
+    lookup_p95_ms: float
+    engine_p50_ms: float
+    engine_p95_ms: float
+    disk_gb: float
+    extrapolated: bool = False
+
+
+def _child(arguments: list[str], env: dict[str, str], module: str) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (bytes) and stdout of one ``python -m module ...`` process."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, *arguments], env=env, stdout=out, stderr=err, text=True
+        )
+        # wait4, not wait: it also returns the child's resource usage (its peak RSS).
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if status != 0:
+            raise CatalogError(f"`{module} {arguments[0]}` failed: {err.read()[-400:]}")
+        return seconds, usage.ru_maxrss * 1024, out.read()
+
+
+def _percentiles(timings: Sequence[float]) -> tuple[float, float]:
+    """p50 and p95 of ``timings`` (seconds) in milliseconds."""
+    ordered = sorted(timings)
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+    return statistics.median(ordered) * 1000, p95 * 1000
+
+
+def _latencies(
+    name: str, call: Callable[[str, int], object], texts: Sequence[str]
+) -> dict[str, float]:
+    """``<name>_p50_ms`` and ``<name>_p95_ms`` of ``call(text, 10)`` over ``texts``, the
+    first :data:`WARMUP` calls untimed."""
+    timings = []
+    for number, text in enumerate(texts):
+        began = time.perf_counter()
+        call(text, 10)
+        if number >= WARMUP:
+            timings.append(time.perf_counter() - began)
+    p50, p95 = _percentiles(timings)
+    return {f"{name}_p50_ms": p50, f"{name}_p95_ms": p95}
+
+
+def _disk_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def _probe_search(path: str, tracks: int, queries: int) -> dict[str, float]:
+    """Open time, and search and lookup latencies, in this process (the search process)."""
+    from vectorstore.store import open_catalog
+    from vectorstore.synthetic import bench_queries
+
+    asked = bench_queries(queries + WARMUP, tracks)
+    started = time.perf_counter()
+    catalog = open_catalog(path)
+    opened = time.perf_counter() - started
+    figures: dict[str, float] = {"open_s": opened, "cards": float(len(catalog))}
+    figures |= _latencies("search", catalog.search, asked.searches)
+    return figures | _latencies("lookup", catalog.lookup, asked.lookups)
+
+
+def _probe_engine(path: str, data: str | None, queries: int) -> dict[str, float]:
+    """Engine recommendation latencies over the catalog at ``path``, in this process."""
+    from vectorstore.engine import RecommendRequest, open_engine
+
+    engine = open_engine(path)
+    timings = []
+    for number, query in enumerate(_bench_queries(data, queries)):
+        request = (
+            RecommendRequest(text=query) if number % 2 == 0 else RecommendRequest(seeds=(query,))
+        )
+        began = time.perf_counter()
+        engine.recommend(request)
+        if number >= WARMUP:
+            timings.append(time.perf_counter() - began)
+    p50, p95 = _percentiles(timings)
+    return {"engine_p50_ms": p50, "engine_p95_ms": p95}
+
+
+def _write_threads(path: str, data: str | None) -> None:
+    from vectorstore.engine import thread_records
+    from vectorstore.musicrs import load_conversations
+    from vectorstore.store import build_threads
+
+    build_threads(thread_records(load_conversations(data)), path)
+
+
+def _measure(
+    tracks: int,
+    track_file: Path,
+    store: Path,
+    data: str | None,
+    queries: int,
+    env: dict[str, str],
+    label: str,
+    disk: Path,
+) -> ScalePoint:
+    data_args = ["--data", data] if data else []
+    build_s, _, _ = _child(
+        ["build", "--data", str(track_file), "--path", str(store), "--quiet"], env, "vectorstore"
+    )
+    _child(["threads", "--path", str(store), *data_args], env, __name__)
+    _, rss, out = _child(
+        ["probe", "--path", str(store), "--tracks", str(tracks), "--queries", str(queries)],
+        env,
+        __name__,
+    )
+    searched = json.loads(out)
+    _, _, out = _child(
+        ["engine", "--path", str(store), "--queries", str(queries), *data_args], env, __name__
+    )
+    cards = int(searched.pop("cards"))
+    return ScalePoint(
+        tracks=tracks,
+        path=label,
+        cards=cards,
+        build_s=build_s,
+        build_cards_per_s=cards / build_s,
+        peak_rss_gb=rss / 2**30,
+        disk_gb=_disk_bytes(disk) / 2**30,
+        **searched,
+        **json.loads(out),
+    )
+
+
+def extrapolated(points: Sequence[ScalePoint], tracks: int) -> ScalePoint:
+    """Every figure at ``tracks`` from a straight line (a fixed cost plus a cost per track)
+    through ``points`` (one path, ≥ 2 sizes), least squares. A figure whose line falls with
+    size (noise: the machine's load differs between runs) keeps its largest-size value.
+    Build time, not throughput, is fitted (it is the quantity linear in the cards)."""
+    largest = max(points, key=lambda p: p.tracks)
+    cards = round(tracks * largest.cards / largest.tracks)
+
+    def at(name: str, xs: Sequence[float], x: float) -> float:
+        slope, intercept = _line(xs, [getattr(p, name) for p in points])
+        return getattr(largest, name) if slope < 0 else intercept + slope * x
+
+    figures = {
+        t.figure: at(t.figure, [p.tracks for p in points], tracks)
+        for t in TARGETS
+        if t.figure != "build_cards_per_s"
+    }
+    build_s = at("build_s", [p.cards for p in points], cards)
+    return ScalePoint(
+        tracks=tracks,
+        path=points[0].path,
+        cards=cards,
+        build_s=build_s,
+        build_cards_per_s=cards / build_s,
+        extrapolated=True,
+        **figures,
+    )
+
+
+def _line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
+    """Least-squares slope and intercept."""
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+    return slope, mean_y - slope * mean_x
+
+
+def report_scale(points: Sequence[ScalePoint], extrapolate: Sequence[int], out: Path) -> bool:
+    """Add the extrapolated sizes, write ``scale.json`` and ``scale.png`` into ``out``, print
+    the table; True when every target is met at the largest size."""
+    measured = [p for p in points if not p.extrapolated]
+    points = list(measured)
+    for label in ("embedded", "server"):
+        on_path = [p for p in measured if p.path == label]
+        if len({p.tracks for p in on_path}) >= 2:
+            points += [extrapolated(on_path, tracks) for tracks in extrapolate]
+    (out / "scale.json").write_text(json.dumps([asdict(p) for p in points], indent=1) + "\n")
+    plot_scale(points, out / "scale.png")
+    return _print_points(Console(), points)
+
+
+def load_points(path: Path) -> list[ScalePoint]:
+    """The measured points of a ``scale.json`` (to extrapolate or plot them again)."""
+    return [ScalePoint(**row) for row in json.loads(path.read_text()) if not row["extrapolated"]]
+
+
+def run_scale_bench(
+    sizes: Sequence[int],
+    data: str | None,
+    *,
+    queries: int = 40,
+    server_up_to: int | None = None,
+    extrapolate: Sequence[int] = (),
+    out: Path = Path("runs/scale"),
+) -> bool:
+    """Measure every size (embedded, then server for sizes up to ``server_up_to``; None:
+    every size, 0: none), print the table, write ``scale.json`` and
+    the log-log plot ``scale.png`` into ``out``; True when every target is met at the
+    largest size (measured or extrapolated)."""
+    from vectorstore.synthetic import write_tracks
+
+    console = Console()
+    out.mkdir(parents=True, exist_ok=True)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"CHROMA_HOST", "CHROMA_PORT", "CATALOG_PATH"}
+    }
+    points: list[ScalePoint] = []
+    for tracks in sorted(sizes):
+        work = Path(tempfile.mkdtemp(prefix=f"scale-{tracks}-"))
+        try:
+            track_file = write_tracks(work / "tracks.jsonl", tracks)
+            console.print(f"{tracks:,} tracks, embedded store …")
+            store = work / "store"
+            point = _measure(tracks, track_file, store, data, queries, env, "embedded", store)
+            points.append(point)
+            console.print(f"  {points[-1]}")
+            if server_up_to is None or tracks <= server_up_to:
+                port = _free_port()
+                console.print(f"{tracks:,} tracks, Chroma server on 127.0.0.1:{port} …")
+                process = start_chroma_server(work / "server", port)
+                try:
+                    server_env = {**env, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(port)}
+                    points.append(
+                        _measure(
+                            tracks,
+                            track_file,
+                            work / "client",
+                            data,
+                            queries,
+                            server_env,
+                            "server",
+                            work / "server",
+                        )
+                    )
+                    console.print(f"  {points[-1]}")
+                finally:
+                    process.terminate()
+                    process.wait(timeout=60)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return report_scale(points, extrapolate, out)
+
+
+def plot_scale(points: Sequence[ScalePoint], path: Path) -> None:
+    """One log-log panel per figure against library size; hollow markers are extrapolated."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, 5, figsize=(20, 7.5))
+    for axis, target in zip(axes.flat, TARGETS, strict=True):
+        for label, colour in (("embedded", "tab:blue"), ("server", "tab:orange")):
+            for extra, fill in ((False, colour), (True, "none")):
+                shown = [p for p in points if p.path == label and p.extrapolated == extra]
+                if shown:
+                    axis.loglog(
+                        [p.tracks for p in shown],
+                        [getattr(p, target.figure) for p in shown],
+                        "o-" if not extra else "o",
+                        color=colour,
+                        markerfacecolor=fill,
+                        label=label + (" (extrapolated)" if extra else ""),
+                    )
+        if math.isfinite(target.limit):
+            axis.axhline(target.limit, color="grey", linestyle="--", linewidth=1)
+        axis.set_title(f"{target.label} ({target.unit})")
+        axis.set_xlabel("tracks")
+    axes.flat[0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def _print_points(console: Console, points: Sequence[ScalePoint]) -> bool:
+    table = Table(title=f"vectorstore scale bench ({os.cpu_count()} cores; * = extrapolated)")
+    table.add_column("figure")
+    for p in points:
+        table.add_column(f"{p.tracks:,} {p.path}{' *' if p.extrapolated else ''}")
+    table.add_column("target")
+    table.add_row("cards", *[f"{p.cards:,}" for p in points], "")
+    for target in TARGETS:
+        limit = "" if not math.isfinite(target.limit) else f"{target.limit:g}"
+        table.add_row(
+            f"{target.label} ({target.unit})",
+            *[
+                f"{getattr(p, target.figure):.3g}"
+                + ("" if target.met(getattr(p, target.figure)) else " NO")
+                for p in points
+            ],
+            (">= " if target.at_least else "< ") + limit if limit else "",
+        )
+    console.print(table)
+    largest = max(p.tracks for p in points)
+    return all(
+        target.met(getattr(p, target.figure))
+        for p in points
+        if p.tracks == largest
+        for target in TARGETS
+    )
+
+
+def embedding_sweep(
+    texts: int, batches: Sequence[int], threads: Sequence[int], repeats: int = 2
+) -> Iterator[tuple[int, int, float]]:
+    """(batch size, torch threads, texts per second: best of ``repeats``) for MiniLM on the
+    embedding texts of a synthetic library's first ``texts`` cards, sorted by length as the
+    build sorts them; yielded as measured."""
+    from vectorstore.cards import cards_from_tracks
+    from vectorstore.embeddings import load_minilm, prepare_model_environment
+
+    prepare_model_environment()  # before torch loads, as when the catalog loads the model
+    import torch
+
+    from vectorstore.synthetic import synthetic_tracks
+
+    cards = cards_from_tracks(list(synthetic_tracks(texts)))[:texts]
+    sample = sorted((card.embedding_text for card in cards), key=len)
+    model = load_minilm()
+    model.encode(sample[:64])  # first call pays one-off costs
+    for count in threads:
+        torch.set_num_threads(count)
+        for batch in batches:
+            best = math.inf
+            for _ in range(repeats):
+                began = time.perf_counter()
+                model.encode(sample, batch_size=batch, normalize_embeddings=True)
+                best = min(best, time.perf_counter() - began)
+            yield batch, count, len(sample) / best
+
+
+@dataclass(frozen=True)
+class IndexPoint:
+    """The card index alone (no embedding, no Chroma) at one library size."""
+
+    tracks: int
+    cards: int
+    write_s: float
+    open_s: float
+    peak_rss_gb: float
+    lexical_p50_ms: float
+    lexical_p95_ms: float
+    lookup_p50_ms: float
+    lookup_p95_ms: float
+    disk_gb: float
+
+
+def _write_index_of(path: Path, tracks: int) -> None:
+    """The card index of the synthetic library of ``tracks`` tracks (the build's last step)."""
+    from vectorstore.card_index import write_card_index
+    from vectorstore.cards import cards_from_tracks
+    from vectorstore.synthetic import synthetic_tracks
+
+    write_card_index(path, cards_from_tracks(list(synthetic_tracks(tracks))), "bench")
+
+
+def _probe_index(path: Path, tracks: int, queries: int) -> dict[str, float]:
+    """Open time, BM25 ranking (plus the ten best cards read) and lookup latencies."""
+    from vectorstore.card_index import CardIndex
+    from vectorstore.search import checked_query
+    from vectorstore.store import index_lookup, lexical_ranks
+    from vectorstore.synthetic import bench_queries
+
+    asked = bench_queries(queries + WARMUP, tracks)
+    started = time.perf_counter()
+    index = CardIndex(path)
+    figures: dict[str, float] = {"open_s": time.perf_counter() - started, "cards": len(index)}
+
+    def lexical(text: str, k: int) -> None:
+        ranks = lexical_ranks(
+            index, checked_query(text), max(4 * k, 50), index.mask(None, None, None)
+        )
+        index.cards(sorted(ranks, key=ranks.__getitem__)[:k])
+
+    figures |= _latencies("lexical", lexical, asked.searches)
+    return figures | _latencies(
+        "lookup", lambda text, k: index_lookup(index, text, k), asked.lookups
+    )
+
+
+def run_index_bench(sizes: Sequence[int], queries: int, out: Path) -> None:
+    """The card index alone at each size: write it (fresh process), then probe it (another);
+    print a table and write ``index.json`` into ``out``."""
+    console = Console()
+    out.mkdir(parents=True, exist_ok=True)
+    points = []
+    for tracks in sorted(sizes):
+        work = Path(tempfile.mkdtemp(prefix=f"index-{tracks}-"))
+        try:
+            path = work / "cards.sqlite3"
+            console.print(f"{tracks:,} tracks, card index only …")
+            write_s, _, _ = _child(
+                ["index", "--path", str(path), "--tracks", str(tracks)], os.environ.copy(), __name__
+            )
+            _, rss, found = _child(
+                [
+                    "index-probe",
+                    "--path",
+                    str(path),
+                    "--tracks",
+                    str(tracks),
+                    "--queries",
+                    str(queries),
+                ],
+                os.environ.copy(),
+                __name__,
+            )
+            figures = json.loads(found)
+            points.append(
+                IndexPoint(
+                    tracks=tracks,
+                    cards=int(figures.pop("cards")),
+                    write_s=write_s,
+                    peak_rss_gb=rss / 2**30,
+                    disk_gb=path.stat().st_size / 2**30,
+                    **figures,
+                )
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    (out / "index.json").write_text(json.dumps([asdict(p) for p in points], indent=1) + "\n")
+    table = Table(title="card index alone (cards, BM25, filters, lookup; no embedding, no Chroma)")
+    table.add_column("figure")
+    for point in points:
+        table.add_column(f"{point.tracks:,} tracks")
+    for field in dataclasses.fields(IndexPoint)[1:]:
+        table.add_row(field.name, *[f"{getattr(point, field.name):.4g}" for point in points])
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The bench's child processes (``probe``: the search process, ``engine``, ``threads``)
+    and ``sweep``: MiniLM throughput by batch size and thread count."""
+    parser = argparse.ArgumentParser(prog="python -m vectorstore.scale_bench")
+    parser.add_argument(
+        "what", choices=["probe", "engine", "threads", "sweep", "index", "index-probe"]
+    )
+    parser.add_argument("--path")
+    parser.add_argument("--data")
+    parser.add_argument("--tracks", type=int, default=0)
+    parser.add_argument("--queries", type=int, default=40)
+    args = parser.parse_args(argv)
+    if args.what == "sweep":
+        for batch, count, rate in embedding_sweep(args.tracks or 2000, (64, 256), (2, 1)):
+            print(f"batch {batch:>4}  threads {count}  {rate:8.0f} texts/s", flush=True)
+        return
+    if args.what == "threads":
+        _write_threads(args.path, args.data)
+        return
+    if args.what == "index":
+        _write_index_of(Path(args.path), args.tracks)
+        return
+    if args.what == "index-probe":
+        print(json.dumps(_probe_index(Path(args.path), args.tracks, args.queries)))
+        return
+    figures = (
+        _probe_search(args.path, args.tracks, args.queries)
+        if args.what == "probe"
+        else _probe_engine(args.path, args.data, args.queries)
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
