@@ -289,9 +289,6 @@ class Weights:
     #: counts 1, the rest of the thread this much (a 200-reply thread about samples that
     #: names Beach House once says little about what Beach House fans like).
     thread_rest: float = 0.3
-    #: Co-recommendation scores are divided by (threads recommending the entity)^this, so
-    #: what every thread recommends (Kendrick Lamar, Beethoven) does not win every seed.
-    popularity_damping: float = 0.0
     #: Seed-based scores are multiplied by (cosine of the entity's and the seeds'
     #: community profiles)^this: the communities recommending something are its genre, so
     #: a rapper recommended beside Beach House in a thread about samples ranks below
@@ -632,8 +629,8 @@ class RecommendationEngine:
         home: str | None = None,
     ) -> _Ranked:
         """What was recommended to requests naming a seed (or a seed's artist), and beside a
-        seed in the comments that recommended it; damped by how many threads recommend each
-        entity anywhere."""
+        seed in the comments that recommended it (the rest of such a thread weighs
+        :attr:`Weights.thread_rest`)."""
         w = self.weights
         cells: dict[tuple[int, int], float] = {}  # (thread, entity) → weight of the thread
         linked: dict[int, str] = {}
@@ -663,9 +660,7 @@ class RecommendationEngine:
             return _Ranked()
         keys = np.array(list(cells), dtype=np.int64)
         recommended = np.asarray(self.recommended[keys[:, 0], keys[:, 1]]).ravel()
-        popularity = np.asarray((self.recommended[threads] > 0).sum(axis=0)).ravel()
-        damping = np.maximum(popularity[keys[:, 1]], 1) ** w.popularity_damping
-        contribution = np.fromiter(cells.values(), float, len(cells)) * recommended / damping
+        contribution = np.fromiter(cells.values(), float, len(cells)) * recommended
 
         def describe(t: int) -> tuple[str, str | None]:
             seed = linked.get(t)
