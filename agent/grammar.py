@@ -5,7 +5,10 @@ It recognises what a conversation about music keeps coming back to, and nothing 
 - rejections: "not X", "no X", "other than X", "except X", "without X", "I already know X",
   "no more X", "nothing by X", "X is not for me", "I don't like X", "enough X";
 - references to earlier recommendations: "the second one", "the 2nd", "#2", "number 2",
-  "the first/last one", "more like that" / "more like those" (the whole last list);
+  "the first/last one", "more like that" / "more like those" (the whole last list); a
+  reference in a question ("why the first one?", "how come #2?") asks for the reason
+  (``asks_why``), not for more;
+- a wish for something else ("other bands", "something different": ``wants_others``);
 - "more by X" / "other songs by X" (the seed's own artist is then allowed back);
 - the kind asked for: albums, artists (bands, singers), songs (tracks); a kind after
   "rather than", "instead of" or "not" is the one *not* wanted;
