@@ -24,12 +24,11 @@ from pydantic import BaseModel, Field
 from scipy import signal
 
 from tools.audio import resample
-from vectorstore.sound import SoundTraits
+from vectorstore.sound import PITCH_CLASSES, SoundTraits
 
 N_FFT = 2048
 HOP = 512
 N_MELS = 96
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # Krumhansl–Kessler key profiles (probe-tone ratings), index 0 = tonic.
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])

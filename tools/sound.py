@@ -39,7 +39,7 @@ from tools.audio import AudioInputError, load_audio, resample
 from tools.describe import MODEL_RATE, analysis_windows
 from tools.tagger import PATCH_FRAMES, ClipEmbedding, MusicTagger, TaggerError, get_tagger
 from vectorstore.errors import CatalogError
-from vectorstore.sound import SoundEmbedding, SoundInputError, SoundTraits
+from vectorstore.sound import PITCH_CLASSES, SoundEmbedding, SoundInputError, SoundTraits
 
 Representation = Literal["penultimate", "taggram"]
 REPRESENTATIONS: tuple[Representation, ...] = ("penultimate", "taggram")
@@ -51,7 +51,6 @@ MIN_CLIP_S = PATCH_FRAMES * 256 / MODEL_RATE
 WINDOW_S, MAX_WINDOWS = 15.0, 3  # describe's defaults
 SOUND_TAGS = 5
 TAG_FLOOR = 0.1  # tags under this mean activation are noise (tools.describe)
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -17,7 +17,8 @@ Conventions
   without them :class:`MusicRenderError` says what to install in one sentence.
 - Output is mono 16-bit WAV at 22050 Hz (the rate :mod:`tools.audio` decodes to), peak-normalised.
 
-Imports nothing from this project; must not import ``agent``, ``demo``, ``evals`` or ``tests``.
+Imports only the key names from :mod:`vectorstore.sound` (so a piece's key reads as
+``describe`` reports keys); must not import ``agent``, ``demo``, ``evals`` or ``tests``.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ import mido
 import numpy as np
 import soundfile as sf
 
+from vectorstore.sound import PITCH_CLASSES
+
 SAMPLE_RATE = 22050
 TICKS = 480  # per quarter note
 DRUMS = 9  # General MIDI percussion channel (0-based)
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 #: Soundfonts tried in order: Debian's timgm6mb (6 MB), then whatever the system's default is.
 SOUNDFONTS = (
     Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),

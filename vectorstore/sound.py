@@ -64,12 +64,16 @@ class SoundInputError(ValueError):
     """A file the sound index cannot use; ``str(error)`` is one sentence for the user."""
 
 
+#: The key names :class:`SoundTraits` uses (``key``), indexed by pitch class (0 = C).
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
 class SoundTraits(BaseModel):
     """The features a listener compares two clips by: pace, key, level and tone colour."""
 
     tempo_bpm: float = Field(description="Global tempo estimate in beats per minute.")
     tempo_confidence: float = Field(description="How periodic the onsets are at that tempo, 0-1.")
-    key: str = Field(description="Tonic pitch class, e.g. 'A'.")
+    key: str = Field(description="Tonic pitch class, one of PITCH_CLASSES, e.g. 'A'.")
     mode: str = Field(description="'major' or 'minor'.")
     key_confidence: float = Field(description="Correlation with the best key profile, -1 to 1.")
     loudness_lufs: float = Field(description="Integrated loudness (BS.1770, gated).")
