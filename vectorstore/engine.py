@@ -689,19 +689,24 @@ class RecommendationEngine:
         return np.mean(vectors, axis=0) if vectors else None
 
     def _weigh_by_genre(
-        self, ranked: _Ranked, profile: np.ndarray | None, excluded: frozenset[str]
+        self, sources: Sequence[_Ranked], profile: np.ndarray | None, excluded: frozenset[str]
     ) -> None:
-        """Scale a seed-based source by :attr:`Weights.genre_coherence` (see there)."""
+        """Scale seed-based sources by :attr:`Weights.genre_coherence` (see there); each
+        entity's community vector is read once, however many sources rank it."""
         power = self.weights.genre_coherence
         if profile is None or power <= 0:
             return
-        top = sorted(ranked.scores, key=lambda e: -ranked.scores[e])[:FETCH]
-        ranked.scores = {e: ranked.scores[e] for e in top}
-        for entity in top:
-            vector = self._community_vector(self.keys[entity], excluded)
-            if vector is not None:
-                cosine = float(vector @ profile) / float(np.linalg.norm(profile))
-                ranked.scores[entity] *= max(cosine, 0.0) ** power
+        norm = float(np.linalg.norm(profile))
+        coherence: dict[int, float] = {}
+        for ranked in sources:
+            top = sorted(ranked.scores, key=lambda e: -ranked.scores[e])[:FETCH]
+            ranked.scores = {e: ranked.scores[e] for e in top}
+            for entity in top:
+                if entity not in coherence:
+                    vector = self._community_vector(self.keys[entity], excluded)
+                    cosine = 1.0 if vector is None else float(vector @ profile) / norm
+                    coherence[entity] = max(cosine, 0.0) ** power
+                ranked.scores[entity] *= coherence[entity]
 
     def _graph_walk(self, seeds: list[int], threads: np.ndarray) -> _Ranked:
         """Personalised PageRank from the seeds over entity → thread → entity steps."""
@@ -870,8 +875,7 @@ class RecommendationEngine:
             co_recommended = self._co_recommendation(seeds, seed_artists, threads, excluded, home)
             walked = self._graph_walk(seeds, threads)
             profile = self._community_profile(seeds, excluded)
-            for ranked in (co_recommended, walked):
-                self._weigh_by_genre(ranked, profile, excluded)
+            self._weigh_by_genre((co_recommended, walked), profile, excluded)
             sources.append((firm * w.co_recommendation, co_recommended))
             sources.append((firm * w.graph_walk, walked))
         if request.clip is not None and self.sound is not None:
