@@ -56,7 +56,7 @@ class PlaylistEntry:
     def link(self) -> str:
         video = youtube_id(self.youtube_url)
         if video:
-            return f"https://www.youtube.com/watch?v={video}"
+            return watch_url(video)
         return youtube_search_url(self.name, self.artist)
 
 
@@ -75,6 +75,11 @@ def youtube_id(url: str | None) -> str | None:
         return parse_youtube_url(url).video_id
     except AudioInputError:
         return None
+
+
+def watch_url(video_id: str) -> str:
+    """The plain watch link of a video id :func:`youtube_id` returned."""
+    return f"https://www.youtube.com/watch?v={video_id}"
 
 
 def youtube_search_url(name: str, artist: str | None) -> str:

@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from demo.playlists import youtube_id, youtube_search_url
+from demo.playlists import watch_url, youtube_id, youtube_search_url
 
 # What the user sees for each tool while it runs; unknown tools show their own name.
 TOOL_LABELS = {
@@ -260,7 +260,7 @@ def _card(rank: int, rec: Any) -> str:
     confidence = max(0.0, min(float(rec.confidence), 1.0))
     video = youtube_id(rec.youtube_url)
     if video:
-        watch = f"https://www.youtube.com/watch?v={video}"
+        watch = watch_url(video)
         # The player sits in a closed <details>: the iframe loads only when opened, so the
         # page makes no network request until the user asks to play.
         play = (
