@@ -51,23 +51,23 @@ class Figure:
         return self.value < self.target
 
 
-def _timed_command(arguments: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one ``python -m vectorstore ...`` process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vectorstore", *arguments],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise CatalogError(
-            f"`vectorstore {arguments[0]}` failed: {process.stderr.read().decode()[-300:]}"
+def timed_process(
+    arguments: list[str], env: dict[str, str], module: str = "vectorstore"
+) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (bytes) and stdout of one ``python -m module ...`` process."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, *arguments], env=env, stdout=out, stderr=err, text=True
         )
-    process.stderr.close()
-    return seconds, usage.ru_maxrss * 1024
+        # wait4, not wait: it also returns the child's resource usage (its peak RSS).
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if status != 0:
+            raise CatalogError(f"`{module} {arguments[0]}` failed: {err.read()[-400:]}")
+        return seconds, usage.ru_maxrss * 1024, out.read()
 
 
 def _bench_queries(data: str | None, count: int) -> list[str]:
@@ -173,11 +173,11 @@ def run_bench(
             store = work / f"store-{run}"
             console.print(f"full build {run + 1}/{repeats} …")
             builds.append(
-                _timed_command(["build", *data_args, "--path", str(store), "--quiet"], env)[0]
+                timed_process(["build", *data_args, "--path", str(store), "--quiet"], env)[0]
             )
             console.print(f"no-change rebuild {run + 1}/{repeats} …")
             rebuilds.append(
-                _timed_command(["build", *data_args, "--path", str(store), "--quiet"], env)[0]
+                timed_process(["build", *data_args, "--path", str(store), "--quiet"], env)[0]
             )
         figures += [
             Figure("full build of MusiCRS", statistics.median(builds), 90, "s"),
@@ -198,7 +198,7 @@ def run_bench(
                 "ms",
             )
         )
-        _, rss = _timed_command(["search", sample[0], "--path", str(store), "--json"], env)
+        _, rss, _ = timed_process(["search", sample[0], "--path", str(store), "--json"], env)
         figures.append(Figure("peak RSS of a search process", rss / 2**30, 1.2, "GB"))
         if server:
             port = _free_port()
@@ -207,7 +207,7 @@ def run_bench(
                 os.environ.update(CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(port))
                 console.print("build into the Chroma server …")
                 server_env = {**env, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(port)}
-                server_build, _ = _timed_command(["build", *data_args, "--quiet"], server_env)
+                server_build, _, _ = timed_process(["build", *data_args, "--quiet"], server_env)
                 console.print(f"  (server build took {server_build:.1f} s; not a target)")
                 figures.append(
                     Figure("search p50, Chroma server", _search_p50(open_catalog, sample), 60, "ms")

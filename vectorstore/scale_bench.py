@@ -32,8 +32,6 @@ import math
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,8 +41,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from vectorstore.bench import WARMUP, _bench_queries, _free_port, start_chroma_server
-from vectorstore.errors import CatalogError
+from vectorstore.bench import (
+    WARMUP,
+    _bench_queries,
+    _free_port,
+    start_chroma_server,
+    timed_process,
+)
 
 
 @dataclass(frozen=True)
@@ -94,23 +97,6 @@ class ScalePoint:
     engine_p95_ms: float
     disk_gb: float
     extrapolated: bool = False
-
-
-def _child(arguments: list[str], env: dict[str, str], module: str) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (bytes) and stdout of one ``python -m module ...`` process."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, "-m", module, *arguments], env=env, stdout=out, stderr=err, text=True
-        )
-        # wait4, not wait: it also returns the child's resource usage (its peak RSS).
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        if status != 0:
-            raise CatalogError(f"`{module} {arguments[0]}` failed: {err.read()[-400:]}")
-        return seconds, usage.ru_maxrss * 1024, out.read()
 
 
 def _percentiles(timings: Sequence[float]) -> tuple[float, float]:
@@ -190,17 +176,17 @@ def _measure(
     disk: Path,
 ) -> ScalePoint:
     data_args = ["--data", data] if data else []
-    build_s, _, _ = _child(
+    build_s, _, _ = timed_process(
         ["build", "--data", str(track_file), "--path", str(store), "--quiet"], env, "vectorstore"
     )
-    _child(["threads", "--path", str(store), *data_args], env, __name__)
-    _, rss, out = _child(
+    timed_process(["threads", "--path", str(store), *data_args], env, __name__)
+    _, rss, out = timed_process(
         ["probe", "--path", str(store), "--tracks", str(tracks), "--queries", str(queries)],
         env,
         __name__,
     )
     searched = json.loads(out)
-    _, _, out = _child(
+    _, _, out = timed_process(
         ["engine", "--path", str(store), "--queries", str(queries), *data_args], env, __name__
     )
     cards = int(searched.pop("cards"))
@@ -480,10 +466,10 @@ def run_index_bench(sizes: Sequence[int], queries: int, out: Path) -> None:
         try:
             path = work / "cards.sqlite3"
             console.print(f"{tracks:,} tracks, card index only …")
-            write_s, _, _ = _child(
+            write_s, _, _ = timed_process(
                 ["index", "--path", str(path), "--tracks", str(tracks)], os.environ.copy(), __name__
             )
-            _, rss, found = _child(
+            _, rss, found = timed_process(
                 [
                     "index-probe",
                     "--path",
