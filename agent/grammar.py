@@ -7,7 +7,8 @@ It recognises what a conversation about music keeps coming back to, and nothing 
 - references to earlier recommendations: "the second one", "the 2nd", "#2", "number 2",
   "the first/last one", "more like that" / "more like those" (the whole last list); a
   reference in a question ("why the first one?", "how come #2?") asks for the reason
-  (``asks_why``), not for more;
+  (``asks_why``), not for more; one after a rejecting word ("not that first one", "skip
+  #2", "I don't like the third") refuses that pick (``refused_references``);
 - a wish for something else ("other bands", "something different": ``wants_others``);
 - "more by X" / "other songs by X" (the seed's own artist is then allowed back);
 - the kind asked for: albums, artists (bands, singers), songs (tracks); a kind after
@@ -191,6 +192,13 @@ _ORDINAL_REF = re.compile(
     + r")\b(?=\s*[,.!?]|\s*$)",
     re.IGNORECASE,
 )
+#: Words that, just before a reference, refuse the pick rather than ask for more like it.
+_REFUSING_LEAD = re.compile(
+    r"\b(?:not|no|nope|drop|skip|remove|lose|without|except|besides|other than|anything but|"
+    r"hate|dislike|(?:do not|don't|dont) (?:like|want|care for))\s+"
+    r"(?:(?:that|this|the|those|these|about|to)\s+)*$",
+    re.IGNORECASE,
+)
 _NUMBER_REF = re.compile(r"(?:#\s?|\bnumber\s+|\bno\.\s?|\bpick\s+|\boption\s+)(\d{1,2})\b", re.I)
 #: "other bands", "something else": with a rejection and nothing else, the rejected name is
 #: the taste to depart from (see :meth:`agent.state.SessionState.begin_turn`).
@@ -259,7 +267,7 @@ _FILLER = frozenset(
     "give show find get recommend suggest want would like love i i'd im i'm can could you "
     "rather than instead of what about how maybe else different new ones one stuff music "
     "and or but so too also just now then still thanks thank ok okay yes no not to for with am "
-    "sure think guess maybe "
+    "sure think guess maybe either neither "
     "in on it that this those these them is are be by from of similar "
     "been listening listen lot lately into enjoy enjoying fan dig".split()
 )
@@ -313,6 +321,7 @@ class ParsedMessage:
     rejections: tuple[str, ...] = ()
     known: tuple[str, ...] = ()  # rejected because already known: still a taste signal
     references: tuple[int, ...] = ()
+    refused_references: tuple[int, ...] = ()  # "not that first one": picks to leave out
     asks_why: bool = False  # "why the second one?": explain those picks, recommend nothing
     wants_others: bool = False  # "other bands", "something else"
     more_by: tuple[str, ...] = ()
@@ -410,6 +419,8 @@ def parse_message(text: str) -> ParsedMessage:
         cursor.take(*match.span())
     for pattern in (_REJECT_BEFORE, _REJECT_AFTER):
         for match in pattern.finditer(cursor.rest()):
+            if _NUMBER_REF.match(match.group("name").strip()):
+                continue  # "skip #2" refuses a pick: read with the references below
             lead = match.group(0)[: match.start("name") - match.start()]
             for part in _ALTERNATIVES.split(match.group("name")):
                 name = clean_name(part)
@@ -428,14 +439,20 @@ def parse_message(text: str) -> ParsedMessage:
             cursor.take(*match.span())
 
     references: list[int] = []
+    refused_references: list[int] = []
+
+    def note_reference(match: re.Match[str], position: int, text: str) -> None:
+        refused = _REFUSING_LEAD.search(text[: match.start()])
+        (refused_references if refused else references).append(position)
+        cursor.take(refused.start() if refused else match.start(), match.end())
+
     rest = cursor.rest()
     for match in _ORDINAL_REF.finditer(rest):
         word = (match.group(1) or match.group(3)).lower()
-        references.append(-1 if word == "last" else _ORDINALS[word])
-        cursor.take(*match.span())
-    for match in _NUMBER_REF.finditer(cursor.rest()):
-        references.append(int(match.group(1)))
-        cursor.take(*match.span())
+        note_reference(match, -1 if word == "last" else _ORDINALS[word], rest)
+    rest = cursor.rest()
+    for match in _NUMBER_REF.finditer(rest):
+        note_reference(match, int(match.group(1)), rest)
     for match in _THAT_REF.finditer(cursor.rest()):
         references.append(0)
         cursor.take(*match.span())
@@ -471,6 +488,7 @@ def parse_message(text: str) -> ParsedMessage:
         rejections=tuple(dict.fromkeys(rejections)),
         known=tuple(dict.fromkeys(known)),
         references=tuple(dict.fromkeys(references)),
+        refused_references=tuple(dict.fromkeys(refused_references)),
         asks_why=bool(references) and bool(_WHY.match(music)),
         wants_others=bool(_WANTS_OTHERS.search(music)),
         more_by=tuple(dict.fromkeys(more_by)),

@@ -233,8 +233,11 @@ class SessionState(BaseModel):
             # "Not Radiohead please, other bands" as a first request: bands like Radiohead,
             # without Radiohead (read as "already known", a taste to go by).
             message = dataclasses.replace(message, known=message.rejections)
-        rejected = _merged(self.rejected, message.rejections)
+        refused, refused_missing = self._resolve(message.refused_references)
+        refused_names = tuple(item.name for item in refused)  # "not that first one"
+        rejected = _merged(self.rejected, (*message.rejections, *refused_names))
         referenced, unresolved = self._resolve(message.references)
+        unresolved += refused_missing
         if message.asks_why:
             # A question about earlier picks changes nothing else: the request stands, and
             # card feedback keeps waiting for the next request.
@@ -289,6 +292,7 @@ class SessionState(BaseModel):
         # A name rejected now stops being a seed ("not Radiohead after all"), unless it is
         # only "already known", which is still a taste to go by.
         dropped = [r for r in message.rejections if r not in message.known]
+        dropped += refused_names
         dropped += [item.name for item in state.feedback_of("dislike")]
         seeds = _merged(state.seeds, (item.name for item in state.feedback_of("like")))
         seeds = tuple(s for s in seeds if not any(same_name(s, r) for r in dropped))

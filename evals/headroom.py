@@ -9,6 +9,8 @@ Conventions
 - "Similarity rank" is the rank of a thread that recommended one of T's gold items among
   all other threads, ordered by the MiniLM similarity of their request to T's (1 = the
   most similar): the ``neighbours`` baseline reads ranks 1-5 only.
+- "Labelled a song" counts gold items that T's own comments list among their songs: the
+  benchmark's gold is songs, which is why the recommend task asks every system for songs.
 - "Named in the request" counts gold items (over 3 characters) whose name appears in T's
   own request text: a system returning the names a request contains would collect them,
   which echoes the user rather than recommending, so no engine source ranks by it.
@@ -37,6 +39,7 @@ class Headroom:
     threads: int
     with_gold_elsewhere: int  # threads with a gold item recommended in another thread
     gold_items: int
+    gold_songs: int  # gold items T's comments list among their songs
     gold_elsewhere: int  # gold items recommended in another thread
     gold_in_one_other: int  # … in exactly one other thread
     median_similarity_rank: float  # of the threads recommending a gold item elsewhere
@@ -58,7 +61,7 @@ def headroom(
         for mention in record.mentions:
             if mention.role == "recommended":
                 recommended_in[normalize_title(mention.name)].add(i)
-    with_gold = gold_items = elsewhere = in_one = echoes = 0
+    with_gold = gold_items = songs = elsewhere = in_one = echoes = 0
     ranks: list[int] = []
     for conversation in selected:
         t = row[conversation.name]
@@ -66,6 +69,7 @@ def headroom(
         others = {g: recommended_in.get(g, set()) - {t} for g in gold}
         found = {g for g, threads in others.items() if threads}
         gold_items += len(gold)
+        songs += len(gold & {normalize_title(s) for c in conversation.comments for s in c.songs})
         elsewhere += len(found)
         in_one += sum(len(others[g]) == 1 for g in found)
         with_gold += bool(found)
@@ -80,6 +84,7 @@ def headroom(
         threads=len(selected),
         with_gold_elsewhere=with_gold,
         gold_items=gold_items,
+        gold_songs=songs,
         gold_elsewhere=elsewhere,
         gold_in_one_other=in_one,
         median_similarity_rank=statistics.median(ranks) if ranks else float("nan"),
@@ -97,6 +102,8 @@ def headroom_table(found: Headroom, split: str) -> str:
     return "\n".join(
         [
             f"split {split}: {found.threads} threads, {found.gold_items} gold items",
+            "gold items labelled a song in their thread: "
+            + percent(found.gold_songs, found.gold_items),
             "threads with a gold item recommended in another thread: "
             + percent(found.with_gold_elsewhere, found.threads),
             "gold items recommended in another thread: "

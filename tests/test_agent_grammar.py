@@ -110,6 +110,31 @@ def test_state_resolves_references_against_the_last_list():
 
 
 @pytest.mark.parametrize(
+    ("text", "refused", "wanted"),
+    [
+        ("not that first one", (1,), ()),
+        ("skip #2, and not the third one either", (2, 3), ()),
+        ("I don't like the second one", (2,), ()),
+        ("no to the last one, more like #1", (-1,), (1,)),
+        ("more like the first one", (), (1,)),
+    ],
+)
+def test_a_pick_after_a_rejecting_word_is_refused_not_followed(text, refused, wanted):
+    parsed = parse_message(text)
+    assert set(parsed.refused_references) == set(refused) and parsed.references == wanted
+    assert parsed.rejections == () and parsed.is_follow_up
+
+
+def test_refusing_a_pick_leaves_it_out_and_keeps_the_request():
+    state = SessionState(turn=2, seeds=("Slowdive",), given=given("A", "B", "C", turn=2))
+    after = state.begin_turn(parse_message("not that first one"))
+    assert after.rejected == ("A",) and after.seeds == ("Slowdive",)
+    assert after.referenced == () and after.is_rejected("A")
+    missing = state.begin_turn(parse_message("skip #9"))
+    assert missing.unresolved_references == (9,) and missing.rejected == ()
+
+
+@pytest.mark.parametrize(
     ("text", "asks_why"),
     [
         ("why the first one?", True),

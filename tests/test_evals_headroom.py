@@ -34,6 +34,7 @@ def test_headroom_counts_where_each_gold_item_was_recommended():
     vectors = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])  # T1 is T0's nearest
     found = headroom(threads, threads[:1], vectors)
     assert (found.threads, found.gold_items) == (1, 3)
+    assert found.gold_songs == 1  # only Reckoner is among T0's comments' songs
     assert found.gold_elsewhere == 2 and found.gold_in_one_other == 2  # Nude, Reckoner in T2
     assert found.with_gold_elsewhere == 1 and found.echo_threads == 1
     assert found.median_similarity_rank == 2 and found.within_five == 1.0

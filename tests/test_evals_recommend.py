@@ -36,6 +36,19 @@ def predictions(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
 
 
+def songs_of(data: Path) -> set[str]:
+    records = [json.loads(line) for line in data.read_text().splitlines()]
+    return {s for r in records for c in r["comments"] for s in c["entities"]["songs"]}
+
+
+@pytest.mark.parametrize("system", ["engine", "neighbours", "popularity", "search"])
+def test_every_system_answers_with_songs_as_the_gold_is(data, tmp_path, system):
+    """The threads recommend artists too; the task asks for songs, so none is listed."""
+    run_task(data, system, tmp_path / system)
+    listed = [name for row in predictions(tmp_path / system) for name in row["ranking"]]
+    assert listed and set(listed) <= songs_of(data)
+
+
 @pytest.mark.parametrize("system", ["engine", "neighbours", "popularity"])
 def test_a_thread_never_gets_what_only_it_names(data, tmp_path, system):
     metrics = run_task(data, system, tmp_path / system)
