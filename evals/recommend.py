@@ -3,10 +3,11 @@
 Conventions
 -----------
 - For each thread T a system sees T's request only (:class:`OpenRequest`: its id, community
-  and query, and the kind of entity asked for: songs, :data:`GOLD_KIND`) and returns up to :data:`LIST_LENGTH` entity names, best first. It knows the
-  other threads exactly as an engine built WITHOUT T would: every statistic is computed
-  with T's contribution subtracted (``RecommendRequest.exclude_threads``), which
-  tests/test_engine.py checks against a real rebuild without T.
+  and query, and the kind of entity asked for: songs, :data:`GOLD_KIND`) and returns up to
+  :data:`LIST_LENGTH` names of that kind, best first. It knows the other threads exactly
+  as an engine built WITHOUT T would: every statistic is computed with T's contribution
+  subtracted (``RecommendRequest.exclude_threads``), which tests/test_engine.py checks
+  against a real rebuild without T.
 - Scoring: T's ``limited_gt``, names compared as :func:`evals.metrics.normalize_title` does;
   Recall, nDCG and Hit at 5, 10 and 20 per thread, averaged over threads (± standard error).
 - Runs reuse the ranking harness (:mod:`evals.runner`): ``run.json`` (with ``task``),
