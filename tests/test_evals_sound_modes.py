@@ -22,9 +22,9 @@ import pytest
 
 from evals.runner import RunSpec, build_request, run
 from evals.systems import RunContext, create_system
+from tests.test_catalog_leakfree import without_pool
 from tools.synthetic_music import corpus, render_corpus
 from vectorstore.musicrs import fold_of, load_conversations
-from vectorstore.text import entity_key
 
 TARGET = "t3_vkhefz"  # fold 4, r/popheads
 NEIGHBOUR = "t3_21llkq"  # fold 2: its clip sounds like T's (both house)
@@ -131,17 +131,8 @@ def test_deleting_the_threads_candidates_from_other_threads_changes_nothing(
     records, audio_dir, cache_dir
 ) -> None:
     before = ranked(records, "original", audio_dir, cache_dir)
-    pool = {entity_key(c) for c in records[TARGET]["final_candidates"]}
-    scrubbed = edited(records)
-    for name, record in scrubbed.items():
-        if name == TARGET:
-            continue
-        record["submission_entities"] = [
-            e for e in record["submission_entities"] if entity_key(e) not in pool
-        ]
-        for comment in record["comments"]:
-            for kind, names in comment["entities"].items():
-                comment["entities"][kind] = [n for n in names if entity_key(n) not in pool]
+    scrubbed = {r["name"]: r for r in without_pool(list(records.values()), TARGET)}
+    assert scrubbed != records
     assert ranked(scrubbed, "scrubbed", audio_dir, cache_dir).ranking == before.ranking
 
 
