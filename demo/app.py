@@ -39,6 +39,7 @@ from demo import render
 from demo.benchmark import RESULTS_FILE, TABLE_HEADERS, read_benchmark
 from demo.chat import ChatController, TurnAgent, View
 from demo.inputs import MAX_UPLOAD_MB
+from demo.local_audio import LocalAudio
 from demo.plot import community_figure, timeline_figure
 from demo.sessions import SessionStore, browser_secret
 from demo.settings import ServerSettings, SessionSettings
@@ -102,17 +103,20 @@ def build_app(
     server: ServerSettings | None = None,
     sessions: SessionSettings | None = None,
     results: Path = RESULTS_FILE,
+    local_audio: LocalAudio | None = None,
 ) -> gr.Blocks:
     """The page for ``agent``; ``notice`` is an optional start-up note (e.g. no catalog);
     ``server`` defaults to :meth:`ServerSettings.from_env`; ``results`` is the benchmark
-    results file the "How well does it do?" tab shows (``demo.benchmark``)."""
+    results file the "How well does it do?" tab shows (``demo.benchmark``); ``local_audio``
+    the user's indexed music, whose cards play (launch with the same one in
+    :func:`launch_options`)."""
     # With ``sessions`` the chats and the browser's session id outlive a restart.
     store = (
         SessionStore(agent.reset, database=sessions.database, idle_s=sessions.idle_s)
         if sessions
         else None
     )
-    controller = ChatController(agent, store)
+    controller = ChatController(agent, store, local_audio)
     server = server or ServerSettings.from_env()
     # Playlists are written per session under the temp folder, which Gradio may serve.
     exports = Path(tempfile.gettempdir()) / "musicrs-chat-exports"
@@ -284,10 +288,14 @@ def build_app(
     return app
 
 
-def launch_options(server: ServerSettings | None = None) -> dict[str, Any]:
-    """``launch()`` keyword arguments: network, limits and look."""
+def launch_options(
+    server: ServerSettings | None = None, local_audio: LocalAudio | None = None
+) -> dict[str, Any]:
+    """``launch()`` keyword arguments: network, limits, look, and the only local files
+    served besides Gradio's own (the sound index's, ``demo.local_audio``)."""
     server = server or ServerSettings.from_env()
     return {
+        "allowed_paths": local_audio.allowed_paths() if local_audio else [],
         "server_name": server.host,
         "server_port": server.port,
         # Decimal MB, the same limit the chat check and the audio tools apply.
@@ -319,10 +327,16 @@ def main() -> None:
     agent, notice = ready_agent(sessions_db=str(sessions.database))
     # The page starts while the models load; a turn arriving meanwhile just waits longer.
     threading.Thread(target=warm_up, args=(agent,), name="warm-up", daemon=True).start()
+    local_audio = LocalAudio.beside(agent.settings.catalog_path)
     app = build_app(
-        agent, agent.settings.brain_label, notice=notice, server=server, sessions=sessions
+        agent,
+        agent.settings.brain_label,
+        notice=notice,
+        server=server,
+        sessions=sessions,
+        local_audio=local_audio,
     )
-    app.launch(**launch_options(server))
+    app.launch(**launch_options(server, local_audio))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ Conventions:
 - Card feedback (:meth:`ChatController.feedback`) goes to the agent's session state
   (``give_feedback``); exports (:meth:`ChatController.export`) are written from that state
   alone (``session_state``), so they list what the agent remembers, 👍 marked, 👎 left out.
+- After a turn that matched its clip by sound, the cards end with the user's own recordings
+  it sounds like, each playable (``demo.local_audio``).
 - A turn's tool steps nest in one group thought (:class:`_Steps`, ``demo.render``).
 - Everything shown is untrusted text made safe by ``demo.render``: chat text through
   :func:`render.chat_text`, every string of the turn summary through
@@ -35,6 +37,7 @@ from agent import Settings, TextDelta, ToolFinished, ToolStarted, TurnEvent, Tur
 from agent.state import Feedback, GivenItem, SessionState
 from demo import render
 from demo.inputs import ChatInput, Refusal, oversize_sentence, read_message
+from demo.local_audio import LocalAudio
 from demo.playlists import PlaylistEntry, PlaylistFiles, write_playlists
 from demo.sessions import ChatSession, SessionStore
 
@@ -94,8 +97,14 @@ class View:
 class ChatController:
     """Runs turns for many browser sessions against one agent."""
 
-    def __init__(self, agent: TurnAgent, store: SessionStore | None = None) -> None:
+    def __init__(
+        self,
+        agent: TurnAgent,
+        store: SessionStore | None = None,
+        local_audio: LocalAudio | None = None,
+    ) -> None:
         self.agent = agent
+        self.local_audio = local_audio or LocalAudio(None)
         self.store = store if store is not None else SessionStore(forget=agent.reset)
         # The agent's own message limit, so the page refuses exactly what the agent would.
         settings = getattr(agent, "settings", None)
@@ -158,7 +167,9 @@ class ChatController:
                         messages.append(_assistant(event.reply))
                     else:
                         messages[answer]["content"] = render.chat_text(event.reply)
-                    session.cards = render.cards_html(event.recommendations)
+                    session.cards = render.cards_html(
+                        event.recommendations
+                    ) + render.local_cards_html(self.local_audio.sounds_like(event.trace))
                     yield View(
                         messages,
                         cards=session.cards,

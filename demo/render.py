@@ -26,6 +26,8 @@ Conventions:
   event. A card plays its YouTube video (an id checked by ``parse_youtube_url``, embedded
   from youtube-nocookie.com only once the user opens the player) or links a YouTube search,
   and shows the recommender's evidence with its thread link.
+- Cards of the user's own recordings (:func:`local_cards_html`, ``demo.local_audio``) play
+  the local file in an ``<audio>`` element; only the sound index's files get a URL.
 """
 
 from __future__ import annotations
@@ -282,6 +284,35 @@ def _card(rank: int, rec: Any) -> str:
         f'<div class="rec-rank" title="confidence {confidence:.0%}">#{rank}</div></div>'
         f'{artist}{own}<div class="rec-why" title="{why}">{why}</div>'
         f'{_evidence(rec)}<div class="rec-play">{play}</div>{_feedback_buttons(rank)}</div>'
+    )
+
+
+def local_cards_html(cards: Iterable[Any]) -> str:
+    """The user's own recordings a clip sounds like (``demo.local_audio.LocalCard``): name,
+    artist, what matched, and an ``<audio>`` player when the file may be played. The player's
+    URL sits only in ``src``; every shown string goes through :func:`public_text`."""
+    shown = []
+    for card in cards:
+        name = html.escape(public_text(card.name))
+        artist = public_text(card.artist or "")
+        artist = f'<div class="rec-artist">{html.escape(artist)}</div>' if artist else ""
+        why = html.escape(public_text(card.why))
+        play = (
+            f'<audio controls preload="none" src="{html.escape(card.url)}" title="{name}"></audio>'
+            if card.url
+            else '<span class="rec-own">this file cannot be played from here</span>'
+        )
+        shown.append(
+            f'<div class="rec-card local-card"><div class="rec-head">'
+            f'<div class="rec-name">{name}</div></div>{artist}'
+            f'<div class="rec-why" title="{why}">{why}</div>'
+            f'<div class="rec-play">{play}</div></div>'
+        )
+    if not shown:
+        return ""
+    return (
+        '<div class="rec-cards local-cards"><div class="local-title">In your music</div>'
+        f"{''.join(shown)}</div>"
     )
 
 

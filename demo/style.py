@@ -72,6 +72,8 @@ CSS = """
 .rec-evidence { font-size: .82rem; opacity: .85; margin: 0 0 8px; line-height: 1.35; }
 .rec-play { display: flex; flex-direction: column; align-items: flex-start; gap: 4px; }
 .rec-play details { align-self: stretch; }
+.rec-play audio { align-self: stretch; width: 100%; }
+.local-title { grid-column: 1 / -1; font-weight: 600; font-size: .9rem; }
 .rec-feedback { display: flex; gap: 6px; margin-top: 8px; flex-wrap: wrap; }
 .rec-fb { border: 1px solid var(--border-color-primary); border-radius: 999px;
   padding: 2px 10px; font-size: .82rem; background: var(--background-fill-secondary);

@@ -142,12 +142,13 @@ def test_editing_the_threads_comments_or_gold_changes_nothing_served(tmp_path):
     assert served(edited, tmp_path / "b", TARGET) == before
 
 
-def without_pool(records: list[dict]) -> list[dict]:
-    """A copy of ``records`` in which no thread but T names an entity of T's pool."""
-    pool = {entity_key(c) for c in records[0]["final_candidates"]}
+def without_pool(records: list[dict], target: str = TARGET) -> list[dict]:
+    """A copy of ``records`` in which no thread but ``target`` names an entity of its pool."""
+    (own,) = [r for r in records if r["name"] == target]
+    pool = {entity_key(c) for c in own["final_candidates"]}
     scrubbed = json.loads(json.dumps(records))
     for record in scrubbed:
-        if record["name"] == TARGET:
+        if record["name"] == target:
             continue
         record["submission_entities"] = [
             e for e in record["submission_entities"] if entity_key(e) not in pool

@@ -32,11 +32,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(app: gr.Blocks) -> Iterator[str]:
-    """Launch ``app`` on a free localhost port in this process; yield its URL."""
+def served(app: gr.Blocks, local_audio=None) -> Iterator[str]:
+    """Launch ``app`` on a free localhost port in this process; yield its URL.
+    ``local_audio`` (``demo.local_audio.LocalAudio``): the files it may serve."""
     from demo.app import launch_options
 
-    options = launch_options() | {"server_name": "127.0.0.1", "server_port": free_port()}
+    options = launch_options(local_audio=local_audio) | {
+        "server_name": "127.0.0.1",
+        "server_port": free_port(),
+    }
     app.launch(prevent_thread_lock=True, quiet=True, **options)
     try:
         yield f"http://127.0.0.1:{options['server_port']}/"

@@ -4,9 +4,13 @@ Conventions
 -----------
 - A file is decoded by :func:`tools.audio.load_audio` (its limits and one-sentence refusals)
   and listened to on the windows ``describe`` uses (:func:`tools.describe.analysis_windows`:
-  the whole clip up to 45 s, else three 15 s windows). The musicnn features and the DSP
-  traits (tempo, key, loudness, brightness) are computed in the tagger's worker process
-  (:meth:`tools.tagger.MusicTagger.embed`), one round trip per file.
+  the whole clip up to 45 s, else three 15 s windows). The musicnn features are computed in
+  the tagger's worker process (:meth:`tools.tagger.MusicTagger.embed`, one round trip per
+  file, at 16 kHz); the DSP traits (tempo, key, loudness, brightness) meanwhile in this
+  process, by :func:`tools.dsp.sound_traits` on the same samples at the decoding rate
+  (22.05 kHz) — exactly what ``describe`` reports for the clip, so a reply never gives a
+  clip two tempos or keys. That rate reads tempo a little better on the rendered corpus
+  (``python -m tools.trait_accuracy``; docs/audio-index.md).
 - The vector (:func:`sound_vector`): the musicnn part, one L2-normalised block per
   checkpoint, either the penultimate layer's mean over 3 s patches (``penultimate``, the
   default: on the rendered corpus it separates styles better, see docs/audio-index.md) or
@@ -30,6 +34,8 @@ import argparse
 import functools
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -79,15 +85,26 @@ def dsp_block(traits: SoundTraits) -> np.ndarray:
     )
 
 
-def sound_vector(raw: ClipEmbedding, representation: Representation) -> np.ndarray:
+@dataclass(frozen=True)
+class HeardClip:
+    """What the sound index hears in a file: the worker's musicnn features, the DSP traits
+    (``describe``'s reading) and the file's length in seconds."""
+
+    musicnn: ClipEmbedding
+    traits: SoundTraits
+    duration_s: float
+
+
+def sound_vector(heard: HeardClip, representation: Representation) -> np.ndarray:
     """The clip's L2-normalised vector (see the module conventions)."""
+    raw = heard.musicnn
     models = sorted(raw.penultimate if representation == "penultimate" else raw.taggram_mean)
     if representation == "penultimate":
         blocks = [_unit(np.asarray(raw.penultimate[m])) for m in models]
     else:
         blocks = [_unit(np.concatenate([raw.taggram_mean[m], raw.taggram_std[m]])) for m in models]
     music = _unit(np.concatenate(blocks))
-    return _unit(np.concatenate([music, DSP_WEIGHT * _unit(dsp_block(raw.traits))]))
+    return _unit(np.concatenate([music, DSP_WEIGHT * _unit(dsp_block(heard.traits))]))
 
 
 class MusicnnSoundEmbedder:
@@ -100,10 +117,11 @@ class MusicnnSoundEmbedder:
     ) -> None:
         self.representation = representation
         self.tagger = tagger or get_tagger()
-        self.name = f"musicnn-{representation}+dsp-v1"
+        # v2: the traits are read at the decoding rate (v1: at 16 kHz, in the worker).
+        self.name = f"musicnn-{representation}+dsp-v2"
 
-    def hear(self, path: Path) -> tuple[ClipEmbedding, float]:
-        """The worker's raw features of a file and the file's length in seconds."""
+    def hear(self, path: Path) -> HeardClip:
+        """The worker's musicnn features of a file and its traits (module conventions)."""
         try:
             decoded = load_audio(path)
         except AudioInputError as refusal:
@@ -118,29 +136,35 @@ class MusicnnSoundEmbedder:
             len(decoded.samples), sr, window_s=WINDOW_S, max_windows=MAX_WINDOWS
         )
         analysed = np.concatenate([decoded.samples[a:b] for a, b in windows])
-        try:
-            raw = self.tagger.embed(resample(analysed, sr, MODEL_RATE))
-        except TaggerError as error:
-            # The models, not the file, failed: stop (what is indexed stays; a re-run resumes).
-            raise CatalogError(str(error)) from None
-        return raw, decoded.duration_s
+        from tools.dsp import sound_traits  # deferred: librosa loads on the first clip
 
-    def embedding(self, raw: ClipEmbedding, duration_s: float) -> SoundEmbedding:
+        # The traits in a thread while the worker runs musicnn (librosa releases the GIL).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            traits = pool.submit(sound_traits, analysed, sr)
+            try:
+                raw = self.tagger.embed(resample(analysed, sr, MODEL_RATE))
+            except TaggerError as error:
+                # The models, not the file, failed: stop (what is indexed stays; a re-run
+                # resumes).
+                raise CatalogError(str(error)) from None
+            return HeardClip(raw, traits.result(), decoded.duration_s)
+
+    def embedding(self, heard: HeardClip) -> SoundEmbedding:
         tags = sorted(
-            ((score, label) for model, scores in raw.taggram_mean.items()
+            ((score, label) for model, scores in heard.musicnn.taggram_mean.items()
              for label, score in zip(self.tagger.labels[model], scores, strict=True)),
             reverse=True,
         )  # fmt: skip
         names = list(dict.fromkeys(label.lower() for score, label in tags if score >= TAG_FLOOR))
         return SoundEmbedding(
-            vector=sound_vector(raw, self.representation).tolist(),
-            traits=raw.traits,
+            vector=sound_vector(heard, self.representation).tolist(),
+            traits=heard.traits,
             tags=names[:SOUND_TAGS],
-            duration_s=round(duration_s, 2),
+            duration_s=round(heard.duration_s, 2),
         )
 
     def __call__(self, path: Path) -> SoundEmbedding:
-        return self.embedding(*self.hear(path))
+        return self.embedding(self.hear(path))
 
 
 @functools.lru_cache(maxsize=16)

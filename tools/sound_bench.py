@@ -37,9 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from tools.bench import median_s, peak_rss_gb
-from tools.sound import REPRESENTATIONS, MusicnnSoundEmbedder, sound_vector
+from tools.sound import REPRESENTATIONS, HeardClip, MusicnnSoundEmbedder, sound_vector
 from tools.synthetic_music import STYLES, RenderedPiece, corpus, render_corpus
-from tools.tagger import ClipEmbedding
 from vectorstore.sound import (
     SoundBuildReport,
     SoundEmbedding,
@@ -57,12 +56,12 @@ class RecordingEmbedder:
 
     def __init__(self, inner: MusicnnSoundEmbedder) -> None:
         self.inner, self.name = inner, inner.name
-        self.raw: dict[str, ClipEmbedding] = {}
+        self.raw: dict[str, HeardClip] = {}
 
     def __call__(self, path: Path) -> SoundEmbedding:
-        raw, seconds = self.inner.hear(path)
-        self.raw[str(path)] = raw
-        return self.inner.embedding(raw, seconds)
+        heard = self.inner.hear(path)
+        self.raw[str(path)] = heard
+        return self.inner.embedding(heard)
 
 
 def cpu_seconds(pid: int | str = "self") -> float:
@@ -130,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         report = build_sound_index(folder, recording, Path(tmp) / "store", progress=False)
         index = open_sound_index(Path(tmp) / "store")
         raw_queries = [embedder.hear(q.path) for q in queries]
-        heard = [embedder.embedding(raw, seconds) for raw, seconds in raw_queries]
-        raw = ([r for r, _ in raw_queries], [recording.raw[card.path] for card in index.cards])
+        heard = [embedder.embedding(raw) for raw in raw_queries]
+        raw = (raw_queries, [recording.raw[card.path] for card in index.cards])
         met = measure(args, index, heard, embedder, queries, indexed, raw, report)
     return 0 if met else 1
 
@@ -143,7 +142,7 @@ def measure(
     embedder: MusicnnSoundEmbedder,
     queries: list[RenderedPiece],
     indexed: list[RenderedPiece],
-    raw: tuple[list[ClipEmbedding], list[ClipEmbedding]],
+    raw: tuple[list[HeardClip], list[HeardClip]],
     report: SoundBuildReport,
 ) -> bool:
     """Print every figure; True when all targets are met."""

@@ -12,8 +12,9 @@ Conventions
   inherited from a main process that may already hold torch or CTranslate2 threads); the
   worker keeps the graphs loaded, so after its start-up every request is warm.
 - Two requests: a clip (its tags, :meth:`MusicTagger.tag`) and ``("embed", clip)``
-  (:meth:`MusicTagger.embed`: taggram statistics, the penultimate layer and the DSP traits
-  the sound index needs, in one round trip).
+  (:meth:`MusicTagger.embed`: the taggram statistics and the penultimate layer the sound
+  index needs, in one round trip; its DSP traits are read by :mod:`tools.sound` at the
+  decoding rate, as ``describe`` reads them).
 - Traps handled here (docs/architecture.md): ``TF_USE_LEGACY_KERAS=1`` is set before TensorFlow is
   imported; the log-mel input is computed in float32 (musicnn's ``batch_data`` uses float16,
   which overflows under numpy 2 and makes every clip look alike); the checkpoint restore is
@@ -37,8 +38,6 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
-
-from vectorstore.sound import SoundTraits
 
 SAMPLE_RATE = 16000
 FFT_HOP = 256
@@ -77,7 +76,6 @@ class ClipEmbedding(BaseModel):
     taggram_mean: dict[str, list[float]] = Field(description="Model → mean tag probability.")
     taggram_std: dict[str, list[float]] = Field(description="Model → its spread over patches.")
     penultimate: dict[str, list[float]] = Field(description="Model → mean penultimate layer.")
-    traits: SoundTraits
 
 
 def musicnn_input(samples_16k: np.ndarray) -> np.ndarray:
@@ -191,28 +189,18 @@ def _patch_outputs(
 
 def _embedding(loaded: Mapping[str, tuple[Any, ...]], samples_16k: np.ndarray) -> ClipEmbedding:
     """What the sound index keeps of a clip: per model, the taggram's mean and standard
-    deviation over patches and the penultimate layer's mean; plus the DSP traits, computed
-    in a thread beside TensorFlow (which releases the GIL), so the two overlap."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tools.dsp import sound_traits  # deferred: librosa loads only in the worker
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        traits = pool.submit(sound_traits, samples_16k, SAMPLE_RATE)
-        batch = musicnn_input(samples_16k)
-        taggram_mean, taggram_std, penultimate = {}, {}, {}
-        for name, model in loaded.items():
-            tags, hidden = _patch_outputs(model, batch)
-            taggram_mean[name] = tags.mean(axis=0).tolist()
-            taggram_std[name] = tags.std(axis=0).tolist()
-            if hidden is not None:
-                penultimate[name] = hidden.mean(axis=0).tolist()
-        return ClipEmbedding(
-            taggram_mean=taggram_mean,
-            taggram_std=taggram_std,
-            penultimate=penultimate,
-            traits=traits.result(),
-        )
+    deviation over patches and the penultimate layer's mean."""
+    batch = musicnn_input(samples_16k)
+    taggram_mean, taggram_std, penultimate = {}, {}, {}
+    for name, model in loaded.items():
+        tags, hidden = _patch_outputs(model, batch)
+        taggram_mean[name] = tags.mean(axis=0).tolist()
+        taggram_std[name] = tags.std(axis=0).tolist()
+        if hidden is not None:
+            penultimate[name] = hidden.mean(axis=0).tolist()
+    return ClipEmbedding(
+        taggram_mean=taggram_mean, taggram_std=taggram_std, penultimate=penultimate
+    )
 
 
 def _worker_main(requests: Connection, replies: Connection, model_names: tuple[str, ...]) -> None:
@@ -358,8 +346,8 @@ class MusicTagger:
         return merge_tags(self._ask(_samples(samples_16k)), self._labels)
 
     def embed(self, samples_16k: np.ndarray) -> ClipEmbedding:
-        """The taggram statistics, penultimate features and DSP traits of a 16 kHz mono clip
-        (all computed in the worker: one round trip per clip)."""
+        """The taggram statistics and penultimate features of a 16 kHz mono clip (one round
+        trip to the worker)."""
         return ClipEmbedding.model_validate(self._ask(("embed", _samples(samples_16k))))
 
     def _ask(self, request: Any) -> Any:

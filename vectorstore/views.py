@@ -14,6 +14,9 @@ Conventions
   the admitted cards only), fused by reciprocal rank; ties by key order. Hence: editing T, or
   deleting T's candidates from the other threads, cannot change any result a view serves
   (tests/test_catalog_leakfree.py proves it).
+- :meth:`LeakFreeView.recommended_in` says what one thread of the view's catalog recommended
+  (admitted cards only): the audio modes score a pool by what the threads whose clips sound
+  like T's recommended (evals/systems/sound_neighbours.py).
 - Fold catalogs are cached under ``<cache_dir>/catalog-views/<content hash>/`` (pickled cards
   and co-occurrences, plus one shared name-vector cache), built on first use, reused after;
   files are written to a temporary name and renamed, so a killed build leaves no half file.
@@ -108,6 +111,13 @@ class FoldCatalog:
         self.by_loose_name: dict[str, list[int]] = {}
         for position, name in enumerate(self.lookup_names):
             self.by_loose_name.setdefault(name, []).append(position)
+        # Thread -> the cards its comments recommended: each card's own thread references,
+        # so what one thread recommended never depends on which other entities exist.
+        self.recommended_by_thread: dict[str, list[int]] = {}
+        for position, card in enumerate(self.cards):
+            for ref in card.threads:
+                if ref.role == "recommended":
+                    self.recommended_by_thread.setdefault(ref.id, []).append(position)
 
 
 class FoldCatalogs:
@@ -200,6 +210,12 @@ class LeakFreeView:
     def get(self, entity_id: str) -> EntityCard | None:
         position = self.catalog.index.get(entity_key(entity_id))
         return None if position is None or not self.admitted[position] else self.card(position)
+
+    def recommended_in(self, thread_name: str) -> list[int]:
+        """Positions of the admitted cards recommended in the comments of ``thread_name`` (a
+        thread of the view's catalog; any other thread, T's included, has none)."""
+        found = self.catalog.recommended_by_thread.get(thread_name, ())
+        return [position for position in found if self.admitted[position]]
 
     def mask(self, kind: Kind | None, community: str | None, artist: str | None) -> np.ndarray:
         """Admitted cards passing the filters (an excluded artist admits nothing)."""

@@ -10,7 +10,8 @@ reset afterwards.
 
 ``rank_candidates`` scores the pool with the ``hybrid`` system's leak-free ranker (passed
 as the turn's scorer), so the agent's number is hybrid's ranking reached through the agent
-graph, tools and structured output.
+graph, tools and structured output; in the audio modes that includes hybrid's ``sound``
+column (what the threads whose clips sound like the thread's own recommended).
 
 Options (``--option KEY=VALUE``): ``brain=offline`` (default) or ``brain=env`` to use the
 brain configured by the environment (``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``);

@@ -11,8 +11,14 @@ Conventions
 - ``hybrid`` is leak-free (docs/evaluation.md): it reads the query, the candidate names, the
   model, and the thread's candidate-blind catalog view (:mod:`vectorstore.views`) — never
   the thread's comments or gold, nor whether a candidate is in the catalog (the view never
-  serves a pool entity). Its weights were chosen on the dev split only (``python -m evals
-  tune``).
+  serves a pool entity). Its text weights were chosen on the dev split only (``python -m
+  evals tune``).
+- In the audio modes ``hybrid`` hears the thread's own clip: the threads of other folds
+  whose clips sound most like it (:mod:`evals.systems.sound_neighbours`) point at what they
+  recommended, read through the same view, and the pool is scored by its similarity to
+  those entities (the ``sound`` column) — fused with the text columns in ``audio_query``,
+  alone in ``audio_only``. Without a heard clip the column is zero (``audio_only`` then
+  keeps the seeded order) and ``notes["audio_missing"]`` says so.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from evals.systems import (
+    AUDIO_MODES,
+    TEXT_MODES,
     RankedList,
     RankingRequest,
     RankingSystem,
@@ -33,6 +41,7 @@ from evals.systems import (
     SystemChoiceError,
 )
 from evals.systems.baselines import LexicalSystem, seeded_rng
+from evals.systems.sound_neighbours import SoundNeighbour, benchmark_clips
 from vectorstore.embeddings import MiniLMEmbeddingFunction
 from vectorstore.musicrs import Conversation
 from vectorstore.search import MAX_QUERY_CHARS
@@ -199,10 +208,16 @@ class HybridSystem(RankingSystem):
     MiniLM similarity of query and name, its similarity (mean and max) to the catalog
     entities the query points at — the cards the query names or finds in the thread's
     candidate-blind view, their artists and related entities (pool entities never appear) —
-    and pseudo-relevance feedback (similarity to the pool's best first-pass candidates)."""
+    and pseudo-relevance feedback (similarity to the pool's best first-pass candidates).
+    In the audio modes, a sixth: its similarity to what the threads whose clips sound like
+    the thread's own recommended (module conventions)."""
 
     name = "hybrid"
-    description = "BM25 + MiniLM + catalog query expansion (leak-free view), fused; no audio"
+    description = (
+        "BM25 + MiniLM + catalog query expansion (leak-free view), fused; in audio modes, "
+        "what threads whose clips sound alike recommended"
+    )
+    modes = frozenset({"query_only", "audio_only", "audio_query"})
     # Weights of the standardised features, chosen on the dev split only (best dev
     # Recall@20 of a 108-point grid: `python -m evals tune --system hybrid --param w_lexical=1
     # --param w_dense=0.5,1,1.5 --param w_expansion=0,0.25,0.5 --param w_expansion_max=0,0.25,0.5
@@ -215,6 +230,10 @@ class HybridSystem(RankingSystem):
     w_expansion = 0.5
     w_expansion_max = 0.0
     w_feedback = 0.25
+    # Not tuned: the MusiCRS clips (YouTube) could not be fetched where this was written, so
+    # there was no dev split with audio. As w_expansion, the column of entities the query
+    # points at, which this one mirrors for the clip.
+    w_sound = 0.5
     hits = 8
     feedback_size = 5
     related_per_hit = 10
@@ -239,13 +258,7 @@ class HybridSystem(RankingSystem):
         view = leak_free_catalog(
             request.name, candidates, data=self.context.data_path, cache_dir=self.context.cache_dir
         )
-        expansion, weights = self.expansion(view, query)
-        if len(expansion):
-            similarity = names @ expansion.T
-            mean = similarity @ (weights / weights.sum())
-            best = similarity.max(axis=1)
-        else:
-            mean = best = np.zeros(len(candidates))
+        mean, best = similarity_to(names, *self.expansion(view, query))
         columns = [
             standardised(np.asarray(f, dtype=np.float64)) for f in (lexical, dense, mean, best)
         ]
@@ -267,6 +280,25 @@ class HybridSystem(RankingSystem):
         for rank, hit in enumerate(searched, start=1):
             position = catalog.index[hit.card.id]
             found[position] = max(found.get(position, 0.0), 1.0 / rank)
+        return self.expanded(view, found)
+
+    def sound_expansion(
+        self, view: LeakFreeView, neighbours: Sequence[SoundNeighbour]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors of what the sound neighbours recommended (weight 1/rank of the thread,
+        as a search hit's), with their artists and related entities as :meth:`expansion`."""
+        found: dict[int, float] = {}
+        for rank, neighbour in enumerate(neighbours, start=1):
+            for position in view.recommended_in(neighbour.thread):
+                found[position] = max(found.get(position, 0.0), 1.0 / rank)
+        return self.expanded(view, found)
+
+    def expanded(
+        self, view: LeakFreeView, found: dict[int, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``found`` (position → weight) with the artists and most related entities of each
+        at half its weight, as (vectors, weights)."""
+        catalog = view.catalog
         weights = dict(found)
         for position, weight in found.items():
             card = view.card(position)
@@ -295,11 +327,51 @@ class HybridSystem(RankingSystem):
             _FEATURES[key] = self.features(request)
         return _FEATURES[key]
 
-    def rank(self, request: RankingRequest) -> RankedList:
-        weights = np.array([getattr(self, f"w_{f}") for f in FEATURES])
-        return RankedList(
-            order_by(self.memo_features(request) @ weights, request, self.context.seed)
+    def sound_neighbours(self, request: RankingRequest) -> list[SoundNeighbour] | None:
+        """The threads whose clips sound like the thread's own, or None without a heard clip."""
+        if self.context.audio_dir is None or not request.audio_paths:
+            return None
+        clips = benchmark_clips(self.context.audio_dir, self.context.cache_dir)
+        return clips.neighbours(request.name, request.audio_paths)
+
+    def sound_column(
+        self, request: RankingRequest, neighbours: Sequence[SoundNeighbour]
+    ) -> np.ndarray:
+        """Each candidate's standardised similarity to what ``neighbours`` recommended."""
+        view = leak_free_catalog(
+            request.name,
+            request.candidates,
+            data=self.context.data_path,
+            cache_dir=self.context.cache_dir,
         )
+        names = text_vectors(self.context.cache_dir).names.matrix(list(request.candidates))
+        mean, _ = similarity_to(names, *self.sound_expansion(view, neighbours))
+        return standardised(mean.astype(np.float64))
+
+    def rank(self, request: RankingRequest) -> RankedList:
+        scores = np.zeros(len(request.candidates))
+        notes: dict[str, object] = {}
+        if request.mode in TEXT_MODES:
+            weights = np.array([getattr(self, f"w_{f}") for f in FEATURES])
+            scores += self.memo_features(request) @ weights
+        if request.mode in AUDIO_MODES:
+            neighbours = self.sound_neighbours(request)
+            notes["audio_missing"] = neighbours is None
+            if neighbours:
+                notes["sound_neighbours"] = [n.thread for n in neighbours]
+                scores += self.w_sound * self.sound_column(request, neighbours)
+        return RankedList(order_by(scores, request, self.context.seed), notes=notes)
+
+
+def similarity_to(
+    names: np.ndarray, vectors: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each name's weighted mean and best similarity to ``vectors`` (zeros when none)."""
+    if not len(vectors):
+        zeros = np.zeros(len(names))
+        return zeros, zeros
+    similarity = names @ vectors.T
+    return similarity @ (weights / weights.sum()), similarity.max(axis=1)
 
 
 # Features depend only on the request, the data and the settings above, never on the weights: a
