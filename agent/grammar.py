@@ -171,6 +171,29 @@ GENRES: dict[str, str] = {
     "pop": "popheads",
     "k-pop": "popheads",
     "kpop": "popheads",
+    # Styles named by no request of the data, mapped to where their bands are recommended
+    # (Slowdive, My Bloody Valentine and Beach House mostly in r/indieheads).
+    "shoegaze": "indieheads",
+    "dream pop": "indieheads",
+    "dream-pop": "indieheads",
+    "post-punk": "indieheads",
+    "math rock": "postrock",
+    "r&b": "hiphopheads",
+    "rnb": "hiphopheads",
+    "boom bap": "hiphopheads",
+    "dubstep": "electronicmusic",
+    "drum and bass": "electronicmusic",
+    "dnb": "electronicmusic",
+    "trance": "electronicmusic",
+    "power metal": "metal",
+    "stoner metal": "metal",
+    "deathcore": "metal",
+    "grindcore": "metal",
+    "big band": "jazz",
+    "free jazz": "jazz",
+    "bossa nova": "jazz",
+    "string quartet": "classicalmusic",
+    "choral": "classicalmusic",
 }
 _GENRE = re.compile(
     r"(?<![\w-])("

@@ -68,6 +68,9 @@ def test_descriptors_genres_and_follow_ups():
     doom = parse_message("slow heavy doom like Sleep")
     assert doom.seeds == ("Sleep",) and doom.communities == ("metal",)
     assert parse_message("k-pop girl groups").communities == ("popheads",)
+    # styles no request of the data names go where their bands are recommended
+    assert parse_message("dreamy shoegaze please").communities == ("indieheads",)
+    assert parse_message("smooth R&B for tonight").communities == ("hiphopheads",)
     assert parse_message("more by Radiohead please").more_by == ("Radiohead",)
 
 
