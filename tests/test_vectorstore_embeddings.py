@@ -65,6 +65,17 @@ def test_the_onnx_runtime_gives_torchs_vectors():
     assert MiniLMEmbeddingFunction().encode([]).shape == (0, 384)
 
 
+@pytest.mark.slow
+def test_embedding_ahead_in_worker_processes_gives_the_same_vectors_in_order():
+    embedder = MiniLMEmbeddingFunction(batch_size=2)
+    batches = [["Radiohead", "Björk", "a quiet jazz trio"], ["Kind of Blue"], ["x", "Low", "Hey"]]
+    ahead = list(embedder.encode_ahead(iter(batches)))
+    assert [len(vectors) for vectors in ahead] == [3, 1, 3]
+    for vectors, texts in zip(ahead, batches, strict=True):
+        assert np.abs(vectors - embedder.encode(texts)).max() < 1e-6
+    assert list(embedder.encode_ahead(iter([]))) == []
+
+
 class _Embeddings(BaseHTTPRequestHandler):
     seen: ClassVar[list[dict]] = []
 

@@ -26,15 +26,20 @@ Conventions
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import itertools
 import json
 import os
+import pickle
+import subprocess
+import sys
 import tempfile
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +66,11 @@ class _Dual(EmbeddingFunction[Documents], LangChainEmbeddings):
 
     def __call__(self, input: Documents) -> Embeddings:
         return list(self.encode(list(input)))
+
+    def encode_ahead(self, batches: Iterable[Sequence[str]]) -> Iterator[np.ndarray]:
+        """The vectors of each batch, in order (MiniLM embeds the next batch meanwhile)."""
+        for batch in batches:
+            yield self.encode(batch)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist()
@@ -111,17 +121,40 @@ class MiniLMEmbeddingFunction(_Dual):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return self.model.encode(texts, self.batch_size)
 
+    def encode_ahead(self, batches: Iterable[Sequence[str]]) -> Iterator[np.ndarray]:
+        """The vectors of each batch, in order; from the second batch on, the next one is
+        embedded by worker processes (one ONNX thread each, one per core) while the caller
+        handles the one just yielded. Processes, not threads: Chroma's upsert holds the
+        GIL for seconds."""
+        batches = iter(batches)
+        first = next(batches, None)
+        if first is None:
+            return
+        upcoming = next(batches, None)
+        if upcoming is None:  # one batch: nothing to overlap, no workers to start
+            yield self.encode(first)
+            return
+        minilm_graph(minilm_path(self.model_path))  # export once, here, not in each worker
+        with _Workers(self.model_path, self.batch_size, worker_count()) as workers:
+            workers.send(first)
+            for batch in itertools.chain([upcoming], batches):
+                vectors = workers.receive()
+                workers.send(batch)
+                yield vectors
+            yield workers.receive()
+
 
 class MiniLMOnnx:
     """all-MiniLM-L6-v2 on ONNX Runtime: what sentence-transformers does around the
     transformer (tokenise to at most :data:`MINILM_MAX_TOKENS`, batches of texts sorted by
     length, mean pooling over real tokens, L2 normalisation), around the exported graph."""
 
-    def __init__(self, graph: Path, tokenizer: Path) -> None:
+    def __init__(self, graph: Path, tokenizer: Path, threads: int = 0) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
         options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
         # Spinning worker threads starve when the cores are shared (as OpenMP's do, see
         # prepare_model_environment).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -158,6 +191,75 @@ class MiniLMOnnx:
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
+def worker_count() -> int:
+    """Embedding worker processes: one per core this process may use."""
+    return len(os.sched_getaffinity(0))
+
+
+class _Workers:
+    """``python -m vectorstore.embed_worker`` processes (MiniLM on ONNX Runtime, one thread
+    each); a batch is split evenly between them and written whole to their pipes, so that
+    they work while the parent is busy. Their own interpreters, not multiprocessing's: a
+    spawned child would re-run the caller's script when it has no ``__main__`` guard."""
+
+    def __init__(self, model_path: str | None, batch_size: int, count: int) -> None:
+        # The worker imports this very package, wherever the caller's working folder is.
+        package_root = str(Path(__file__).resolve().parents[1])
+        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        command = [sys.executable, "-m", "vectorstore.embed_worker", str(batch_size)]
+        self.processes = [
+            subprocess.Popen(
+                [*command, *([model_path] if model_path else [])],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": path},
+            )
+            for _ in range(count)
+        ]
+        self.sent: list[subprocess.Popen[bytes]] = []
+
+    def send(self, texts: Sequence[str]) -> None:
+        share = -(-len(texts) // len(self.processes))
+        self.sent = []
+        for number, process in enumerate(self.processes):
+            part = list(texts[number * share : (number + 1) * share])
+            if part:
+                with contextlib.suppress(OSError):  # a worker gone: receive() says so
+                    pickle.dump(part, process.stdin)
+                    process.stdin.flush()  # type: ignore[union-attr]
+                self.sent.append(process)
+
+    def receive(self) -> np.ndarray:
+        parts = []
+        for process in self.sent:
+            try:
+                part = pickle.load(process.stdout)  # type: ignore[arg-type]
+            except (EOFError, OSError, pickle.UnpicklingError):
+                raise CatalogError(
+                    "An embedding worker process died (out of memory?); run the build again "
+                    "to resume."
+                ) from None
+            if isinstance(part, CatalogError):
+                raise part
+            parts.append(part)
+        return np.concatenate(parts)
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for process in self.processes:
+            with contextlib.suppress(OSError):
+                process.stdin.close()  # type: ignore[union-attr]  # the worker sees EOF
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            process.stdout.close()  # type: ignore[union-attr]
+
+
 def prepare_model_environment() -> None:
     """Set, unless the user already did, what torch and the Hugging Face hub read once when
     they load: called where the embedder's model is loaded, never on import."""
@@ -184,11 +286,22 @@ def minilm_path(model_path: str | None = None) -> Path:
 
 
 @functools.cache
-def load_minilm_onnx(model_path: str | None = None) -> MiniLMOnnx:
-    """MiniLM on ONNX Runtime, exported into :data:`MODEL_CACHE` on first use; loaded once
-    per process (every embedding function of a process shares it)."""
+def load_minilm_onnx(model_path: str | None = None, threads: int = 0) -> MiniLMOnnx:
+    """MiniLM on ONNX Runtime with ``threads`` intra-op threads (0: one per core), exported
+    into :data:`MODEL_CACHE` on first use; loaded once per process and thread count (every
+    embedding function of a process shares it)."""
     prepare_model_environment()
     folder = minilm_path(model_path)
+    try:
+        return MiniLMOnnx(minilm_graph(folder), folder / "tokenizer.json", threads)
+    except ImportError as error:
+        raise CatalogError(
+            f"The embedding runtime is not installed ({error.name}); run `make install`."
+        ) from None
+
+
+def minilm_graph(folder: Path) -> Path:
+    """The ONNX export of the model in ``folder``, exported now if not cached yet."""
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise CatalogError(f"Could not load the embedding model at {folder} (no weights).")
@@ -204,12 +317,7 @@ def load_minilm_onnx(model_path: str | None = None) -> MiniLMOnnx:
                 f"Cannot write the embedding model's export in {MODEL_CACHE} "
                 f"({error.strerror}); run from a folder where .cache/ is writable."
             ) from None
-    try:
-        return MiniLMOnnx(graph, folder / "tokenizer.json")
-    except ImportError as error:
-        raise CatalogError(
-            f"The embedding runtime is not installed ({error.name}); run `make install`."
-        ) from None
+    return graph
 
 
 def export_minilm(model_path: str, graph: Path) -> None:

@@ -14,9 +14,9 @@ Conventions
 - Incremental build: ``embed_hash`` (embedding text + embedding function) decides
   re-embedding, ``card_hash`` (the whole card) decides a metadata update; unchanged cards
   are not touched; cards no longer in the source are deleted. Writes go in batches of
-  ``client.get_max_batch_size()``, one after the other: Chroma's upsert holds the GIL (a
-  Python thread beside it ran at 4 % of its speed), so overlapping writes with embedding
-  would not pay.
+  ``client.get_max_batch_size()``; the next batch is embedded by worker processes while
+  one is written (Chroma's upsert holds the GIL: a Python thread beside it ran at 4 % of
+  its speed, so threads would not overlap).
 - The manifest (collection metadata ``manifest``) says ``building`` from the first write and
   ``complete`` only after the last. Readers refuse any other state with a sentence telling to
   re-run the build, which then resumes: finished records hash equal and are skipped.
@@ -62,6 +62,7 @@ from vectorstore.text import entity_key, loose_key, tokenize, top_ranks
 DEFAULT_PATH = Path(".cache/catalog")
 DEFAULT_COLLECTION = "musicrs_entities"
 READ_PAGE = 5000
+EMBED_CHUNK = 1024  # records embedded while the previous ones are written: a short pipeline fill
 LOOKUP_FLOOR = 70.0  # token-sort ratios below this are different names, not typos
 Embedder = MiniLMEmbeddingFunction | OpenAIEmbeddingFunction
 
@@ -264,12 +265,15 @@ def build_catalog(
         bar = tqdm(
             total=len(to_embed) + len(to_update), desc="catalog", unit="card", disable=not progress
         )
-        for start in range(0, len(to_embed), batch):
-            ids = to_embed[start : start + batch]
+        step = min(batch, EMBED_CHUNK)
+        chunks = [to_embed[start : start + step] for start in range(0, len(to_embed), step)]
+        texts = ([wanted[i][0].embedding_text for i in ids] for ids in chunks)
+        # The next chunk is embedded (in other processes) while this one is written.
+        for ids, vectors in zip(chunks, embedder.encode_ahead(texts), strict=True):
             records = [wanted[i] for i in ids]
             store.upsert(
                 ids=ids,
-                embeddings=embedder.encode([card.embedding_text for card, _ in records]),
+                embeddings=vectors,
                 documents=[card.text for card, _ in records],
                 metadatas=[meta for _, meta in records],
             )
