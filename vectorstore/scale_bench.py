@@ -66,6 +66,7 @@ class Target:
 
 TARGETS = (
     Target("build_cards_per_s", "build throughput", "cards/s", 2 * 264, at_least=True),
+    Target("build_rss_gb", "peak RSS, build process", "GB", math.inf),
     Target("open_s", "open time", "s", 5.0),
     Target("peak_rss_gb", "peak RSS, search process", "GB", 1.5),
     Target("search_p50_ms", "search p50", "ms", 100.0),
@@ -87,6 +88,7 @@ class ScalePoint:
     cards: int
     build_s: float
     build_cards_per_s: float
+    build_rss_gb: float
     open_s: float
     peak_rss_gb: float
     search_p50_ms: float
@@ -176,7 +178,7 @@ def _measure(
     disk: Path,
 ) -> ScalePoint:
     data_args = ["--data", data] if data else []
-    build_s, _, _ = timed_process(
+    build_s, build_rss, _ = timed_process(
         ["build", "--data", str(track_file), "--path", str(store), "--quiet"], env, "vectorstore"
     )
     timed_process(["threads", "--path", str(store), *data_args], env, __name__)
@@ -196,6 +198,7 @@ def _measure(
         cards=cards,
         build_s=build_s,
         build_cards_per_s=cards / build_s,
+        build_rss_gb=build_rss / 2**30,
         peak_rss_gb=rss / 2**30,
         disk_gb=_disk_bytes(disk) / 2**30,
         **searched,
@@ -256,7 +259,9 @@ def report_scale(points: Sequence[ScalePoint], extrapolate: Sequence[int], out: 
 
 def load_points(path: Path) -> list[ScalePoint]:
     """The measured points of a ``scale.json`` (to extrapolate or plot them again)."""
-    return [ScalePoint(**row) for row in json.loads(path.read_text()) if not row["extrapolated"]]
+    rows = [row for row in json.loads(path.read_text()) if not row["extrapolated"]]
+    # Runs from before the build's RSS was measured have none.
+    return [ScalePoint(**{"build_rss_gb": math.nan, **row}) for row in rows]
 
 
 def run_scale_bench(
@@ -325,8 +330,9 @@ def plot_scale(points: Sequence[ScalePoint], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 5, figsize=(20, 7.5))
-    for axis, target in zip(axes.flat, TARGETS, strict=True):
+    figure, axes = plt.subplots(2, 6, figsize=(24, 7.5))
+    axes.flat[-1].axis("off")
+    for axis, target in zip(axes.flat, TARGETS, strict=False):
         for label, colour in (("embedded", "tab:blue"), ("server", "tab:orange")):
             for extra, fill in ((False, colour), (True, "none")):
                 shown = [p for p in points if p.path == label and p.extrapolated == extra]
