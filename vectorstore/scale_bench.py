@@ -419,6 +419,7 @@ class IndexPoint:
     tracks: int
     cards: int
     write_s: float
+    write_rss_gb: float
     open_s: float
     peak_rss_gb: float
     lexical_p50_ms: float
@@ -429,12 +430,18 @@ class IndexPoint:
 
 
 def _write_index_of(path: Path, tracks: int) -> None:
-    """The card index of the synthetic library of ``tracks`` tracks (the build's last step)."""
-    from vectorstore.card_index import write_card_index
-    from vectorstore.cards import cards_from_tracks
-    from vectorstore.synthetic import synthetic_tracks
+    """The card index of the synthetic library of ``tracks`` tracks, as the build writes it:
+    the track file streamed (:mod:`vectorstore.track_stream`) into the index writer."""
+    from vectorstore.card_index import CardIndexWriter
+    from vectorstore.synthetic import write_tracks
+    from vectorstore.track_stream import TrackFileCards
 
-    write_card_index(path, cards_from_tracks(list(synthetic_tracks(tracks))), "bench")
+    track_file = write_tracks(path.with_suffix(".jsonl"), tracks)
+    with TrackFileCards(track_file, path.parent) as source, CardIndexWriter(path) as writer:
+        for chunk in source.chunks():
+            writer.add(chunk)
+        writer.finish("bench")
+    track_file.unlink()
 
 
 def _probe_index(path: Path, tracks: int, queries: int) -> dict[str, float]:
@@ -472,7 +479,7 @@ def run_index_bench(sizes: Sequence[int], queries: int, out: Path) -> None:
         try:
             path = work / "cards.sqlite3"
             console.print(f"{tracks:,} tracks, card index only …")
-            write_s, _, _ = timed_process(
+            write_s, write_rss, _ = timed_process(
                 ["index", "--path", str(path), "--tracks", str(tracks)], os.environ.copy(), __name__
             )
             _, rss, found = timed_process(
@@ -494,6 +501,7 @@ def run_index_bench(sizes: Sequence[int], queries: int, out: Path) -> None:
                     tracks=tracks,
                     cards=int(figures.pop("cards")),
                     write_s=write_s,
+                    write_rss_gb=write_rss / 2**30,
                     peak_rss_gb=rss / 2**30,
                     disk_gb=path.stat().st_size / 2**30,
                     **figures,
