@@ -385,12 +385,12 @@ def _print_points(console: Console, points: Sequence[ScalePoint]) -> bool:
 
 def embedding_sweep(
     texts: int, batches: Sequence[int], threads: Sequence[int], repeats: int = 2
-) -> Iterator[tuple[int, int, float]]:
-    """(batch size, torch threads, texts per second: best of ``repeats``) for MiniLM on the
-    embedding texts of a synthetic library's first ``texts`` cards, sorted by length as the
-    build sorts them; yielded as measured."""
+) -> Iterator[tuple[str, int, int, float]]:
+    """(runtime, batch size, threads, texts per second: best of ``repeats``) for MiniLM on
+    torch (sentence-transformers, the reference) and on ONNX Runtime (the build's), on the
+    embedding texts of a synthetic library's first ``texts`` cards; yielded as measured."""
     from vectorstore.cards import cards_from_tracks
-    from vectorstore.embeddings import load_minilm, prepare_model_environment
+    from vectorstore.embeddings import load_minilm, load_minilm_onnx, prepare_model_environment
 
     prepare_model_environment()  # before torch loads, as when the catalog loads the model
     import torch
@@ -398,18 +398,26 @@ def embedding_sweep(
     from vectorstore.synthetic import synthetic_tracks
 
     cards = cards_from_tracks(list(synthetic_tracks(texts)))[:texts]
-    sample = sorted((card.embedding_text for card in cards), key=len)
-    model = load_minilm()
-    model.encode(sample[:64])  # first call pays one-off costs
+    sample = [card.embedding_text for card in cards]
+    reference = load_minilm()
     for count in threads:
         torch.set_num_threads(count)
-        for batch in batches:
-            best = math.inf
-            for _ in range(repeats):
-                began = time.perf_counter()
-                model.encode(sample, batch_size=batch, normalize_embeddings=True)
-                best = min(best, time.perf_counter() - began)
-            yield batch, count, len(sample) / best
+        onnx = load_minilm_onnx(threads=count)
+        runtimes: dict[str, Callable[[int], object]] = {
+            "torch": lambda batch: reference.encode(
+                sample, batch_size=batch, normalize_embeddings=True
+            ),
+            "onnx": lambda batch, onnx=onnx: onnx.encode(sample, batch),  # type: ignore[misc]
+        }
+        for runtime, encode in runtimes.items():
+            encode(64)  # the first call pays one-off costs
+            for batch in batches:
+                best = math.inf
+                for _ in range(repeats):
+                    began = time.perf_counter()
+                    encode(batch)
+                    best = min(best, time.perf_counter() - began)
+                yield runtime, batch, count, len(sample) / best
 
 
 @dataclass(frozen=True)
@@ -532,8 +540,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=40)
     args = parser.parse_args(argv)
     if args.what == "sweep":
-        for batch, count, rate in embedding_sweep(args.tracks or 2000, (64, 256), (2, 1)):
-            print(f"batch {batch:>4}  threads {count}  {rate:8.0f} texts/s", flush=True)
+        for runtime, batch, count, rate in embedding_sweep(
+            args.tracks or 2000, (32, 64, 256), (2, 1)
+        ):
+            print(
+                f"{runtime:<5}  batch {batch:>4}  threads {count}  {rate:8.0f} texts/s", flush=True
+            )
         return
     if args.what == "threads":
         _write_threads(args.path, args.data)
