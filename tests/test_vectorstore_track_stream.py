@@ -92,3 +92,18 @@ def test_a_streamed_build_equals_the_build_of_the_cards_in_memory(tmp_path, monk
     remaining = cards_from_tracks(read_user_tracks(shorter))
     assert report.deleted == len({c.id for c in cards} - {c.id for c in remaining})
     assert len(open_catalog(store, embedder=HashEmbeddingFunction())) == len(remaining)
+
+
+def test_the_catalog_hash_is_the_one_earlier_builds_stored(tmp_path):
+    # Catalogs built before the streamed build stored _hash(identity, sorted card hashes):
+    # the same value means their no-change rebuild still embeds, reads and writes nothing.
+    from vectorstore.store import _catalog_hash, _hash, _ListedCards
+
+    path = write_tracks(tmp_path / "tracks.jsonl", 60)
+    cards = cards_from_tracks(read_user_tracks(path))
+    identity = ("musicrs-hash", '{"dimensions": 64}')
+    card_hashes = sorted(_hash(card.model_dump_json(exclude={"text"})) for card in cards)
+    assert _catalog_hash(_ListedCards(cards), identity) == (
+        _hash(*identity, *card_hashes),
+        len(cards),
+    )
