@@ -13,10 +13,13 @@ Conventions
   community, the two hashes below and the card itself as JSON (so a server holds everything).
 - Incremental build: ``embed_hash`` (embedding text + embedding function) decides
   re-embedding, ``card_hash`` (the whole card) decides a metadata update; unchanged cards
-  are not touched; cards no longer in the source are deleted. Writes go in batches of
-  ``client.get_max_batch_size()``; the next batch is embedded by worker processes while
-  one is written (Chroma's upsert holds the GIL: a Python thread beside it ran at 4 % of
-  its speed, so threads would not overlap).
+  are not touched; cards no longer in the source are deleted. Cards come in chunks, ids
+  ascending (a list is sorted; a track file is streamed, :mod:`vectorstore.track_stream`),
+  and are read twice: the catalog hash first (a no-change build stops there), then the
+  work, chunk by chunk: stored metadata read for the chunk's ids, records embedded and
+  written :data:`EMBED_CHUNK` at a time (the next chunk embedded by worker processes while
+  one is written: Chroma's upsert holds the GIL, a Python thread beside it ran at 4 % of
+  its speed), cards given to the card index writer. No step holds every card.
 - The manifest (collection metadata ``manifest``) says ``building`` from the first write and
   ``complete`` only after the last. Readers refuse any other state with a sentence telling to
   re-run the build, which then resumes: finished records hash equal and are skipped.
