@@ -8,8 +8,8 @@ Conventions
   optionally ``CHROMA_PORT``, default 8000) is set. The collection is ``$CATALOG_COLLECTION``
   or ``musicrs_entities``; cosine space; our embedding function is always passed (Chroma's
   default one downloads a model).
-- One record per card: id = card id, no document (nothing reads it, and Chroma's
-  full-text index of documents made the upsert 1.3× slower), embedding of
+- One record per card: id = card id, no document (nothing reads it, and Chroma would
+  index its full text on every write), embedding of
   ``card.embedding_text``, metadata = kind, mentions, one ``community_<name>`` flag per
   community, the two hashes below and the card itself as JSON (so a server holds everything).
 - Incremental build: ``embed_hash`` (embedding text + embedding function) decides
