@@ -13,10 +13,10 @@ Conventions
   (a no-change rebuild never loads it) with the Hugging Face hub forced offline; the
   environment variables that needs are set by :func:`prepare_model_environment` when the
   model loads, never on import.
-- MiniLM runs on ONNX Runtime (2.2× torch's speed on 2 cores, see docs/scale.md): the same
+- MiniLM runs on ONNX Runtime (about 2.2× torch's speed on 2 cores, docs/scale.md): the same
   weights, exported once from the packaged sentence-transformers model by
   :func:`export_minilm` into :data:`MODEL_CACHE` and reused by every later process; its
-  vectors equal torch's to 1e-6 (``tests/test_vectorstore_embeddings.py``), so the
+  vectors equal torch's to within 1e-5 (``tests/test_vectorstore_embeddings.py``), so the
   embedding function's name and config, and every stored vector, stay valid. Torch is
   loaded only to export.
 - OpenAI (or any OpenAI-compatible server) is used only when ``CATALOG_EMBEDDINGS=openai``;
