@@ -18,6 +18,7 @@ from vectorstore.embeddings import (
     MiniLMEmbeddingFunction,
     OpenAIEmbeddingFunction,
     embedding_function_from_env,
+    load_minilm,
 )
 from vectorstore.errors import CatalogError
 
@@ -41,6 +42,38 @@ def test_minilm_speaks_chroma_and_langchain_offline(monkeypatch):
     assert np.allclose(embedder.embed_documents(["Radiohead songs"])[0], chroma[1], atol=1e-5)
     similar = float(np.dot(chroma[0], chroma[1]))
     assert similar > float(np.dot(chroma[0], chroma[2]))
+
+
+@pytest.mark.slow
+def test_the_onnx_runtime_gives_torchs_vectors():
+    # Stored catalogs were embedded by torch: the ONNX export must give the same vectors
+    # (the same order too), or searches over them would change.
+    texts = [
+        "Radiohead",
+        "  Paranoid Android by Radiohead ",
+        "Björk",
+        "東京事変",
+        "AC/DC - Back in Black",
+        "",
+        "a quiet jazz trio with brushes " * 40,  # past MINILM_MAX_TOKENS: truncated alike
+        "x",
+    ]
+    onnx = MiniLMEmbeddingFunction(batch_size=3).encode(texts)
+    torch = load_minilm().encode(texts, batch_size=3, normalize_embeddings=True)
+    assert onnx.shape == (len(texts), 384) and onnx.dtype == np.float32
+    assert np.abs(onnx - torch).max() < 1e-5
+    assert MiniLMEmbeddingFunction().encode([]).shape == (0, 384)
+
+
+@pytest.mark.slow
+def test_embedding_ahead_in_worker_processes_gives_the_same_vectors_in_order():
+    embedder = MiniLMEmbeddingFunction(batch_size=2)
+    batches = [["Radiohead", "Björk", "a quiet jazz trio"], ["Kind of Blue"], ["x", "Low", "Hey"]]
+    ahead = list(embedder.encode_ahead(iter(batches)))
+    assert [len(vectors) for vectors in ahead] == [3, 1, 3]
+    for vectors, texts in zip(ahead, batches, strict=True):
+        assert np.abs(vectors - embedder.encode(texts)).max() < 1e-6
+    assert list(embedder.encode_ahead(iter([]))) == []
 
 
 class _Embeddings(BaseHTTPRequestHandler):

@@ -152,8 +152,8 @@ def test_extrapolation_is_a_fixed_cost_plus_a_cost_per_track():
     def point(tracks: int, value: float) -> ScalePoint:
         figures = dict.fromkeys(
             (
-                "build_cards_per_s open_s peak_rss_gb search_p50_ms search_p95_ms lookup_p50_ms "
-                "lookup_p95_ms engine_p50_ms engine_p95_ms disk_gb"
+                "build_cards_per_s build_rss_gb open_s peak_rss_gb search_p50_ms search_p95_ms "
+                "lookup_p50_ms lookup_p95_ms engine_p50_ms engine_p95_ms disk_gb"
             ).split(),
             value,
         )

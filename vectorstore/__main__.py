@@ -7,10 +7,12 @@ exits with status 2; results go to stdout (``--json`` for machines).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from vectorstore.errors import CatalogError
 
@@ -18,13 +20,15 @@ from vectorstore.errors import CatalogError
 BUILD_COMMAND = "python -m vectorstore build"
 
 
-def _cards(data: str | None) -> tuple[list, list | None]:
-    """Cards from a user's track file (.csv, or .jsonl without MusiCRS fields) or MusiCRS,
-    and the MusiCRS threads (None for a track file)."""
-    from vectorstore.cards import cards_from_threads, cards_from_tracks, read_user_tracks
+def _cards(data: str | None, folder: Path) -> tuple[Any, list | None]:
+    """Cards from a user's track file (.csv, or .jsonl without MusiCRS fields: streamed, see
+    vectorstore.track_stream, staged in ``folder``) or MusiCRS (a list), and the MusiCRS
+    threads (None for a track file)."""
+    from vectorstore.cards import cards_from_threads
+    from vectorstore.track_stream import TrackFileCards
 
     if data and Path(data).suffix.lower() == ".csv":
-        return cards_from_tracks(read_user_tracks(data)), None
+        return TrackFileCards(data, folder), None
     if data and Path(data).is_file():
         with Path(data).open(encoding="utf-8") as handle:
             first = next((line for line in handle if line.strip()), "")
@@ -33,7 +37,7 @@ def _cards(data: str | None) -> tuple[list, list | None]:
         except (json.JSONDecodeError, TypeError):
             is_musicrs = False  # the track reader names the bad line
         if not is_musicrs:
-            return cards_from_tracks(read_user_tracks(data)), None
+            return TrackFileCards(data, folder), None
     from vectorstore.musicrs import DatasetError, load_conversations
 
     try:
@@ -45,10 +49,13 @@ def _cards(data: str | None) -> tuple[list, list | None]:
 
 def build(args: argparse.Namespace) -> None:
     from vectorstore.engine import thread_records
-    from vectorstore.store import build_catalog, build_threads
+    from vectorstore.store import build_catalog, build_threads, store_location
 
-    cards, threads = _cards(args.data)
-    report = build_catalog(cards, args.path, collection=args.collection, progress=not args.quiet)
+    cards, threads = _cards(args.data, store_location(args.path, args.collection).path)
+    with contextlib.closing(cards) if threads is None else contextlib.nullcontext():
+        report = build_catalog(
+            cards, args.path, collection=args.collection, progress=not args.quiet
+        )
     print(
         f"catalog ready: {report.embedded} embedded, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.deleted} deleted in {report.seconds:.1f} s"

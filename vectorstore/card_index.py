@@ -3,9 +3,10 @@
 Conventions
 -----------
 - One file per catalog and place, ``<store folder>/<collection>[@host_port].cards.sqlite3``,
-  written whole by :func:`write_card_index` under a temporary name and renamed (a killed
-  build leaves no half file). It records the ``catalog_hash`` of the build it mirrors; the
-  store rebuilds it from Chroma's records when it is missing or mirrors another build.
+  written by :class:`CardIndexWriter` (cards in ascending id order, any number at a time)
+  under a temporary name and renamed when finished (a killed build leaves no half file).
+  It records the ``catalog_hash`` of the build it mirrors; the store rebuilds it from
+  Chroma's records when it is missing or mirrors another build.
 - Positions: cards sorted by id are numbered from 0; every array and posting list is
   indexed by position, and ties in every ranking are broken by position.
 - Tables: ``cards`` (position, id, the card as JSON without its derived ``text``),
@@ -81,13 +82,24 @@ def index_file(folder: Path, collection: str, host: str | None, port: int) -> Pa
 def write_card_index(path: Path, cards: Iterable[EntityCard], catalog_hash: str) -> int:
     """Write the index of ``cards`` (any order; positions follow ids) to ``path``; returns
     how many cards it holds."""
-    ordered = sorted(cards, key=lambda card: card.id)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    database = sqlite3.connect(temporary)
-    try:
-        database.executescript(
+    with CardIndexWriter(path) as writer:
+        writer.add(sorted(cards, key=lambda card: card.id))
+        return writer.finish(catalog_hash)
+
+
+class CardIndexWriter:
+    """Writes a card index from cards given in ascending id order, any number at a time:
+    cards go to the file as they come; postings and arrays, compact, are written by
+    :meth:`finish`, which then puts the file in place. Leaving the ``with`` block without
+    :meth:`finish` removes the unfinished file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.temporary.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.database = sqlite3.connect(self.temporary)
+        self.database.executescript(
             """
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
@@ -99,54 +111,84 @@ def write_card_index(path: Path, cards: Iterable[EntityCard], catalog_hash: str)
             CREATE TABLE arrays (name TEXT PRIMARY KEY, data BLOB);
             """
         )
-        terms: defaultdict[str, tuple[array, array]] = defaultdict(lambda: (array("i"), array("i")))
-        lists: defaultdict[tuple[str, str], array] = defaultdict(lambda: array("i"))
-        lengths = np.zeros(len(ordered), dtype=np.float64)
+        self.terms: defaultdict[str, tuple[array, array]] = defaultdict(
+            lambda: (array("i"), array("i"))
+        )
+        self.lists: defaultdict[tuple[str, str], array] = defaultdict(lambda: array("i"))
+        self.lengths = array("d")
         # Lookup keys are numbered 2 * position (the name) and 2 * position + 1 (the credit).
-        gram_counts = np.zeros(2 * len(ordered), dtype=np.uint16)
-        kinds = np.zeros(len(ordered), dtype=np.uint8)
-        for start in range(0, len(ordered), INSERT_BATCH):
+        self.gram_counts = array("H")
+        self.kinds = array("B")
+        self.last_id: str | None = None
+        self.finished = False
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def add(self, cards: Sequence[EntityCard]) -> None:
+        """Append ``cards``, whose ids must follow every id added before, ascending."""
+        for start in range(0, len(cards), INSERT_BATCH):
             rows, names = [], []
-            for pos in range(start, min(start + INSERT_BATCH, len(ordered))):
-                card = ordered[pos]
+            for card in cards[start : start + INSERT_BATCH]:
+                if self.last_id is not None and card.id <= self.last_id:
+                    raise ValueError(f"card ids must ascend: {card.id!r} after {self.last_id!r}")
+                self.last_id, pos = card.id, len(self.kinds)
                 rows.append((pos, card.id, card.model_dump_json(exclude={"text"})))
                 name, credit = lookup_keys(card)
                 names.append((pos, name, credit, card.mentions))
                 tokens = lexical_tokens(card)
-                lengths[pos] = len(tokens)
-                kinds[pos] = KINDS.index(card.kind)
+                self.lengths.append(len(tokens))
+                self.kinds.append(KINDS.index(card.kind))
                 for term, count in Counter(tokens).items():
-                    docs, counts = terms[term]
+                    docs, counts = self.terms[term]
                     docs.append(pos)
                     counts.append(count)
                 for number, key in enumerate((name, credit), start=2 * pos):
                     held = grams(key)
-                    gram_counts[number] = min(len(held), np.iinfo(np.uint16).max)
+                    self.gram_counts.append(min(len(held), np.iinfo(np.uint16).max))
                     for gram in held:
-                        lists["gram", gram].append(number)
+                        self.lists["gram", gram].append(number)
                 for community in card.communities:
-                    lists["community", community].append(pos)
+                    self.lists["community", community].append(pos)
                 for credited in {card.id, *map(entity_key, card.artists)}:
-                    lists["credit", credited].append(pos)
-            database.executemany("INSERT INTO cards VALUES (?, ?, ?)", rows)
-            database.executemany("INSERT INTO names VALUES (?, ?, ?, ?)", names)
+                    self.lists["credit", credited].append(pos)
+            self.database.executemany("INSERT INTO cards VALUES (?, ?, ?)", rows)
+            self.database.executemany("INSERT INTO names VALUES (?, ?, ?, ?)", names)
+
+    def has(self, card_ids: Sequence[str]) -> set[str]:
+        """Which of ``card_ids`` were added."""
+        found: set[str] = set()
+        for chunk in parameter_slices(list(card_ids)):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                i
+                for (i,) in self.database.execute(
+                    f"SELECT id FROM cards WHERE id IN ({marks})", chunk
+                )
+            )
+        return found
+
+    def finish(self, catalog_hash: str) -> int:
+        """Write postings, arrays and ``catalog_hash``, and put the file in place; returns
+        how many cards it holds."""
+        database = self.database
         database.executemany(
             "INSERT INTO postings VALUES ('term', ?, ?, ?, ?)",
             (
                 (term, len(docs), docs.tobytes(), counts.tobytes())
-                for term, (docs, counts) in terms.items()
+                for term, (docs, counts) in self.terms.items()
             ),
         )
         database.executemany(
             "INSERT INTO postings VALUES (?, ?, ?, ?, NULL)",
-            ((kind, key, len(docs), docs.tobytes()) for (kind, key), docs in lists.items()),
+            ((kind, key, len(docs), docs.tobytes()) for (kind, key), docs in self.lists.items()),
         )
         database.executemany(
             "INSERT INTO arrays VALUES (?, ?)",
             [
-                ("lengths", lengths.tobytes()),
-                ("kinds", kinds.tobytes()),
-                ("gram_counts", gram_counts.tobytes()),
+                ("lengths", np.asarray(self.lengths, dtype=np.float64).tobytes()),
+                ("kinds", np.asarray(self.kinds, dtype=np.uint8).tobytes()),
+                ("gram_counts", np.asarray(self.gram_counts, dtype=np.uint16).tobytes()),
             ],
         )
         database.executemany(
@@ -154,14 +196,22 @@ def write_card_index(path: Path, cards: Iterable[EntityCard], catalog_hash: str)
             [
                 ("format", INDEX_FORMAT),
                 ("catalog_hash", catalog_hash),
-                ("count", str(len(ordered))),
+                ("count", str(len(self))),
             ],
         )
         database.commit()
-    finally:
         database.close()
-    os.replace(temporary, path)
-    return len(ordered)
+        os.replace(self.temporary, self.path)
+        self.finished = True
+        return len(self)
+
+    def __enter__(self) -> CardIndexWriter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if not self.finished:
+            self.database.close()
+            self.temporary.unlink(missing_ok=True)
 
 
 def indexed_hash(path: Path) -> str | None:
@@ -255,7 +305,7 @@ class CardIndex:
     def positions(self, card_ids: Sequence[str]) -> dict[str, int]:
         """Positions of the ids known here, by id."""
         found: dict[str, int] = {}
-        for chunk in _chunks(list(card_ids)):
+        for chunk in parameter_slices(list(card_ids)):
             marks = ",".join("?" * len(chunk))
             found.update(self.rows(f"SELECT id, pos FROM cards WHERE id IN ({marks})", chunk))
         return found
@@ -270,7 +320,7 @@ class CardIndex:
 
     def _by_position(self, select: str, positions: Sequence[int]) -> dict[int, str]:
         found: dict[int, str] = {}
-        for chunk in _chunks([int(p) for p in positions]):
+        for chunk in parameter_slices([int(p) for p in positions]):
             marks = ",".join("?" * len(chunk))
             found.update(self.rows(f"{select} WHERE pos IN ({marks})", chunk))
         return found
@@ -342,7 +392,7 @@ class CardIndex:
             above[at_cut] = True
             hits = hits[above]
         rows = []
-        for chunk in _chunks(hits.tolist()):
+        for chunk in parameter_slices(hits.tolist()):
             marks = ",".join("?" * len(chunk))
             rows += self.rows(
                 f"SELECT pos, name, credit, mentions FROM names WHERE pos IN ({marks})", chunk
@@ -350,7 +400,7 @@ class CardIndex:
         return sorted(rows)
 
 
-def _chunks(values: list, size: int = 900) -> Iterable[list]:
+def parameter_slices(values: list, size: int = 900) -> Iterable[list]:
     """Slices small enough for SQLite's limit on bound parameters."""
     for start in range(0, len(values), size):
         yield values[start : start + size]

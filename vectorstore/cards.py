@@ -28,7 +28,7 @@ import csv
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -48,6 +48,7 @@ from vectorstore.text import entity_key
 
 __all__ = ["KINDS", "Kind"]  # re-exported: the catalog's kinds live with the evidence
 TEXT_RELATED = 6  # related names shown in a card's text: enough context, still short
+TRACK_RELATED = 40  # related names a user file's card keeps
 MARKDOWN_LINK = re.compile(r"\[([^\]\n]{1,200})\]\((https?://[^)\s]+)\)")
 YOUTUBE = re.compile(r"^https?://(www\.|m\.|music\.)?(youtube\.com|youtu\.be)/", re.IGNORECASE)
 
@@ -222,6 +223,17 @@ class Cooccurrence:
         return [(other, sorted(mine.intersection(self.sources[other]))) for other, _ in ranked]
 
 
+def spelling(name: str) -> tuple[str, str]:
+    """A name as written (outer spaces and quotes dropped) and its key ("" if blank)."""
+    clean = name.strip().strip('"\u201c\u201d').strip()
+    return clean, entity_key(clean)
+
+
+def best_spelling(spellings: Counter[str]) -> str:
+    """The display name of an entity: its commonest spelling (ties: the first in order)."""
+    return min(spellings, key=lambda s: (-spellings[s], s))
+
+
 class _CardBuilder:
     """Accumulates facts by entity key, then renders cards."""
 
@@ -232,8 +244,7 @@ class _CardBuilder:
 
     def entity(self, name: str, kind: Kind | None) -> str | None:
         """Register a spelling (and a kind vote); returns its key, or None for blank names."""
-        clean = name.strip().strip('"\u201c\u201d').strip()
-        key = entity_key(clean)
+        clean, key = spelling(name)
         if not key:
             return None
         facts = self.facts[key]
@@ -243,18 +254,24 @@ class _CardBuilder:
         return key
 
     def name_of(self, key: str) -> str:
-        spellings = self.facts[key].spellings
-        return min(spellings, key=lambda s: (-spellings[s], s))
+        return best_spelling(self.facts[key].spellings)
 
-    def cards(self, related_cap: int | None) -> list[EntityCard]:
-        """Render every entity; ``related`` keeps the ``related_cap`` most shared sources."""
-        display = {key: self.name_of(key) for key in self.facts}
+    def cards(
+        self,
+        related_cap: int | None,
+        keys: Iterable[str] | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> list[EntityCard]:
+        """Render every entity (or only ``keys``, each of whose sources was read), by key;
+        ``related`` keeps the ``related_cap`` most shared sources. ``names`` gives the
+        display name of entities whose every spelling this builder did not see."""
+        display = {key: self.name_of(key) for key in self.facts} | dict(names or {})
 
         def ordered(counts: Counter[str]) -> list[str]:
             return [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
         cards = []
-        for key in sorted(self.facts):
+        for key in sorted(self.facts if keys is None else keys):
             facts = self.facts[key]
             kind = max(KINDS, key=lambda k: (facts.kinds[k], -KINDS.index(k)))
             related = self.cooccurrence.related(key, related_cap) if related_cap != 0 else []
@@ -417,22 +434,28 @@ class TrackRow:
 def read_user_tracks(path: str | Path) -> list[TrackRow]:
     """Read a user's CSV or JSONL of tracks (``title`` required; ``artist``, ``album``,
     ``genre``/``tags``, ``youtube_url`` optional), or raise :class:`CatalogError` naming the row."""
+    return list(iter_user_tracks(path))
+
+
+def iter_user_tracks(path: str | Path) -> Iterator[TrackRow]:
+    """:func:`read_user_tracks` one row at a time (a bad row raises when it is reached)."""
     path = Path(path)
     if not path.is_file():
         raise CatalogError(f"Track file {path} does not exist; pass a CSV or JSONL file of tracks.")
     if path.suffix.lower() not in {".csv", ".jsonl", ".json"}:
         raise CatalogError(f"Track file {path} should end in .csv or .jsonl.")
+    empty = True
     try:
         with path.open(encoding="utf-8", newline="") as handle:
-            raw = list(_user_records(handle, path))
+            for number, record in _user_records(handle, path):
+                empty = False
+                yield _track_row(record, f"{path.name}:{number}")
     except UnicodeDecodeError:
         raise CatalogError(
             f"Track file {path} is not UTF-8 text; save it as UTF-8 and retry."
         ) from None
-    rows = [_track_row(record, f"{path.name}:{number}") for number, record in raw]
-    if not rows:
+    if empty:
         raise CatalogError(f"Track file {path} holds no tracks.")
-    return rows
 
 
 def _user_records(handle: Iterable[str], path: Path) -> Iterable[tuple[int, object]]:
@@ -493,32 +516,37 @@ def _track_row(record: object, source: str) -> TrackRow:
     )
 
 
-def cards_from_tracks(rows: Sequence[TrackRow]) -> list[EntityCard]:
+def cards_from_tracks(rows: Iterable[TrackRow]) -> list[EntityCard]:
     """Cards from a user's tracks: one per song, artist and album named in the rows."""
     builder = _CardBuilder()
     for row in rows:
-        song = builder.entity(row.title, "song")
-        artists = [k for k in (builder.entity(a, "artist") for a in row.artists) if k]
-        album = builder.entity(row.album, "album") if row.album else None
-        if song is None:
-            continue
-        named = [song, *artists, *([album] if album else [])]
-        builder.cooccurrence.add(row.source, named)
-        for key in named:
-            facts = builder.facts[key]
-            facts.mentions += 1
-            facts.note("mention", row.source)
-            for tag in row.tags:
-                facts.tags[tag] += 1
-                facts.note(f"tag:{tag}", row.source)
-        for key in (song, *([album] if album else [])):
-            for artist in artists:
-                builder.facts[key].artists[artist] += 1
-                builder.facts[key].note(f"artist:{artist}", row.source)
-        if album:
-            builder.facts[song].albums[album] += 1
-            builder.facts[song].note(f"album:{album}", row.source)
-        if row.youtube_url:
-            builder.facts[song].youtube.append(row.youtube_url)
-            builder.facts[song].note(f"youtube:{row.youtube_url}", row.source)
-    return builder.cards(related_cap=40)
+        add_track(builder, row)
+    return builder.cards(related_cap=TRACK_RELATED)
+
+
+def add_track(builder: _CardBuilder, row: TrackRow) -> None:
+    """The facts one track gives its song, artists and album."""
+    song = builder.entity(row.title, "song")
+    artists = [k for k in (builder.entity(a, "artist") for a in row.artists) if k]
+    album = builder.entity(row.album, "album") if row.album else None
+    if song is None:
+        return
+    named = [song, *artists, *([album] if album else [])]
+    builder.cooccurrence.add(row.source, named)
+    for key in named:
+        facts = builder.facts[key]
+        facts.mentions += 1
+        facts.note("mention", row.source)
+        for tag in row.tags:
+            facts.tags[tag] += 1
+            facts.note(f"tag:{tag}", row.source)
+    for key in (song, *([album] if album else [])):
+        for artist in artists:
+            builder.facts[key].artists[artist] += 1
+            builder.facts[key].note(f"artist:{artist}", row.source)
+    if album:
+        builder.facts[song].albums[album] += 1
+        builder.facts[song].note(f"album:{album}", row.source)
+    if row.youtube_url:
+        builder.facts[song].youtube.append(row.youtube_url)
+        builder.facts[song].note(f"youtube:{row.youtube_url}", row.source)

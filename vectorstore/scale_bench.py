@@ -66,6 +66,7 @@ class Target:
 
 TARGETS = (
     Target("build_cards_per_s", "build throughput", "cards/s", 2 * 264, at_least=True),
+    Target("build_rss_gb", "peak RSS, build process", "GB", math.inf),
     Target("open_s", "open time", "s", 5.0),
     Target("peak_rss_gb", "peak RSS, search process", "GB", 1.5),
     Target("search_p50_ms", "search p50", "ms", 100.0),
@@ -87,6 +88,7 @@ class ScalePoint:
     cards: int
     build_s: float
     build_cards_per_s: float
+    build_rss_gb: float
     open_s: float
     peak_rss_gb: float
     search_p50_ms: float
@@ -176,7 +178,7 @@ def _measure(
     disk: Path,
 ) -> ScalePoint:
     data_args = ["--data", data] if data else []
-    build_s, _, _ = timed_process(
+    build_s, build_rss, _ = timed_process(
         ["build", "--data", str(track_file), "--path", str(store), "--quiet"], env, "vectorstore"
     )
     timed_process(["threads", "--path", str(store), *data_args], env, __name__)
@@ -196,6 +198,7 @@ def _measure(
         cards=cards,
         build_s=build_s,
         build_cards_per_s=cards / build_s,
+        build_rss_gb=build_rss / 2**30,
         peak_rss_gb=rss / 2**30,
         disk_gb=_disk_bytes(disk) / 2**30,
         **searched,
@@ -256,7 +259,9 @@ def report_scale(points: Sequence[ScalePoint], extrapolate: Sequence[int], out: 
 
 def load_points(path: Path) -> list[ScalePoint]:
     """The measured points of a ``scale.json`` (to extrapolate or plot them again)."""
-    return [ScalePoint(**row) for row in json.loads(path.read_text()) if not row["extrapolated"]]
+    rows = [row for row in json.loads(path.read_text()) if not row["extrapolated"]]
+    # Runs from before the build's RSS was measured have none.
+    return [ScalePoint(**{"build_rss_gb": math.nan, **row}) for row in rows]
 
 
 def run_scale_bench(
@@ -325,8 +330,9 @@ def plot_scale(points: Sequence[ScalePoint], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 5, figsize=(20, 7.5))
-    for axis, target in zip(axes.flat, TARGETS, strict=True):
+    figure, axes = plt.subplots(2, 6, figsize=(24, 7.5))
+    axes.flat[-1].axis("off")
+    for axis, target in zip(axes.flat, TARGETS, strict=False):
         for label, colour in (("embedded", "tab:blue"), ("server", "tab:orange")):
             for extra, fill in ((False, colour), (True, "none")):
                 shown = [p for p in points if p.path == label and p.extrapolated == extra]
@@ -379,12 +385,12 @@ def _print_points(console: Console, points: Sequence[ScalePoint]) -> bool:
 
 def embedding_sweep(
     texts: int, batches: Sequence[int], threads: Sequence[int], repeats: int = 2
-) -> Iterator[tuple[int, int, float]]:
-    """(batch size, torch threads, texts per second: best of ``repeats``) for MiniLM on the
-    embedding texts of a synthetic library's first ``texts`` cards, sorted by length as the
-    build sorts them; yielded as measured."""
+) -> Iterator[tuple[str, int, int, float]]:
+    """(runtime, batch size, threads, texts per second: best of ``repeats``) for MiniLM on
+    torch (sentence-transformers, the reference) and on ONNX Runtime (the build's), on the
+    embedding texts of a synthetic library's first ``texts`` cards; yielded as measured."""
     from vectorstore.cards import cards_from_tracks
-    from vectorstore.embeddings import load_minilm, prepare_model_environment
+    from vectorstore.embeddings import load_minilm, load_minilm_onnx, prepare_model_environment
 
     prepare_model_environment()  # before torch loads, as when the catalog loads the model
     import torch
@@ -392,18 +398,26 @@ def embedding_sweep(
     from vectorstore.synthetic import synthetic_tracks
 
     cards = cards_from_tracks(list(synthetic_tracks(texts)))[:texts]
-    sample = sorted((card.embedding_text for card in cards), key=len)
-    model = load_minilm()
-    model.encode(sample[:64])  # first call pays one-off costs
+    sample = [card.embedding_text for card in cards]
+    reference = load_minilm()
     for count in threads:
         torch.set_num_threads(count)
-        for batch in batches:
-            best = math.inf
-            for _ in range(repeats):
-                began = time.perf_counter()
-                model.encode(sample, batch_size=batch, normalize_embeddings=True)
-                best = min(best, time.perf_counter() - began)
-            yield batch, count, len(sample) / best
+        onnx = load_minilm_onnx(threads=count)
+        runtimes: dict[str, Callable[[int], object]] = {
+            "torch": lambda batch: reference.encode(
+                sample, batch_size=batch, normalize_embeddings=True
+            ),
+            "onnx": lambda batch, onnx=onnx: onnx.encode(sample, batch),  # type: ignore[misc]
+        }
+        for runtime, encode in runtimes.items():
+            encode(64)  # the first call pays one-off costs
+            for batch in batches:
+                best = math.inf
+                for _ in range(repeats):
+                    began = time.perf_counter()
+                    encode(batch)
+                    best = min(best, time.perf_counter() - began)
+                yield runtime, batch, count, len(sample) / best
 
 
 @dataclass(frozen=True)
@@ -413,6 +427,7 @@ class IndexPoint:
     tracks: int
     cards: int
     write_s: float
+    write_rss_gb: float
     open_s: float
     peak_rss_gb: float
     lexical_p50_ms: float
@@ -423,12 +438,18 @@ class IndexPoint:
 
 
 def _write_index_of(path: Path, tracks: int) -> None:
-    """The card index of the synthetic library of ``tracks`` tracks (the build's last step)."""
-    from vectorstore.card_index import write_card_index
-    from vectorstore.cards import cards_from_tracks
-    from vectorstore.synthetic import synthetic_tracks
+    """The card index of the synthetic library of ``tracks`` tracks, as the build writes it:
+    the track file streamed (:mod:`vectorstore.track_stream`) into the index writer."""
+    from vectorstore.card_index import CardIndexWriter
+    from vectorstore.synthetic import write_tracks
+    from vectorstore.track_stream import TrackFileCards
 
-    write_card_index(path, cards_from_tracks(list(synthetic_tracks(tracks))), "bench")
+    track_file = write_tracks(path.with_suffix(".jsonl"), tracks)
+    with TrackFileCards(track_file, path.parent) as source, CardIndexWriter(path) as writer:
+        for chunk in source.chunks():
+            writer.add(chunk)
+        writer.finish("bench")
+    track_file.unlink()
 
 
 def _probe_index(path: Path, tracks: int, queries: int) -> dict[str, float]:
@@ -466,7 +487,7 @@ def run_index_bench(sizes: Sequence[int], queries: int, out: Path) -> None:
         try:
             path = work / "cards.sqlite3"
             console.print(f"{tracks:,} tracks, card index only …")
-            write_s, _, _ = timed_process(
+            write_s, write_rss, _ = timed_process(
                 ["index", "--path", str(path), "--tracks", str(tracks)], os.environ.copy(), __name__
             )
             _, rss, found = timed_process(
@@ -488,6 +509,7 @@ def run_index_bench(sizes: Sequence[int], queries: int, out: Path) -> None:
                     tracks=tracks,
                     cards=int(figures.pop("cards")),
                     write_s=write_s,
+                    write_rss_gb=write_rss / 2**30,
                     peak_rss_gb=rss / 2**30,
                     disk_gb=path.stat().st_size / 2**30,
                     **figures,
@@ -518,8 +540,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=40)
     args = parser.parse_args(argv)
     if args.what == "sweep":
-        for batch, count, rate in embedding_sweep(args.tracks or 2000, (64, 256), (2, 1)):
-            print(f"batch {batch:>4}  threads {count}  {rate:8.0f} texts/s", flush=True)
+        for runtime, batch, count, rate in embedding_sweep(
+            args.tracks or 2000, (32, 64, 256), (2, 1)
+        ):
+            print(
+                f"{runtime:<5}  batch {batch:>4}  threads {count}  {rate:8.0f} texts/s", flush=True
+            )
         return
     if args.what == "threads":
         _write_threads(args.path, args.data)

@@ -8,15 +8,19 @@ Conventions
   optionally ``CHROMA_PORT``, default 8000) is set. The collection is ``$CATALOG_COLLECTION``
   or ``musicrs_entities``; cosine space; our embedding function is always passed (Chroma's
   default one downloads a model).
-- One record per card: id = card id, document = ``card.text``, embedding of
+- One record per card: id = card id, no document (nothing reads it, and Chroma would
+  index its full text on every write), embedding of
   ``card.embedding_text``, metadata = kind, mentions, one ``community_<name>`` flag per
   community, the two hashes below and the card itself as JSON (so a server holds everything).
 - Incremental build: ``embed_hash`` (embedding text + embedding function) decides
   re-embedding, ``card_hash`` (the whole card) decides a metadata update; unchanged cards
-  are not touched; cards no longer in the source are deleted. Writes go in batches of
-  ``client.get_max_batch_size()``, one after the other: Chroma's upsert holds the GIL (a
-  Python thread beside it ran at 4 % of its speed), so overlapping writes with embedding
-  would not pay.
+  are not touched; cards no longer in the source are deleted. Cards come in chunks, ids
+  ascending (a list is sorted; a track file is streamed, :mod:`vectorstore.track_stream`),
+  and are read twice: the catalog hash first (a no-change build stops there), then the
+  work, chunk by chunk: stored metadata read for the chunk's ids, records embedded and
+  written :data:`EMBED_CHUNK` at a time (the next chunk embedded by worker processes while
+  one is written: Chroma's upsert holds the GIL, a Python thread beside it ran at 4 % of
+  its speed), cards given to the card index writer. No step holds every card.
 - The manifest (collection metadata ``manifest``) says ``building`` from the first write and
   ``complete`` only after the last. Readers refuse any other state with a sentence telling to
   re-run the build, which then resumes: finished records hash equal and are skipped.
@@ -39,16 +43,17 @@ import json
 import os
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from rapidfuzz import fuzz, process
 from tqdm import tqdm
 
-from vectorstore.card_index import CardIndex, index_file, indexed_hash, write_card_index
+from vectorstore.card_index import CardIndex, CardIndexWriter, index_file, indexed_hash
 from vectorstore.cards import EntityCard, Kind
 from vectorstore.embeddings import (
     MiniLMEmbeddingFunction,
@@ -62,6 +67,8 @@ from vectorstore.text import entity_key, loose_key, tokenize, top_ranks
 DEFAULT_PATH = Path(".cache/catalog")
 DEFAULT_COLLECTION = "musicrs_entities"
 READ_PAGE = 5000
+BUILD_CHUNK = 5000  # cards of an in-memory list handled at a time, as a track file's chunks
+EMBED_CHUNK = 1024  # records embedded while the previous ones are written: a short pipeline fill
 LOOKUP_FLOOR = 70.0  # token-sort ratios below this are different names, not typos
 Embedder = MiniLMEmbeddingFunction | OpenAIEmbeddingFunction
 
@@ -200,22 +207,46 @@ def _existing_metadata(collection: Any) -> dict[str, dict[str, Any]]:
         offset += READ_PAGE
 
 
+@runtime_checkable
+class CardChunks(Protocol):
+    """Cards given a chunk at a time (a track file's, :mod:`vectorstore.track_stream`)."""
+
+    def chunks(self) -> Iterator[list[EntityCard]]:
+        """Every card once, ids ascending across chunks; may be iterated again."""
+        ...
+
+
+@dataclass(frozen=True)
+class _ListedCards:
+    """Cards held in memory, as :class:`CardChunks`."""
+
+    cards: list[EntityCard]
+
+    def chunks(self) -> Iterator[list[EntityCard]]:
+        for start in range(0, len(self.cards), BUILD_CHUNK):
+            yield self.cards[start : start + BUILD_CHUNK]
+
+
 def build_catalog(
-    cards: Sequence[EntityCard],
+    cards: Sequence[EntityCard] | CardChunks,
     path: str | os.PathLike[str] | None = None,
     *,
     collection: str | None = None,
     embedder: Embedder | None = None,
     progress: bool = True,
 ) -> BuildReport:
-    """Write ``cards`` to the store, touching only what changed; see the module conventions."""
+    """Write ``cards`` (in memory, or chunk by chunk) to the store, touching only what
+    changed; see the module conventions."""
     started = time.perf_counter()
-    if len({c.id for c in cards}) != len(cards):
-        raise CatalogError(
-            "Two cards share an id; build cards with vectorstore.cards, which merges them."
-        )
+    source = (
+        cards
+        if isinstance(cards, CardChunks)
+        else _ListedCards(sorted(cards, key=lambda card: card.id))
+    )
     location = store_location(path, collection)
     embedder = embedder or embedding_function_from_env()
+    identity = (embedder.name(), json.dumps(embedder.get_config(), sort_keys=True))
+    catalog_hash, total = _catalog_hash(source, identity)
     client = make_client(location)
     with chroma_errors(location, "building the catalog"):
         store = client.get_or_create_collection(
@@ -232,79 +263,159 @@ def build_catalog(
                 embedding_function=embedder,
                 configuration={"hnsw": {"space": "cosine"}},
             )
-        wanted = {card.id: (card, _metadata(card, embedder)) for card in cards}
-        identity = (embedder.name(), json.dumps(embedder.get_config(), sort_keys=True))
-        catalog_hash = _hash(*identity, *sorted(meta["card_hash"] for _, meta in wanted.values()))
         index = card_index_path(location)
         if previous.get("state") == "complete" and previous.get("catalog_hash") == catalog_hash:
             # Same cards as the last complete build: nothing to read, embed or write.
             if indexed_hash(index) != catalog_hash:
-                _write_index(index, cards, catalog_hash)
-            return BuildReport(0, 0, len(wanted), 0, time.perf_counter() - started)
+                _write_index(index, source, catalog_hash)
+            return BuildReport(0, 0, total, 0, time.perf_counter() - started)
         _write_manifest(store, state="building", embedding=embedder.name(), started=time.time())
-        existing = _existing_metadata(store)
-        batch = client.get_max_batch_size()
-        # Similar lengths share a batch, so the model pads (and computes) little.
-        to_embed = sorted(
-            (
-                cid
-                for cid, (_, meta) in wanted.items()
-                if existing.get(cid, {}).get("embed_hash") != meta["embed_hash"]
-            ),
-            key=lambda cid: (len(wanted[cid][0].embedding_text), cid),
-        )
-        to_update = [
-            cid
-            for cid, (_, meta) in wanted.items()
-            if cid in existing
-            and existing[cid].get("embed_hash") == meta["embed_hash"]
-            and existing[cid].get("card_hash") != meta["card_hash"]
-        ]
-        stale = sorted(set(existing) - set(wanted))
-        bar = tqdm(
-            total=len(to_embed) + len(to_update), desc="catalog", unit="card", disable=not progress
-        )
-        for start in range(0, len(to_embed), batch):
-            ids = to_embed[start : start + batch]
-            records = [wanted[i] for i in ids]
-            store.upsert(
-                ids=ids,
-                embeddings=embedder.encode([card.embedding_text for card, _ in records]),
-                documents=[card.text for card, _ in records],
-                metadatas=[meta for _, meta in records],
-            )
-            bar.update(len(ids))
-        for start in range(0, len(to_update), batch):
-            ids = to_update[start : start + batch]
-            # Chroma re-embeds documents passed without embeddings: hand it the stored ones.
-            stored = store.get(ids=ids, include=["embeddings"])
-            vectors = dict(zip(stored["ids"], stored["embeddings"], strict=True))
-            store.update(
-                ids=ids,
-                embeddings=[vectors[i] for i in ids],
-                documents=[wanted[i][0].text for i in ids],
-                metadatas=[_replaced(existing[i], wanted[i][1]) for i in ids],
-            )
-            bar.update(len(ids))
-        bar.close()
-        for start in range(0, len(stale), batch):
-            store.delete(ids=stale[start : start + batch])
-        _write_index(index, cards, catalog_hash)
+        bar = tqdm(total=total, desc="catalog", unit="card", disable=not progress)
+        try:
+            with CardIndexWriter(index) as writer:
+                done = _write_records(
+                    source, store, embedder, client.get_max_batch_size(), writer, bar
+                )
+                stale = _stale_ids(store, writer) if store.count() > total else []
+                for start in range(0, len(stale), client.get_max_batch_size()):
+                    store.delete(ids=stale[start : start + client.get_max_batch_size()])
+                writer.finish(catalog_hash)
+        except OSError as error:
+            raise _index_error(index, error) from None
+        finally:
+            bar.close()
         _write_manifest(
             store,
             state="complete",
             embedding=embedder.name(),
-            count=len(wanted),
+            count=total,
             catalog_hash=catalog_hash,
             finished=time.time(),
         )
     return BuildReport(
-        len(to_embed),
-        len(to_update),
-        len(wanted) - len(to_embed) - len(to_update),
+        done.embedded,
+        done.updated,
+        total - done.embedded - done.updated,
         len(stale),
         time.perf_counter() - started,
     )
+
+
+def _catalog_hash(source: CardChunks, identity: tuple[str, str]) -> tuple[str, int]:
+    """The hash of the embedder's identity and every card (its ``card_hash``s, sorted), and
+    the number of cards; raises if two cards share an id (ids must ascend)."""
+    hashes, last = [], None
+    for chunk in source.chunks():
+        for card in chunk:
+            if last is not None and card.id <= last:
+                raise CatalogError(
+                    "Two cards share an id; build cards with vectorstore.cards, which merges them."
+                )
+            last = card.id
+        hashes.append(
+            np.asarray([_hash(card.model_dump_json(exclude={"text"})) for card in chunk], "S32")
+        )
+    ordered = np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, "S32")
+    # The same value as _hash(*identity, *sorted hashes), without their strings all at once.
+    digest = hashlib.sha256("\x1f".join(identity).encode("utf-8"))
+    for value in ordered:
+        digest.update(b"\x1f" + bytes(value))
+    return digest.hexdigest()[:32], len(ordered)
+
+
+@dataclass
+class _Written:
+    embedded: int = 0
+    updated: int = 0
+
+
+def _write_records(
+    source: CardChunks,
+    store: Any,
+    embedder: Embedder,
+    batch: int,
+    writer: CardIndexWriter,
+    bar: tqdm,
+) -> _Written:
+    """Embed and write the records of every card whose embedding text (or embedder)
+    changed, rewrite the metadata of cards that changed otherwise, and give every card to
+    the index ``writer``; chunk by chunk, the next records embedded while these are
+    written."""
+    done = _Written()
+    waiting: deque[list[tuple[EntityCard, dict[str, Any]]]] = deque()
+
+    def to_embed() -> Iterator[list[str]]:
+        for chunk in source.chunks():
+            wanted = {card.id: (card, _metadata(card, embedder)) for card in chunk}
+            existing = _stored_metadata(store, list(wanted), batch)
+            fresh = sorted(
+                (
+                    record
+                    for cid, record in wanted.items()
+                    if existing.get(cid, {}).get("embed_hash") != record[1]["embed_hash"]
+                ),
+                # Similar lengths share a batch, so the model pads (and computes) little.
+                key=lambda record: (len(record[0].embedding_text), record[0].id),
+            )
+            changed = [
+                cid
+                for cid, (_, meta) in wanted.items()
+                if cid in existing
+                and existing[cid].get("embed_hash") == meta["embed_hash"]
+                and existing[cid].get("card_hash") != meta["card_hash"]
+            ]
+            _update_metadata(store, changed, wanted, existing, batch)
+            writer.add(chunk)
+            bar.update(len(chunk) - len(fresh))
+            done.updated += len(changed)
+            for start in range(0, len(fresh), min(batch, EMBED_CHUNK)):
+                waiting.append(fresh[start : start + min(batch, EMBED_CHUNK)])
+                yield [card.embedding_text for card, _ in waiting[-1]]
+
+    for vectors in embedder.encode_ahead(to_embed()):
+        records = waiting.popleft()
+        store.upsert(
+            ids=[card.id for card, _ in records],
+            embeddings=vectors,
+            metadatas=[meta for _, meta in records],
+        )
+        done.embedded += len(records)
+        bar.update(len(records))
+    return done
+
+
+def _stored_metadata(store: Any, ids: list[str], batch: int) -> dict[str, dict[str, Any]]:
+    """The stored metadata of those of ``ids`` the store holds."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), batch):
+        page = store.get(ids=ids[start : start + batch], include=["metadatas"])
+        found.update(zip(page["ids"], page["metadatas"], strict=True))
+    return found
+
+
+def _update_metadata(
+    store: Any,
+    ids: list[str],
+    wanted: Mapping[str, tuple[EntityCard, dict[str, Any]]],
+    existing: Mapping[str, dict[str, Any]],
+    batch: int,
+) -> None:
+    """Rewrite the metadata of ``ids``, keeping their vectors."""
+    for start in range(0, len(ids), batch):
+        chosen = ids[start : start + batch]
+        store.update(ids=chosen, metadatas=[_replaced(existing[i], wanted[i][1]) for i in chosen])
+
+
+def _stale_ids(store: Any, writer: CardIndexWriter) -> list[str]:
+    """Ids in the store that the build's cards no longer have."""
+    stale, offset = [], 0
+    while True:
+        page = store.get(include=[], limit=READ_PAGE, offset=offset)
+        kept = writer.has(page["ids"])
+        stale += [i for i in page["ids"] if i not in kept]
+        if len(page["ids"]) < READ_PAGE:
+            return sorted(stale)
+        offset += READ_PAGE
 
 
 def threads_collection(location: StoreLocation) -> str:
@@ -606,7 +717,8 @@ def open_catalog(
         with chroma_errors(location, "reading the catalog to index it"):
             metadata = _existing_metadata(store)
         cards = [EntityCard.model_validate_json(meta["card"]) for meta in metadata.values()]
-        _write_index(path, cards, manifest.get("catalog_hash", ""))
+        cards.sort(key=lambda card: card.id)
+        _write_index(path, _ListedCards(cards), manifest.get("catalog_hash", ""))
     return Catalog(location, client, store, embedder, CardIndex(path))
 
 
@@ -616,11 +728,18 @@ def card_index_path(location: StoreLocation) -> Path:
     return index_file(location.path, location.collection, location.host, location.port)
 
 
-def _write_index(path: Path, cards: Sequence[EntityCard], catalog_hash: str) -> None:
+def _write_index(path: Path, cards: CardChunks, catalog_hash: str) -> None:
     try:
-        write_card_index(path, cards, catalog_hash)
+        with CardIndexWriter(path) as writer:
+            for chunk in cards.chunks():
+                writer.add(chunk)
+            writer.finish(catalog_hash)
     except OSError as error:
-        raise CatalogError(
-            f"Cannot write the catalog's card index in {path.parent} ({error.strerror}); "
-            "make that folder writable or set CATALOG_PATH to one that is."
-        ) from None
+        raise _index_error(path, error) from None
+
+
+def _index_error(path: Path, error: OSError) -> CatalogError:
+    return CatalogError(
+        f"Cannot write the catalog's card index in {path.parent} ({error.strerror}); "
+        "make that folder writable or set CATALOG_PATH to one that is."
+    )
