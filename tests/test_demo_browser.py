@@ -115,6 +115,18 @@ def wait_until_idle(page) -> None:
     page.wait_for_function("() => !document.querySelector('#chat-box textarea').disabled")
 
 
+def unfolded_step_titles(page) -> list[str]:
+    """Every step title in the chat, once each finished (folded) group is opened: a folded
+    group's nested steps are rendered only when it is open."""
+    groups = page.locator("#chat .bot-row > * > * > * > * > .thought-group").all()
+    for group in groups:
+        title = group.locator("> .title")
+        if "✅" in title.inner_text() and group.locator(".thought-group").count() == 0:
+            title.click()
+            group.locator(".thought-group").first.wait_for()
+    return page.locator("#chat .thought-group .title").all_inner_texts()
+
+
 def test_steps_stream_before_the_answer(browser) -> None:
     agent = StandInAgent(step_delay_s=1.0)
     with served(build_app(agent, "offline brain")) as url:
@@ -146,7 +158,7 @@ def test_text_turn_then_clip_in_the_page(browser, real_url: str, tmp_path: Path)
     send(page, "Recommend modal jazz like Kind of Blue by Miles Davis.")
     page.wait_for_selector(".rec-card")
     wait_until_idle(page)
-    titles = page.locator("#chat .thought-group .title").all_inner_texts()
+    titles = unfolded_step_titles(page)
     assert any("Finding what people recommended" in t for t in titles), titles
     cards = page.locator(".rec-card").count()
     # One way to listen per card, and each card's evidence links its thread.
@@ -166,7 +178,7 @@ def test_text_turn_then_clip_in_the_page(browser, real_url: str, tmp_path: Path)
     )
     wait_until_idle(page)
     assert "BPM" in page.locator("#audio-panel").inner_text()
-    titles = page.locator("#chat .thought-group .title").all_inner_texts()
+    titles = unfolded_step_titles(page)
     assert any("Listening to the clip" in t for t in titles), titles
     page.screenshot(path=ARTIFACTS / "audio-turn.png", full_page=True)
 
@@ -296,9 +308,7 @@ def test_feedback_exports_and_a_whole_conversation(browser, real_url: str, tmp_p
     )
     wait_for_bot_text(page, "More like #1")
     wait_until_idle(page)
-    for title in page.locator("#chat .bot-row > * > * > * > * > .thought-group > .title").all():
-        if "✅" in title.inner_text():  # folded: open it to show its sub-steps
-            title.click()
+    unfolded_step_titles(page)
     # The whole conversation in one picture: the chat box's own scrolling is lifted.
     page.add_style_tag(content="#chat { height: auto !important; max-height: none !important; }")
     page.add_style_tag(content="#chat .bubble-wrap { max-height: none !important; }")
