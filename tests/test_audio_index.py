@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from mutagen.id3 import ID3, TIT2, TPE1
 
 from tools.sound import MIN_CLIP_S, MusicnnSoundEmbedder, main
 from tools.synthetic_music import Piece, corpus, render, render_corpus
+from vectorstore.__main__ import sound_index_command
 from vectorstore.errors import CatalogError
 from vectorstore.sound import (
     MAX_TAG_CHARS,
@@ -171,6 +173,16 @@ def test_an_empty_folder_changes_nothing_and_says_so(
     assert len(open_sound_index(tmp_path / "store")) == 1
 
 
+def test_an_empty_folder_on_a_first_build_leaves_no_index_behind(
+    tmp_path: Path, embedder: MusicnnSoundEmbedder
+) -> None:
+    (tmp_path / "music").mkdir()
+    with pytest.raises(CatalogError):
+        build(tmp_path / "music", tmp_path / "store", embedder)
+    with pytest.raises(CatalogError, match="no sound index"):
+        open_sound_index(tmp_path / "store")  # not "interrupted": nothing was started
+
+
 def test_a_clip_shorter_than_one_window_is_refused(
     tmp_path: Path, clips: list[Path], embedder: MusicnnSoundEmbedder
 ) -> None:
@@ -227,6 +239,26 @@ def test_cli_refuses_bad_input_with_one_sentence(
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and all(e.startswith("error: ") for e in errors)
     assert "python -m tools.sound build" in errors[0]
+
+
+def test_the_catalogs_command_line_hands_sound_commands_to_the_sound_index(
+    tmp_path: Path,
+) -> None:
+    """``python -m vectorstore build --audio-dir`` / ``search --audio`` work as the sound
+    index's own commands (its models live in tools, which vectorstore may not import)."""
+    (tmp_path / "music").mkdir()
+    store = str(tmp_path / "nothing")
+    for args, says in (
+        (["search", "--audio", "x.wav", "--path", store], "python -m tools.sound build"),
+        (["build", f"--audio-dir={tmp_path / 'music'}", "--path", store], "holds no files"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "vectorstore", *args], capture_output=True, text=True
+        )
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
+        assert done.returncode == 2 and len(errors) == 1 and says in errors[0], done.stderr
+    assert not sound_index_command(["search", "--audio-dir", "x"])  # build's option only
+    assert not sound_index_command(["recommend", "--audio", "x"])
 
 
 def test_the_index_lives_beside_the_catalog_on_a_chroma_server(

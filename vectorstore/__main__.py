@@ -1,7 +1,10 @@
 """Command line: ``python -m vectorstore build|search|recommend|bench``.
 
 Conventions: every failure the user can fix prints one ``error:`` sentence on stderr and
-exits with status 2; results go to stdout (``--json`` for machines).
+exits with status 2; results go to stdout (``--json`` for machines). ``build --audio-dir``
+and ``search --audio`` are the sound index's commands: the audio models live in ``tools``,
+which this layer may not import, so the whole command line is handed to
+``python -m tools.sound`` (same options, same output).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -18,6 +22,15 @@ from vectorstore.errors import CatalogError
 
 # The command the catalog's messages suggest (vectorstore.store words them so).
 BUILD_COMMAND = "python -m vectorstore build"
+SOUND_MODULE = "tools.sound"
+#: The options that make ``build`` / ``search`` a sound-index command.
+SOUND_OPTIONS = {"build": "--audio-dir", "search": "--audio"}
+
+
+def sound_index_command(argv: list[str]) -> bool:
+    """True when ``argv`` asks for the sound index (``build --audio-dir``, ``search --audio``)."""
+    option = SOUND_OPTIONS.get(argv[0]) if argv else None
+    return option is not None and any(a == option or a.startswith(f"{option}=") for a in argv)
 
 
 def _cards(data: str | None, folder: Path) -> tuple[Any, list | None]:
@@ -209,7 +222,12 @@ def parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--collection", help="collection name (default musicrs_entities)")
 
-    make = commands.add_parser("build", help="build or update the catalog (resumable)")
+    sound_help = "with {} the sound index's command: see python -m tools.sound {} --help"
+    make = commands.add_parser(
+        "build",
+        help="build or update the catalog (resumable)",
+        epilog=sound_help.format("--audio-dir DIR", "build"),
+    )
     make.add_argument(
         "--data", help="MusiCRS JSONL (default $MUSICRS_DATA) or your tracks .csv/.jsonl"
     )
@@ -217,7 +235,11 @@ def parser() -> argparse.ArgumentParser:
     store_options(make)
     make.set_defaults(run=build)
 
-    find = commands.add_parser("search", help="hybrid search (or --lookup a name)")
+    find = commands.add_parser(
+        "search",
+        help="hybrid search (or --lookup a name)",
+        epilog=sound_help.format("--audio FILE", "search"),
+    )
     find.add_argument("query")
     find.add_argument("--k", type=int, default=10)
     find.add_argument("--kind", choices=["song", "album", "artist"])
@@ -295,6 +317,9 @@ def with_store_options(message: str, args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if sound_index_command(argv):
+        os.execv(sys.executable, [sys.executable, "-m", SOUND_MODULE, *argv])
     args = parser().parse_args(argv)
     if getattr(args, "k", 1) < 1:
         print("error: --k must be at least 1.", file=sys.stderr)

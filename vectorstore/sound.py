@@ -231,6 +231,14 @@ def audio_files(folder: Path) -> list[Path]:
     return [p for p in found if p.is_file()]
 
 
+def _no_files(folder: Path) -> str:
+    # An unmounted drive looks like this: emptying the index would lose it all.
+    return (
+        f"The folder {folder} holds no files, so the sound index was left as it was; "
+        "point --audio-dir at your music."
+    )
+
+
 def _fingerprint(path: Path) -> str:
     info = path.stat()
     return f"{info.st_size}:{info.st_mtime_ns}"
@@ -303,6 +311,8 @@ def build_sound_index(
     folder = Path(audio_dir)
     if not folder.is_dir():
         raise CatalogError(f"The audio folder {folder} does not exist or is not a folder.")
+    if not audio_files(folder):  # before the store is touched: a first build makes none
+        raise CatalogError(_no_files(folder))
     location = store_location(path, collection)
     with chroma_errors(location, "building the sound index"):
         client, store = _open_store(location, create=True)
@@ -317,12 +327,8 @@ def build_sound_index(
             for file, stamp in json.loads(meta.get("files", "{}")).items()
         }
         wanted = _scan(folder, known, threads, progress)
-        if not wanted:
-            # An unmounted drive looks like this: emptying the index would lose it all.
-            raise CatalogError(
-                f"The folder {folder} holds no files, so the sound index was left as it was; "
-                "point --audio-dir at your music."
-            )
+        if not wanted:  # every file vanished or became unreadable since the check above
+            raise CatalogError(_no_files(folder))
         _write_manifest(store, state="building", embedding=embed.name, started=time.time())
         to_embed = sorted(h for h in wanted if h not in existing)
         to_update = [
