@@ -477,7 +477,7 @@ def open_default_catalog(settings: Settings) -> _OpenedCatalog:
 
         engine = open_engine(settings.catalog_path)
     except Exception as error:  # chat goes on with catalog search
-        log.warning("recommender unavailable (%s); using catalog search", _reason(error, ""))
+        engine_problem = _reason(error, "")
     else:  # the engine's own catalog: one copy of the index in memory, not two
         return _OpenedCatalog(engine.searcher, engine=engine)
     try:
@@ -486,6 +486,9 @@ def open_default_catalog(settings: Settings) -> _OpenedCatalog:
         catalog = open_catalog(settings.catalog_path)
     except Exception as error:  # a missing index must not break chat: tools say so
         return _OpenedCatalog(None, _reason(error, "opening the catalog"))
+    # Said only when there is a catalog to fall back on: with none, the caller (the demo
+    # builds one) says what happens next, and "run build first" would be wrong.
+    log.warning("recommender unavailable (%s); using catalog search", engine_problem)
     return _OpenedCatalog(catalog)
 
 

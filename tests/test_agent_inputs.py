@@ -7,6 +7,8 @@ and the same session answers the next turn.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 
 import pytest
@@ -184,3 +186,15 @@ def test_cards_show_the_thread_link_and_mark_the_models_own_suggestions():
     )  # fmt: skip
     assert 'href="https://www.reddit.com/r/Jazz/comments/abc/x/"' in page
     assert page.count("the model's own suggestion") == 1 and "javascript" not in page
+
+
+def test_no_catalog_yet_gives_a_reason_and_no_misleading_warning(tmp_path, caplog):
+    """The demo builds a missing catalog itself, so no "run build first" warning may come
+    before it; the reason stays with the opened catalog for the tools to say."""
+    from agent.turns import open_default_catalog
+
+    settings = dataclasses.replace(Settings(), catalog_path=str(tmp_path / "none"))
+    with caplog.at_level(logging.WARNING, logger="agent.turns"):
+        opened = open_default_catalog(settings)
+    assert opened.catalog is None and opened.engine is None and opened.unavailable
+    assert not caplog.records
