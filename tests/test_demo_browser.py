@@ -13,6 +13,7 @@ driven by Playwright. Screenshots go to ``artifacts/demo/`` (ignored by git).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import shutil
@@ -23,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
 from demo.app import build_app
 from demo.chat import BUSY_MESSAGE, NEW_CONVERSATION_MESSAGE
@@ -54,8 +57,6 @@ TIMEOUT_MS = 60_000
 def browser() -> Iterator[object]:
     if not shutil.which(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -115,16 +116,27 @@ def wait_until_idle(page) -> None:
     page.wait_for_function("() => !document.querySelector('#chat-box textarea').disabled")
 
 
-def unfolded_step_titles(page) -> list[str]:
-    """Every step title in the chat, once each finished (folded) group is opened: a folded
-    group's nested steps are rendered only when it is open."""
-    groups = page.locator("#chat .bot-row > * > * > * > * > .thought-group").all()
-    for group in groups:
-        title = group.locator("> .title")
-        if "✅" in title.inner_text() and group.locator(".thought-group").count() == 0:
+def wait_for_step(page, title: str) -> None:
+    """Wait until the step titled ``title`` shows, opening its turn's group: a finished group
+    is folded and Gradio draws its steps only while it is open (or still closing, which made
+    reading them right after the turn a race). The group is found by its message's label,
+    which names its steps."""
+    step = page.locator("#chat .thought-group .thought-group > .title", has_text=title).first
+    group = page.locator(f'#chat [data-testid=bot][aria-label*="{title}"] > .thought-group')
+    for _ in range(3):
+        if step.is_visible():
+            return
+        group.last.locator("> .title").click()
+        with contextlib.suppress(PlaywrightTimeout):
+            step.wait_for(state="visible", timeout=3000)
+    assert step.is_visible(), f"no step {title!r} in the chat"
+
+
+def unfold_step_groups(page) -> None:
+    """Open every finished (folded) step group, to show its steps in a screenshot."""
+    for title in page.locator("#chat .bot-row > * > * > * > * > .thought-group > .title").all():
+        if "✅" in title.inner_text():
             title.click()
-            group.locator(".thought-group").first.wait_for()
-    return page.locator("#chat .thought-group .title").all_inner_texts()
 
 
 def test_steps_stream_before_the_answer(browser) -> None:
@@ -158,8 +170,7 @@ def test_text_turn_then_clip_in_the_page(browser, real_url: str, tmp_path: Path)
     send(page, "Recommend modal jazz like Kind of Blue by Miles Davis.")
     page.wait_for_selector(".rec-card")
     wait_until_idle(page)
-    titles = unfolded_step_titles(page)
-    assert any("Finding what people recommended" in t for t in titles), titles
+    wait_for_step(page, "Finding what people recommended")
     cards = page.locator(".rec-card").count()
     # One way to listen per card, and each card's evidence links its thread.
     assert page.locator(".rec-card .rec-link:not(.rec-thread)").count() == cards
@@ -178,8 +189,7 @@ def test_text_turn_then_clip_in_the_page(browser, real_url: str, tmp_path: Path)
     )
     wait_until_idle(page)
     assert "BPM" in page.locator("#audio-panel").inner_text()
-    titles = unfolded_step_titles(page)
-    assert any("Listening to the clip" in t for t in titles), titles
+    wait_for_step(page, "Listening to the clip")
     page.screenshot(path=ARTIFACTS / "audio-turn.png", full_page=True)
 
     page.click("text=New conversation")
@@ -308,7 +318,7 @@ def test_feedback_exports_and_a_whole_conversation(browser, real_url: str, tmp_p
     )
     wait_for_bot_text(page, "More like #1")
     wait_until_idle(page)
-    unfolded_step_titles(page)
+    unfold_step_groups(page)
     # The whole conversation in one picture: the chat box's own scrolling is lifted.
     page.add_style_tag(content="#chat { height: auto !important; max-height: none !important; }")
     page.add_style_tag(content="#chat .bubble-wrap { max-height: none !important; }")
