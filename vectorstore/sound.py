@@ -269,13 +269,18 @@ class _Wanted:
 
 
 def _scan(
-    folder: Path, known: dict[tuple[str, str], str], threads: bool, progress: bool
+    folder: Path,
+    files: list[Path],
+    known: dict[tuple[str, str], str],
+    threads: bool,
+    progress: bool,
 ) -> dict[str, _Wanted]:
-    """Content hash → its files, hashing only files whose fingerprint is new."""
+    """Content hash → its files (``files``, listed under ``folder``), hashing only files
+    whose fingerprint is new."""
     from tqdm import tqdm
 
     wanted: dict[str, _Wanted] = {}
-    for path in tqdm(audio_files(folder), desc="scan", unit="file", disable=not progress):
+    for path in tqdm(files, desc="scan", unit="file", disable=not progress):
         try:
             stamp = _fingerprint(path)
             digest = known.get((str(path), stamp)) or content_hash(path)
@@ -311,7 +316,8 @@ def build_sound_index(
     folder = Path(audio_dir)
     if not folder.is_dir():
         raise CatalogError(f"The audio folder {folder} does not exist or is not a folder.")
-    if not audio_files(folder):  # before the store is touched: a first build makes none
+    files = audio_files(folder)  # listed once: a music library's walk is not free
+    if not files:  # before the store is touched: a first build makes none
         raise CatalogError(_no_files(folder))
     location = store_location(path, collection)
     with chroma_errors(location, "building the sound index"):
@@ -326,7 +332,7 @@ def build_sound_index(
             for record_id, meta in existing.items()
             for file, stamp in json.loads(meta.get("files", "{}")).items()
         }
-        wanted = _scan(folder, known, threads, progress)
+        wanted = _scan(folder, files, known, threads, progress)
         if not wanted:  # every file vanished or became unreadable since the check above
             raise CatalogError(_no_files(folder))
         _write_manifest(store, state="building", embedding=embed.name, started=time.time())
