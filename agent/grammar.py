@@ -166,6 +166,11 @@ GENRES: dict[str, str] = {
     "idm": "electronicmusic",
     "edm": "electronicmusic",
     "synthwave": "electronicmusic",
+    "synthpop": "popheads",
+    "synth-pop": "popheads",
+    "synth pop": "popheads",
+    "britpop": "indieheads",
+    "new wave": "indieheads",
     "indie": "indieheads",
     "indie rock": "indieheads",
     "pop": "popheads",
@@ -273,6 +278,8 @@ _TITLE_RUN = re.compile(
     r"\b([A-Z0-9À-Þ][\w'’.&-]*(?:\s+(?:of|the|&|de|la|in|on|a|and|y|du|des|to)?\s*"
     r"[A-Z0-9À-Þ][\w'’.&-]*)*)"
 )
+#: A decade or a rank ("80s", "'90s", "1970s", "#1", "3rd") is never a name on its own.
+_DECADE_OR_RANK = re.compile(r"^('?\d{2}|\d{4})'?s$|^#\d+$|^\d+(st|nd|rd|th)$", re.IGNORECASE)
 #: Capitalised words that start sentences or ask for things, never names on their own.
 NOT_NAMES = frozenset(
     "i i'm im i've looking recommend recommendations please any some what which who can "
@@ -308,7 +315,11 @@ _UNCHECKABLE = (
         "whether a record has vocals",
     ),
     (
-        re.compile(r"\b(?:modern|recent|newer|contemporary|older|vintage)\b", re.IGNORECASE),
+        re.compile(
+            r"\b(?:modern|recent|newer|contemporary|older|vintage)\b"
+            r"|(?:\B'|\b)(?:\d{2}|1\d{3}|20\d{2})'?s\b|\b(?:sixties|seventies|eighties|nineties)\b",
+            re.IGNORECASE,
+        ),
         "how old a record is",
     ),
 )
@@ -348,6 +359,7 @@ class ParsedMessage:
     asks_why: bool = False  # "why the second one?": explain those picks, recommend nothing
     wants_others: bool = False  # "other bands", "something else"
     more_by: tuple[str, ...] = ()
+    more_by_reference: bool = False  # "more by the second one": by the referenced pick's artist
     kind: Kind | None = None
     refused_kinds: tuple[Kind, ...] = ()
     descriptors: tuple[str, ...] = ()
@@ -402,14 +414,19 @@ def clean_name(raw: str) -> str:
     return name.strip()
 
 
+def _not_part_of_a_name(word: str) -> bool:
+    """A filler word or a decade/rank at the edge of a capitalised run."""
+    return word.lower().strip(".'") in NOT_NAMES or bool(_DECADE_OR_RANK.match(word))
+
+
 def named_entities(text: str, limit: int = 4) -> list[str]:
     """Names a text mentions: quoted strings, then capitalised word runs (not filler)."""
     found: list[str] = [m.strip() for m in _QUOTED.findall(text)]
     for match in _TITLE_RUN.finditer(text):
         words = match.group(1).replace("’", "'").split()
-        while words and words[0].lower().strip(".'") in NOT_NAMES:
+        while words and _not_part_of_a_name(words[0]):
             words.pop(0)
-        while words and words[-1].lower().strip(".'") in NOT_NAMES:
+        while words and _not_part_of_a_name(words[-1]):
             words.pop()
         name = " ".join(words).removesuffix("'s").strip(" .-'")
         lowered = name.lower()
@@ -455,8 +472,12 @@ def parse_message(text: str) -> ParsedMessage:
             cursor.take(*match.span())
 
     more_by: list[str] = []
+    more_by_reference = False
     for match in _MORE_BY.finditer(cursor.rest()):
         name = clean_name(match.group("name"))
+        if _ORDINAL_REF.fullmatch(name) or _NUMBER_REF.fullmatch(name):
+            more_by_reference = True  # "more by the first one": read with the references
+            continue
         if name and not _is_kind_or_genre(name):
             more_by.append(name)
             cursor.take(*match.span())
@@ -515,6 +536,7 @@ def parse_message(text: str) -> ParsedMessage:
         asks_why=bool(references) and bool(_WHY.match(music)),
         wants_others=bool(_WANTS_OTHERS.search(music)),
         more_by=tuple(dict.fromkeys(more_by)),
+        more_by_reference=more_by_reference,
         kind=kind,
         refused_kinds=tuple(dict.fromkeys(refused_kinds)),
         descriptors=tuple(descriptors),

@@ -409,7 +409,13 @@ class _Turn:
             seed = "a seed" if len(liked) == 1 else "seeds"
             parts.append("using " + ", ".join(i.label for i in liked) + f" as {seed}")
         seeds = [s for s in state.seeds if not any(same_name(s, i.name) for i in liked)]
-        if state.referenced:
+        if state.artist_unknown:
+            names = ", ".join(i.name for i in state.artist_unknown)
+            parts.append(f"nobody in the threads said who made {names}, so here is more like it")
+        elif state.referenced and state.more_by_seed_artists:
+            by = zip(state.seeds, state.referenced, strict=False)
+            parts.append("more by " + ", ".join(f"{seed} (#{i.position})" for seed, i in by))
+        elif state.referenced:
             parts.append("more like " + ", ".join(f"#{i.position} ({i.label})"
                                                    for i in state.referenced))  # fmt: skip
         elif seeds:
@@ -473,6 +479,8 @@ class _Turn:
             or (not state.more_by_seed_artists and any(
                 s.lower() in (a.lower() for a in [card.name, *card.artists]) for s in state.seeds
             ))
+            # "more by Tom Waits" asks for his works, not for Tom Waits again.
+            or (state.more_by_seed_artists and any(same_name(s, card.name) for s in state.seeds))
         )  # fmt: skip
 
     def _heard_clause(self) -> str:

@@ -144,6 +144,7 @@ class SessionState(BaseModel):
     referenced: tuple[GivenItem, ...] = ()
     explained: tuple[GivenItem, ...] = ()  # "why the second one?": only explain these
     unresolved_references: tuple[int, ...] = ()
+    artist_unknown: tuple[GivenItem, ...] = ()  # "more by #2", whose artist nobody named
     injection: bool = False
 
     # --- reading -----------------------------------------------------------------------
@@ -181,6 +182,18 @@ class SessionState(BaseModel):
         (:attr:`tastes`), 👎 and what was given."""
         given = [item.entity_id or item.name for item in (*self.disliked, *self.given)]
         return _merged(_merged(self.rejected, self.tastes), given)
+
+    def excluded_artists(self) -> tuple[str, ...]:
+        """Artists whose works the recommender must not return: rejections, and artists
+        already given as artists ("what else?" after LCD Soundsystem wants other artists,
+        not "All My Friends"), except those the user now asks more by."""
+        asked = self.seeds if self.more_by_seed_artists else ()
+        given = [
+            item.name
+            for item in self.given
+            if item.kind == "artist" and not any(same_name(item.name, s) for s in asked)
+        ]
+        return _merged(self.rejected, given)
 
     def find_given(self, card: int | str) -> GivenItem | None:
         """The item a card refers to: a 1-based position in the last list, or an entity id
@@ -249,6 +262,7 @@ class SessionState(BaseModel):
                     "referenced": (),
                     "explained": referenced,
                     "unresolved_references": unresolved,
+                    "artist_unknown": (),
                     "injection": message.injection,
                 }
             )
@@ -262,12 +276,21 @@ class SessionState(BaseModel):
             "referenced": referenced,
             "explained": (),
             "unresolved_references": unresolved,
+            "artist_unknown": (),
             "injection": message.injection,
             "more_by_seed_artists": bool(message.more_by),
         }
-        if referenced:
-            # "more like the second one": that item is the request now.
+        known_by = tuple(i for i in referenced if i.artists or i.kind == "artist")
+        if referenced and message.more_by_reference and len(known_by) == len(referenced):
+            # "more by the second one": its artist's other works are the request now.
+            seeds = tuple(item.artists[0] if item.artists else item.name for item in referenced)
+            update |= {"topic": "", "seeds": seeds, "more_by_seed_artists": True}
+        elif referenced:
+            # "more like the second one": that item is the request now (also "more by" a
+            # pick whose artist nobody named: unknown, so more like it, and the reply says so).
             update |= {"topic": "", "seeds": tuple(item.name for item in referenced)}
+            if message.more_by_reference:
+                update["artist_unknown"] = tuple(i for i in referenced if i not in known_by)
         elif message.more_by:
             update |= {"topic": message.topic, "seeds": message.more_by}
         elif message.is_follow_up:

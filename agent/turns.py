@@ -203,7 +203,7 @@ class MusicAgent:
                 previous = self.session_state(session_id)
                 context.session = previous.begin_turn(context.message)
                 context.exclude_entities = context.session.excluded_entities()
-                context.exclude_artists = context.session.rejected
+                context.exclude_artists = context.session.excluded_artists()
             yield from self._run(session_id, said, context, clip_only=clip_only)
 
     def run_turn(

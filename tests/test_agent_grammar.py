@@ -91,6 +91,10 @@ def test_named_entities():
     ]
     assert named_entities("looking for something chill") == []
     assert named_entities("Ok, something like Björk") == ["Björk"]
+    # A decade or a rank is not a name; names with digits are.
+    assert named_entities("upbeat 80s synthpop for a party") == []
+    assert named_entities("songs from the '90s like Blur, or 1970s funk, or #1 hits") == ["Blur"]
+    assert named_entities("anything by 2Pac or 50 Cent") == ["2Pac", "50 Cent"]
 
 
 def given(*names: str, turn: int = 1) -> tuple[GivenItem, ...]:
@@ -206,6 +210,25 @@ def test_state_records_turns_and_excludes_what_was_given():
     assert "#2 Y by Y Artist (turn 1)" in text and "slow piano" in text
 
 
+def test_an_artist_once_given_is_not_offered_again_through_its_works():
+    lcd = GivenItem(turn=1, position=1, name="LCD Soundsystem", kind="artist")
+    song = GivenItem(turn=1, position=2, name="Reckoner", artists=("Radiohead",), kind="song")
+    state = SessionState(given=(lcd, song), rejected=("Muse",))
+    follow_up = state.begin_turn(parse_message("what else?"))
+    assert follow_up.excluded_artists() == ("Muse", "LCD Soundsystem")  # not Radiohead
+    more_by = state.begin_turn(parse_message("more by LCD Soundsystem"))
+    assert more_by.excluded_artists() == ("Muse",)
+    by_pick = state.begin_turn(parse_message("more by the first one"))
+    assert by_pick.seeds == ("LCD Soundsystem",) and by_pick.more_by_seed_artists
+    assert by_pick.excluded_artists() == ("Muse",)
+    by_song = state.begin_turn(parse_message("more by #2"))
+    assert by_song.seeds == ("Radiohead",) and by_song.more_by_seed_artists
+    unknown = GivenItem(turn=1, position=1, name="Painkiller", kind="song")
+    by_unknown = SessionState(given=(unknown,)).begin_turn(parse_message("more by #1"))
+    assert by_unknown.seeds == ("Painkiller",) and not by_unknown.more_by_seed_artists
+    assert by_unknown.artist_unknown == (unknown,)
+
+
 def test_state_survives_the_checkpointer_round_trip():
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
@@ -233,6 +256,10 @@ def test_names_starting_with_common_words_are_still_rejected():
         ("chill ambient stuff for studying, nothing with vocals", ["whether a record has vocals"]),
         ("instrumental post-rock please", ["whether a record has vocals"]),
         ("something more modern", ["how old a record is"]),
+        ("upbeat 80s synthpop for a party", ["how old a record is"]),
+        ("'90s hip hop like Nas", ["how old a record is"]),
+        ("songs from the seventies", ["how old a record is"]),
+        ("anything by 50 Cent or Section.80", []),
         ("no more Chopin", []),
         ("I love the lyrics of Bob Dylan", []),
     ],

@@ -254,6 +254,37 @@ def test_more_by_the_same_artist_is_allowed_when_asked(probe):
     assert any("Radiohead" in probe.artists_of(r) for r in more.recommendations)
 
 
+def test_an_artist_given_does_not_come_back_through_its_works_until_asked(probe):
+    first = probe.say("I like Slowdive")
+    artists = [r.name for r in first.recommendations if probe.card(r.entity_id).kind == "artist"]
+    assert artists, [r.name for r in first.recommendations]
+    later = probe.say("what else?")
+    for rec in later.recommendations:
+        assert not set(artists) & set(probe.artists_of(rec)), (rec.name, artists)
+    by_pick = probe.say("more by the first one")
+    wanted = probe.state.seeds[0]
+    assert probe.state.more_by_seed_artists and f"More by {wanted} (#1)" in by_pick.reply
+    assert all(wanted in probe.artists_of(r) for r in by_pick.recommendations[:3])
+    assert not any(same_name(r.name, wanted) for r in by_pick.recommendations)
+
+
+def test_more_by_a_pick_whose_artist_nobody_named_says_so(probe):
+    songs = probe.say("some classic heavy metal songs please")
+    unknown = next(
+        (i for i, r in enumerate(songs.recommendations, 1) if not probe.artists_of(r)), None
+    )
+    assert unknown is not None, [(r.name, probe.artists_of(r)) for r in songs.recommendations]
+    more = probe.say(f"more by #{unknown}")
+    name = songs.recommendations[unknown - 1].name
+    assert f"said who made {name}, so here is more like it" in more.reply
+
+
+def test_a_decade_is_never_a_seed_and_is_said_unchecked(probe):
+    result = probe.say("upbeat 80s synthpop for a party")
+    assert "seeds" not in probe.recommend_args(result)
+    assert "how old a record is" in result.reply and result.recommendations
+
+
 def test_three_turns_of_more_like_those_never_repeat(probe):
     probe.say("electronic music like Aphex Twin")
     second = probe.say("more like those")

@@ -161,6 +161,34 @@ def test_seed_evidence_prefers_what_its_own_genre_recommends():
     assert names.index("Big Rapper") < names.index("Low"), names  # the test can fail
 
 
+def test_the_canon_listens_to_the_request():
+    """r/metal recommended "Aces High" in three threads and "Painkiller" in two, one of
+    them to a request worded like the user's: with the request the canon puts Painkiller
+    first; without one (the popularity baseline) the count decides. A song another
+    community gave to that very request never enters r/metal's canon."""
+    from vectorstore.testing import thread_record
+
+    asked = "fast screaming twin guitar songs"
+
+    def thread(i, sub, query, songs):
+        return thread_record(f"t3_{i}", sub, query, [{"songs": songs}], ["X"], ["X"])
+
+    records = [
+        *(thread(i, "metal", f"question {i}", ["Aces High"]) for i in (1, 2, 3)),
+        thread(4, "metal", "question 4", ["Painkiller"]),
+        thread(5, "metal", asked, ["Painkiller"]),
+        thread(6, "popheads", asked, ["Toxic"]),
+    ]
+    engine = engine_of(threads(records), Weights(similar_request=0.0, search=0.0))
+
+    def canon(text: str) -> list[str]:
+        request = RecommendRequest(text=text, k=5, prefer_community="metal")
+        return [item.card.name for item in engine.recommend(request).items]
+
+    assert canon(asked) == ["Painkiller", "Aces High"]
+    assert canon("") == ["Aces High", "Painkiller"]
+
+
 def test_at_most_two_per_artist_in_the_top_five():
     engine = engine_of(threads(dataset()))
     for request in REQUESTS:
