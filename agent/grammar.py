@@ -239,7 +239,11 @@ _THAT_REF = re.compile(
     re.IGNORECASE,
 )
 _MORE_BY = re.compile(
-    r"\b(?:more|other|another|different)\s+(?:\w+\s+)?(?:by|from)\s+(?P<name>[^,.;!?]+)",
+    r"\b(?:more|other|another|different)\s+(?:\w+\s+)?(?:by|from)\s+(?P<name>[^,.;!?]+)"
+    # "where do I start with Bach?", "a good starting point for Bach": Bach's own works.
+    r"|\b(?:start(?:ing)?\s+point|entry\s+point|where\s+(?:do\s+i\s+|should\s+i\s+|to\s+)?"
+    r"start|introduction|get(?:ting)?\s+into)\s+(?:for|with|to|into|on)?\s*"
+    r"(?P<start>[^,.;!?]+)",
     re.IGNORECASE,
 )
 
@@ -474,7 +478,7 @@ def parse_message(text: str) -> ParsedMessage:
     more_by: list[str] = []
     more_by_reference = False
     for match in _MORE_BY.finditer(cursor.rest()):
-        name = clean_name(match.group("name"))
+        name = clean_name(match.group("name") or match.group("start"))
         if _ORDINAL_REF.fullmatch(name) or _NUMBER_REF.fullmatch(name):
             more_by_reference = True  # "more by the first one": read with the references
             continue

@@ -39,7 +39,7 @@ from agent.context import TurnContext
 from agent.grammar import named_entities, only_filler, unchecked_wishes
 from agent.schemas import CandidateRanking, ChatAnswer, RecommendationOut
 from agent.state import GivenItem, same_name
-from tools.catalog import CardFacts, RankData, SearchData
+from tools.catalog import MAX_K, CardFacts, RankData, SearchData
 from tools.outcome import ToolOutcome
 from tools.recommend import EvidenceFacts, RecommendData, RecommendedFacts
 from tools.sound_tools import TOOL_NAME as SOUND_TOOL
@@ -168,7 +168,10 @@ class OfflineBrain(BaseChatModel):
                 # "more by X": the recommender finds the company X keeps; the catalog's
                 # artist filter finds X's own works, which come first.
                 artist = turn.session.seeds[0]
-                calls.append((SEARCH_TOOL, {"query": artist, "k": RECOMMEND_K, "artist": artist}))
+                search = {"query": artist, "k": MAX_K, "artist": artist}
+                if turn.session.kind:
+                    search["kind"] = turn.session.kind
+                calls.append((SEARCH_TOOL, search))
             return calls
         query = turn.search_query()
         return [(SEARCH_TOOL, {"query": query, "k": RECOMMEND_K})] if query else []
@@ -463,6 +466,9 @@ class _Turn:
     def recommendations(self) -> list[RecommendationOut]:
         hits = [h for data in self.data(SEARCH_TOOL, SearchData) for h in data.hits]
         hits = [h for h in hits if not self._excluded(h)]
+        if self.session.more_by_seed_artists:
+            # "more by Bach": his most recommended works first, not those named "Bach …".
+            hits.sort(key=lambda h: -h.mentions)
         picks = [self._from_search(h, hits) for h in hits]
         found = self.data(RECOMMEND_TOOL, RecommendData)
         if found:

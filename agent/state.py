@@ -278,7 +278,9 @@ class SessionState(BaseModel):
             "unresolved_references": unresolved,
             "artist_unknown": (),
             "injection": message.injection,
-            "more_by_seed_artists": bool(message.more_by),
+            # "albums please" after "more by Bach" still wants Bach's.
+            "more_by_seed_artists": bool(message.more_by)
+            or (message.is_follow_up and self.more_by_seed_artists and not message.references),
         }
         known_by = tuple(i for i in referenced if i.artists or i.kind == "artist")
         if referenced and message.more_by_reference and len(known_by) == len(referenced):

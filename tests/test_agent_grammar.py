@@ -72,6 +72,16 @@ def test_descriptors_genres_and_follow_ups():
     assert parse_message("dreamy shoegaze please").communities == ("indieheads",)
     assert parse_message("smooth R&B for tonight").communities == ("hiphopheads",)
     assert parse_message("more by Radiohead please").more_by == ("Radiohead",)
+    # Asking where to start with an artist asks for that artist's own works.
+    for text in (
+        "what's a good starting point for Bach?",
+        "where do I start with Bach",
+        "getting into Bach, where to start?",
+        "an introduction to Bach please",
+    ):
+        assert parse_message(text).more_by == ("Bach",), text
+    assert parse_message("I want to get into jazz").more_by == ()  # a genre, not an artist
+    assert parse_message("the intro to Stairway to Heaven, more like that").more_by == ()
 
 
 def test_injection_is_set_apart_from_the_music_part():
@@ -227,6 +237,15 @@ def test_an_artist_once_given_is_not_offered_again_through_its_works():
     by_unknown = SessionState(given=(unknown,)).begin_turn(parse_message("more by #1"))
     assert by_unknown.seeds == ("Painkiller",) and not by_unknown.more_by_seed_artists
     assert by_unknown.artist_unknown == (unknown,)
+
+
+def test_asking_more_by_an_artist_holds_through_follow_ups():
+    state = SessionState().begin_turn(parse_message("where do I start with Bach?"))
+    assert state.seeds == ("Bach",) and state.more_by_seed_artists
+    albums = state.end_turn(given("Mass in B Minor"), None).begin_turn(parse_message("albums"))
+    assert albums.more_by_seed_artists and albums.kind == "album"
+    fresh = albums.begin_turn(parse_message("something like Slowdive"))
+    assert not fresh.more_by_seed_artists
 
 
 def test_state_survives_the_checkpointer_round_trip():

@@ -285,6 +285,15 @@ def test_a_decade_is_never_a_seed_and_is_said_unchecked(probe):
     assert "how old a record is" in result.reply and result.recommendations
 
 
+def test_where_to_start_with_an_artist_gives_the_artists_works(probe):
+    result = probe.say("what's a good starting point for Bach?")
+    assert probe.recommend_args(result)["more_by_seed_artists"] is True
+    assert result.recommendations
+    assert all("Bach" in probe.artists_of(r) for r in result.recommendations[:3]), [
+        (r.name, probe.artists_of(r)) for r in result.recommendations
+    ]
+
+
 def test_three_turns_of_more_like_those_never_repeat(probe):
     probe.say("electronic music like Aphex Twin")
     second = probe.say("more like those")

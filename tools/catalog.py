@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from langchain.tools import ToolRuntime, tool
@@ -200,6 +200,7 @@ def search_catalog(
     k: int = 8,
     community: str | None = None,
     artist: str | None = None,
+    kind: Literal["artist", "album", "song"] | None = None,
 ) -> str:
     """Search the music catalog by description (words, genre, mood, tags heard in a clip).
 
@@ -212,6 +213,7 @@ def search_catalog(
         k: how many results (1-25).
         community: optional Reddit community to prefer, e.g. "indieheads", "metal".
         artist: only works credited to this artist (for "more by Radiohead").
+        kind: only artists, albums or songs.
 
     Returns {"ok": true, "data": {"hits": [{"id", "name", "kind", "artists",
     "communities", "related", "youtube_urls", "mentions", "score", "best_thread": {"url",
@@ -227,6 +229,7 @@ def search_catalog(
             k=max(1, min(int(k), MAX_K)),
             community=community or None,
             artist=artist or None,
+            kind=kind or None,
         )
         return SearchData(hits=[card_facts(h.card, h.score) for h in hits])
 
