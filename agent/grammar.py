@@ -267,10 +267,11 @@ _REJECT_AFTER = re.compile(
     r"boring|overrated|not what i want)",
 )
 #: Words that end a rejected name ("not Radiohead please" → "Radiohead").
+_ITSELF = re.compile(r"\b(?:itself|himself|herself|themselves)\b", re.IGNORECASE)
 _NAME_STOP = re.compile(
     r"\s+(?:please|pls|anymore|any more|again|though|thanks|either|but|and then|as well|"
     r"songs?|albums?|tracks?|stuff|music|or anything|for now|i want|give me|something|"
-    r"anything|instead|this time)\b.*$",
+    r"anything|instead|this time|itself|himself|herself|themselves)\b.*$",
     re.IGNORECASE,
 )
 
@@ -471,7 +472,8 @@ def parse_message(text: str) -> ParsedMessage:
                 if not name or _is_kind_or_genre(name):
                     continue
                 rejections.append(name)
-                if _KNOWN.search(lead):
+                # "not Daft Punk itself": a taste to go by, without its own records.
+                if _KNOWN.search(lead) or _ITSELF.search(part):
                     known.append(name)
             cursor.take(*match.span())
 

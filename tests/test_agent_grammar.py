@@ -19,6 +19,7 @@ from agent.state import GivenItem, HeardClip, SessionState, render_state
         ("Radiohead is not for me", ("Radiohead",)),
         ("I hate Drake, some hip hop albums", ("Drake",)),
         ("not radiohead again", ("radiohead",)),
+        ("not daft punk itself, and no Justice", ("daft punk", "Justice")),
         ("I am not sure, something chill", ()),
         ("no idea what I want, surprise me", ()),
         ("not too fast please", ()),
@@ -267,6 +268,8 @@ def test_names_starting_with_common_words_are_still_rejected():
     assert parse_message("that is not my thing").rejections == ()
     assert parse_message("not the Beatles").rejections == ("the Beatles",)
     assert parse_message("not the fast ones").rejections == ()
+    itself = parse_message("not daft punk itself, and no Justice")
+    assert itself.known == ("daft punk",)  # still the taste to go by
 
 
 @pytest.mark.parametrize(
