@@ -117,6 +117,22 @@ def test_aliases_merge_within_one_artist_and_numbered_works_stay_apart():
     assert "spiegel im spiegle" in cards
 
 
+def test_a_nickname_joins_its_full_name_of_the_same_kind_only():
+    comments = [
+        {"artists": ["Animal Collective"]},
+        {"artists": ["Animal Collective", "Panda Bear"]},
+        {"artists": ["AnCo"]},
+        {"artists": ["Biggie"]},  # its full name is not in these threads: stays as it is
+        {"artists": ["Tchaikovsky"]},
+        {"songs": ["Tchaik"]},  # a song so called is not the composer
+    ]
+    cards = {c.id: c for c in cards_from_threads([thread("t3_a", comments)])}
+    collective = cards["animal collective"]
+    assert collective.aliases == ["AnCo"] and collective.mentions == 3
+    assert "anco" not in cards and "biggie" in cards
+    assert cards["tchaik"].kind == "song" and cards["tchaikovsky"].kind == "artist"
+
+
 def test_cards_cite_threads_recommended_or_only_requested_with_votes():
     record = thread_record(
         "t3_a",

@@ -35,8 +35,10 @@ Conventions
   :data:`ALIAS_SIMILARITY` % similar (edit ratio), both at least :data:`ALIAS_MIN_CHARS`
   characters long, and carry the same numbers and one-letter words (so "Symphony No. 5"
   and "Symphony No. 6", "Part I" and "Part II", "Ballade in F Minor" and "Ballade in G
-  Minor" stay apart). A group's canonical key is its most recommended member's (ties: key
-  order).
+  Minor" stay apart). Nicknames no spelling rule can join ("AnCo", "Biggie", "Trane",
+  "TPAB") come from a short curated list (:data:`NICKNAMES`) and join an entity of the same
+  kind only when the full name is in the data too. A group's canonical key is its most
+  recommended member's (ties: key order).
 - Everything is a pure function of the threads given, in any order of threads.
 """
 
@@ -63,6 +65,39 @@ WILSON_Z = 1.0
 MIN_SHARE = 0.5
 ALIAS_SIMILARITY = 85.0
 ALIAS_MIN_CHARS = 8
+#: Fans' nicknames → full names, for artists and albums whose nickname is unambiguous in
+#: music talk (curated by hand; "Mac", "Miles" or "Doom" name several artists, so they
+#: are not here).
+NICKNAMES: dict[str, str] = {
+    "AnCo": "Animal Collective",
+    "Kanye": "Kanye West",
+    "Biggie": "The Notorious B.I.G.",
+    "Biggie Smalls": "The Notorious B.I.G.",
+    "Notorious BIG": "The Notorious B.I.G.",
+    "MBDTF": "My Beautiful Dark Twisted Fantasy",
+    "TPAB": "To Pimp a Butterfly",
+    "GKMC": "good kid, m.A.A.d city",
+    "BoC": "Boards of Canada",
+    "GYBE": "Godspeed You! Black Emperor",
+    "GY!BE": "Godspeed You! Black Emperor",
+    "Kendrick": "Kendrick Lamar",
+    "RHCP": "Red Hot Chili Peppers",
+    "NIN": "Nine Inch Nails",
+    "Sufjan": "Sufjan Stevens",
+    "Hov": "Jay-Z",
+    "Tyler": "Tyler, the Creator",
+    "MJ": "Michael Jackson",
+    "2Pac": "Tupac",
+    "Pac": "Tupac",
+    "Dilla": "J Dilla",
+    "Mingus": "Charles Mingus",
+    "Monk": "Thelonious Monk",
+    "Coltrane": "John Coltrane",
+    "Trane": "John Coltrane",
+    "Rach": "Rachmaninoff",
+    "Tchaik": "Tchaikovsky",
+    "EITS": "Explosions in the Sky",
+}
 SENTENCE_MIN_WORDS = 7  # shorter lower-case names are too often real titles typed casually
 SENTENCE_WORDS_MAX = 14  # no real title in MusiCRS is this long; fragments of prose are
 
@@ -432,6 +467,11 @@ def _alias_groups(raw: Sequence[_Raw]) -> dict[str, str]:
     for group in by_alias.values():
         for other in group[1:]:
             union(group[0], other)
+    for nickname, full in NICKNAMES.items():
+        for is_artist in (True, False):
+            named, fully = (by_alias.get((alias_key(n), is_artist)) for n in (nickname, full))
+            if named and fully:
+                union(fully[0], named[0])
     kinds = _kinds(raw, {k: find(k) for k in keys})
     artists, _ = _attributions(raw, {k: find(k) for k in keys})
     works: defaultdict[str, list[str]] = defaultdict(list)

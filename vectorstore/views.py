@@ -50,7 +50,7 @@ from vectorstore.text import (
     top_ranks,
 )
 
-VIEW_FORMAT = "views-v4"  # bump when the cached layout or card rules change
+VIEW_FORMAT = "views-v5"  # bump when the cached layout or card rules change
 RELATED_CAP = 40
 MENTION_WORDS = 6
 _OPENERS = "\"'(“‘*_["
