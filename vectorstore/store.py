@@ -21,6 +21,8 @@ Conventions
   written :data:`EMBED_CHUNK` at a time (the next chunk embedded by worker processes while
   one is written: Chroma's upsert holds the GIL, a Python thread beside it ran at 4 % of
   its speed), cards given to the card index writer. No step holds every card.
+- A build runs with Python's collector slowed (:data:`BUILD_GC_THRESHOLDS`, the objects
+  alive at its start frozen), restored when it ends.
 - The manifest (collection metadata ``manifest``) says ``building`` from the first write and
   ``complete`` only after the last. Readers refuse any other state with a sentence telling to
   re-run the build, which then resumes: finished records hash equal and are skipped.
