@@ -27,7 +27,7 @@ from vectorstore.card_index import (
 )
 from vectorstore.cards import cards_from_tracks
 from vectorstore.errors import CatalogError
-from vectorstore.scale_bench import ScalePoint, extrapolated
+from vectorstore.scale_bench import ScalePoint, build_split, extrapolated
 from vectorstore.search import CardFilters
 from vectorstore.store import build_catalog, fuzzy_lookup, index_lookup, open_catalog
 from vectorstore.synthetic import bench_queries, sizes, synthetic_tracks
@@ -241,6 +241,23 @@ def test_lookup_equals_the_full_scan_over_the_musicrs_catalog(musicrs_path, tmp_
         assert [(h.card.id, h.score) for h in index_lookup(index, name, 5)] == [
             (h.card.id, h.score) for h in expected
         ], name
+
+
+def test_the_build_split_times_each_step_and_leaves_the_code_as_it_was(tmp_path, monkeypatch):
+    import chromadb.api.models.Collection as chroma_collection
+
+    from vectorstore import store
+
+    upsert = chroma_collection.Collection.upsert
+    monkeypatch.setattr(store, "embedding_function_from_env", HashEmbeddingFunction)
+    split = {step: (seconds, calls) for step, seconds, calls in build_split(tmp_path / "s", 200)}
+    whole, _ = split["whole build"]
+    staging, staged = split["staging: track file read, cards rendered"]
+    assert staged >= 1 and 0 < staging < split["pass 1: catalog hash (with the staging)"][0] < whole
+    assert split["pass 2: Chroma upsert"][1] >= 1 and split["build process CPU"][0] > 0
+    assert chroma_collection.Collection.upsert is upsert
+    catalog = open_catalog(tmp_path / "s", embedder=HashEmbeddingFunction())
+    assert len(catalog) == len(cards_from_tracks(list(synthetic_tracks(200))))
 
 
 def test_bench_refuses_bad_sizes_in_one_sentence():

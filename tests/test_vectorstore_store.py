@@ -8,6 +8,7 @@ starts and kills its own server.
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from vectorstore.bench import _free_port, start_chroma_server
 from vectorstore.cards import EntityCard
 from vectorstore.errors import CatalogError
 from vectorstore.search import MAX_QUERY_CHARS, query_note
-from vectorstore.store import build_catalog, open_catalog
+from vectorstore.store import BUILD_GC_THRESHOLDS, build_catalog, open_catalog
 from vectorstore.testing import HashEmbeddingFunction
 
 REPO = Path(__file__).resolve().parent.parent
@@ -163,6 +164,29 @@ def test_an_interrupted_build_is_refused_then_resumed(tmp_path):
     )
     assert 0 < report.embedded < BEYOND_ONE_BATCH and resumed.calls == report.embedded
     assert len(open_catalog(path, embedder=resumed)) == len(catalog_cards(extra=BEYOND_ONE_BATCH))
+
+
+def test_a_build_collects_garbage_less_often_and_restores_the_collector_even_when_stopped(
+    tmp_path,
+):
+    seen = []
+
+    class NotesTheCollector(HashEmbeddingFunction):
+        def encode(self, texts):
+            seen.append((gc.get_threshold(), gc.get_freeze_count() > 0))
+            if len(seen) > 1:
+                raise KeyboardInterrupt
+            return super().encode(texts)
+
+    before = gc.get_threshold()
+    build_catalog(catalog_cards(), tmp_path / "store", embedder=NotesTheCollector(), progress=False)
+    assert seen == [(BUILD_GC_THRESHOLDS, True)]
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)
+    with pytest.raises(KeyboardInterrupt):
+        build_catalog(
+            catalog_cards(extra=3), tmp_path / "other", embedder=NotesTheCollector(), progress=False
+        )
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)
 
 
 def test_a_missing_store_or_server_gets_one_sentence(tmp_path, monkeypatch):

@@ -39,6 +39,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import warnings
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ MINILM_MAX_TOKENS = 128  # card texts and queries beyond this add cost, not mean
 MINILM_DIMENSIONS = 384
 MODEL_CACHE = Path(".cache/models")  # beside the default catalog (.cache/catalog)
 ONNX_OPSET = 17
+BATCHES_AHEAD = 2  # batches sent to the embedding workers beyond the one being written
 OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
@@ -122,10 +124,11 @@ class MiniLMEmbeddingFunction(_Dual):
         return self.model.encode(texts, self.batch_size)
 
     def encode_ahead(self, batches: Iterable[Sequence[str]]) -> Iterator[np.ndarray]:
-        """The vectors of each batch, in order; from the second batch on, the next one is
-        embedded by worker processes (one ONNX thread each, one per core) while the caller
-        handles the one just yielded. Processes, not threads: Chroma's upsert holds the
-        GIL for seconds."""
+        """The vectors of each batch, in order; from the second batch on, the next
+        :data:`BATCHES_AHEAD` batches are embedded by worker processes (one ONNX thread each,
+        one per core) while the caller handles the one just yielded. Processes, not threads:
+        Chroma's upsert holds the GIL for seconds. More than one batch ahead: a worker
+        always has one queued, so it does not wait for the caller's upsert to end."""
         batches = iter(batches)
         first = next(batches, None)
         if first is None:
@@ -136,12 +139,12 @@ class MiniLMEmbeddingFunction(_Dual):
             return
         minilm_graph(minilm_path(self.model_path))  # export once, here, not in each worker
         with _Workers(self.model_path, self.batch_size, worker_count()) as workers:
-            workers.send(first)
-            for batch in itertools.chain([upcoming], batches):
-                vectors = workers.receive()
+            for batch in itertools.chain([first, upcoming], batches):
                 workers.send(batch)
-                yield vectors
-            yield workers.receive()
+                if workers.in_flight > BATCHES_AHEAD:
+                    yield workers.receive()
+            while workers.in_flight:
+                yield workers.receive()
 
 
 class MiniLMOnnx:
@@ -216,22 +219,30 @@ class _Workers:
             )
             for _ in range(count)
         ]
-        self.sent: list[subprocess.Popen[bytes]] = []
+        # Per batch sent and not yet received, the workers given a part of it.
+        self.sent: deque[list[subprocess.Popen[bytes]]] = deque()
+
+    @property
+    def in_flight(self) -> int:
+        """Batches sent whose vectors are not yet received."""
+        return len(self.sent)
 
     def send(self, texts: Sequence[str]) -> None:
         share = -(-len(texts) // len(self.processes))
-        self.sent = []
+        given = []
         for number, process in enumerate(self.processes):
             part = list(texts[number * share : (number + 1) * share])
             if part:
                 with contextlib.suppress(OSError):  # a worker gone: receive() says so
                     pickle.dump(part, process.stdin)
                     process.stdin.flush()  # type: ignore[union-attr]
-                self.sent.append(process)
+                given.append(process)
+        self.sent.append(given)
 
     def receive(self) -> np.ndarray:
+        """The vectors of the oldest batch sent and not yet received."""
         parts = []
-        for process in self.sent:
+        for process in self.sent.popleft():
             try:
                 part = pickle.load(process.stdout)  # type: ignore[arg-type]
             except (EOFError, OSError, pickle.UnpicklingError):

@@ -21,11 +21,16 @@ Conventions
   cost per track) through the measured sizes (see :func:`extrapolated`), marked as
   extrapolated everywhere it is shown. ``--replot`` redoes the table, the extrapolation
   and the plot from a finished run's ``scale.json``.
+- ``python -m vectorstore.scale_bench split --tracks N --path DIR`` builds the synthetic
+  library of N tracks into DIR in this process with a wall-clock timer around each step of
+  the build (:func:`build_split`) and prints where the time went, and the CPU seconds of the
+  build process and of its embedding workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -476,6 +481,71 @@ def _probe_index(path: Path, tracks: int, queries: int) -> dict[str, float]:
     )
 
 
+def build_split(path: Path, tracks: int) -> list[tuple[str, float, int]]:
+    """(step, wall seconds, calls) of one build of the synthetic library of ``tracks`` tracks
+    into ``path`` (a fresh store), then ("whole build", ...), ("build process CPU", ...) and
+    ("embedding workers CPU", ...). Steps nest: the first read of the cards stages the track
+    file, inside the catalog hash's pass."""
+    import resource
+
+    import chromadb.api.models.Collection as chroma_collection
+
+    from vectorstore import card_index, embeddings, store, track_stream
+    from vectorstore.synthetic import write_tracks
+
+    steps: dict[str, list[float]] = {}
+
+    def timed(owner: object, name: str, step: str) -> None:
+        function = getattr(owner, name)
+        steps[step] = [0.0, 0]
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                steps[step][0] += time.perf_counter() - started
+                steps[step][1] += 1
+
+        stack.enter_context(_patched(owner, name, wrapper))
+
+    track_file = write_tracks(path.with_suffix(".jsonl"), tracks)
+    with contextlib.ExitStack() as stack:
+        stream = track_stream.TrackFileCards
+        timed(stream, "_staged", "staging: track file read, cards rendered")
+        timed(store, "_catalog_hash", "pass 1: catalog hash (with the staging)")
+        timed(store, "_stored_metadata", "pass 2: stored metadata read")
+        timed(store, "_metadata", "pass 2: record metadata")
+        timed(chroma_collection.Collection, "upsert", "pass 2: Chroma upsert")
+        timed(embeddings._Workers, "receive", "pass 2: waiting for the embedding workers")
+        timed(card_index.CardIndexWriter, "add", "pass 2: card index writes")
+        timed(card_index.CardIndexWriter, "finish", "card index finish")
+        started = time.perf_counter()
+        with stream(track_file, path) as cards:
+            store.build_catalog(cards, path, progress=False)
+        whole = time.perf_counter() - started
+    track_file.unlink()
+    own, workers = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return [
+        *((step, seconds, calls) for step, (seconds, calls) in steps.items()),
+        ("whole build", whole, 1),
+        ("build process CPU", own.ru_utime + own.ru_stime, 1),
+        ("embedding workers CPU", workers.ru_utime + workers.ru_stime, 1),
+    ]
+
+
+@contextlib.contextmanager
+def _patched(owner: object, name: str, value: object) -> Iterator[None]:
+    original = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
 def run_index_bench(sizes: Sequence[int], queries: int, out: Path) -> None:
     """The card index alone at each size: write it (fresh process), then probe it (another);
     print a table and write ``index.json`` into ``out``."""
@@ -528,11 +598,12 @@ def run_index_bench(sizes: Sequence[int], queries: int, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The bench's child processes (``probe``: the search process, ``engine``, ``threads``)
-    and ``sweep``: MiniLM throughput by batch size and thread count."""
+    """The bench's child processes (``probe``: the search process, ``engine``, ``threads``),
+    ``sweep``: MiniLM throughput by batch size and thread count, and ``split``: where a
+    build's time goes."""
     parser = argparse.ArgumentParser(prog="python -m vectorstore.scale_bench")
     parser.add_argument(
-        "what", choices=["probe", "engine", "threads", "sweep", "index", "index-probe"]
+        "what", choices=["probe", "engine", "threads", "sweep", "index", "index-probe", "split"]
     )
     parser.add_argument("--path")
     parser.add_argument("--data")
@@ -546,6 +617,12 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"{runtime:<5}  batch {batch:>4}  threads {count}  {rate:8.0f} texts/s", flush=True
             )
+        return
+    if args.what == "split":
+        split = build_split(Path(args.path), args.tracks or 30_000)
+        whole = next(seconds for step, seconds, _ in split if step == "whole build")
+        for step, seconds, calls in split:
+            print(f"{seconds:8.1f} s  {100 * seconds / whole:5.1f} %  {calls:6d}  {step}")
         return
     if args.what == "threads":
         _write_threads(args.path, args.data)
