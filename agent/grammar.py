@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from vectorstore.entities import RANK
+
 Kind = Literal["song", "album", "artist"]
 
 #: Sentences that try to steer the model rather than ask for music.
@@ -283,8 +285,6 @@ _TITLE_RUN = re.compile(
     r"\b([A-Z0-9À-Þ][\w'’.&-]*(?:\s+(?:of|the|&|de|la|in|on|a|and|y|du|des|to)?\s*"
     r"[A-Z0-9À-Þ][\w'’.&-]*)*)"
 )
-#: A decade or a rank ("80s", "'90s", "1970s", "#1", "3rd") is never a name on its own.
-_DECADE_OR_RANK = re.compile(r"^('?\d{2}|\d{4})'?s$|^#\d+$|^\d+(st|nd|rd|th)$", re.IGNORECASE)
 #: Capitalised words that start sentences or ask for things, never names on their own.
 NOT_NAMES = frozenset(
     "i i'm im i've looking recommend recommendations please any some what which who can "
@@ -420,8 +420,9 @@ def clean_name(raw: str) -> str:
 
 
 def _not_part_of_a_name(word: str) -> bool:
-    """A filler word or a decade/rank at the edge of a capitalised run."""
-    return word.lower().strip(".'") in NOT_NAMES or bool(_DECADE_OR_RANK.match(word))
+    """A filler word, or a decade or rank ("80s", "#1": never a name on its own), at the
+    edge of a capitalised run."""
+    return word.lower().strip(".'") in NOT_NAMES or bool(RANK.match(word))
 
 
 def named_entities(text: str, limit: int = 4) -> list[str]:

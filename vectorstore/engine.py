@@ -795,8 +795,8 @@ class RecommendationEngine:
         if not community:
             return _Ranked()
         there = threads & (self.communities == community)
-        counts = np.asarray((self.recommended[there] > 0).sum(axis=0)).ravel()
-        scores = counts.astype(np.float64)
+        counts = np.asarray(self.recommended_anywhere[there].sum(axis=0)).ravel()
+        scores = counts.copy()
         w = self.weights
         if vector is not None and w.canon_support > 0:
             similarity = np.clip(self.vectors @ vector, 0, None) ** w.similarity_power
