@@ -36,8 +36,9 @@ Conventions
   characters long, and carry the same numbers and one-letter words (so "Symphony No. 5"
   and "Symphony No. 6", "Part I" and "Part II", "Ballade in F Minor" and "Ballade in G
   Minor" stay apart). Nicknames no spelling rule can join ("AnCo", "Biggie", "Trane",
-  "TPAB") come from a short curated list (:data:`NICKNAMES`) and join an entity of the same
-  kind only when the full name is in the data too. A group's canonical key is its most
+  "TPAB") come from a short curated list (:data:`NICKNAMES`) and join an entity on the same
+  side (an artist with an artist, a work with a work) only when the full name is in the data
+  too. A group's canonical key is its most
   recommended member's (ties: key order).
 - Everything is a pure function of the threads given, in any order of threads.
 """
