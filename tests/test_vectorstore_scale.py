@@ -8,6 +8,8 @@ test_vectorstore_store keep this fast and independent of the MusiCRS file.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import random
 import sqlite3
 import subprocess
@@ -18,6 +20,7 @@ import numpy as np
 import pytest
 
 from tests.test_vectorstore_store import REPO, catalog_cards
+from vectorstore.bench import WARMUP
 from vectorstore.card_index import (
     CardIndex,
     index_file,
@@ -27,7 +30,7 @@ from vectorstore.card_index import (
 )
 from vectorstore.cards import cards_from_tracks
 from vectorstore.errors import CatalogError
-from vectorstore.scale_bench import ScalePoint, build_split, extrapolated
+from vectorstore.scale_bench import ScalePoint, build_split, extrapolated, run_scale_bench
 from vectorstore.search import CardFilters
 from vectorstore.store import build_catalog, fuzzy_lookup, index_lookup, open_catalog
 from vectorstore.synthetic import bench_queries, sizes, synthetic_tracks
@@ -164,6 +167,50 @@ def test_extrapolation_is_a_fixed_cost_plus_a_cost_per_track():
     assert far.open_s == pytest.approx(100.0) and far.disk_gb == pytest.approx(100.0)
     # A figure falling with size is load noise: it keeps the largest size's value.
     assert extrapolated([point(10, 5.0), point(100, 2.0)], 1000).open_s == 2.0
+
+
+def test_a_path_without_build_figures_is_not_extrapolated_nor_judged_on_them():
+    def point(tracks: int, build_s: float) -> ScalePoint:
+        figures = dict.fromkeys(
+            (
+                "build_rss_gb open_s peak_rss_gb search_p50_ms search_p95_ms "
+                "lookup_p50_ms lookup_p95_ms engine_p50_ms engine_p95_ms disk_gb"
+            ).split(),
+            1.0,
+        )
+        return ScalePoint(tracks, "server", tracks, build_s, tracks / build_s, **figures)
+
+    served = [point(10, math.nan), point(100, math.nan)]
+    far = extrapolated(served, 1000)
+    assert math.isnan(far.build_s) and math.isnan(far.build_cards_per_s)
+    assert far.open_s == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_a_kept_build_is_probed_again_and_a_server_can_serve_it(musicrs_path, tmp_path):
+    """``--work`` keeps the store and its build figures; ``--serve-build`` points a Chroma
+    server at that very folder, so a size too big to build twice is still measured on both
+    paths."""
+    work, out = tmp_path / "work", tmp_path / "out"
+    leftover = work / "scale-60" / "store" / "from-an-interrupted-build"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text("")
+
+    def bench() -> list[dict]:
+        run_scale_bench(
+            [60], str(musicrs_path), queries=WARMUP + 2, serve_build=True, work=work, out=out
+        )
+        return json.loads((out / "scale.json").read_text())
+
+    embedded, served = bench()
+    assert not leftover.exists()  # no record of a finished build: built afresh
+    assert (embedded["path"], served["path"]) == ("embedded", "server")
+    assert embedded["cards"] == served["cards"] > 60
+    assert embedded["build_s"] > 0 and math.isnan(served["build_s"])
+    assert served["disk_gb"] == embedded["disk_gb"]  # the one folder, served as it is
+    again, _ = bench()
+    assert again["build_s"] == embedded["build_s"]  # read back, not timed again
+    assert again["cards"] == embedded["cards"]
 
 
 class DistinctHashEmbedding(HashEmbeddingFunction):

@@ -204,8 +204,10 @@ def scale_bench(args: argparse.Namespace) -> None:
         args.data,
         queries=args.queries,
         server_up_to=0 if args.no_server else args.server_up_to,
+        serve_build=args.serve_build,
         extrapolate=extra,
         out=Path(args.out),
+        work=Path(args.work) if args.work else None,
     ):
         sys.exit(1)
 
@@ -294,6 +296,17 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         metavar="TRACKS",
         help="with --scale: the Chroma server only for sizes up to this (default: all)",
+    )
+    measure.add_argument(
+        "--serve-build",
+        action="store_true",
+        help="with --scale: the server path serves the embedded build's folder (no second build)",
+    )
+    measure.add_argument(
+        "--work",
+        metavar="DIR",
+        help="with --scale: keep each size's library and store in DIR and reuse a finished "
+        "build found there (default: a temporary folder)",
     )
     measure.add_argument(
         "--out", default="runs/scale", help="with --scale: folder for scale.json and scale.png"

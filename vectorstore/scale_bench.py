@@ -15,8 +15,15 @@ Conventions
 - Latencies are p50 and p95 over the timed calls, in milliseconds; disk size is the store
   folder (the server's data folder for the server path) in bytes.
 - Each size (up to ``server_up_to``) is built again into a ``chroma run`` started by the
-  bench on loopback, and probed the same way (the local index beside the client goes to a temporary
-  folder).
+  bench on loopback, and probed the same way (the client's card index goes in the size's
+  folder, beside the server's data folder). With ``--serve-build`` the server instead
+  serves the embedded build's folder as it is (its card index copied beside the client):
+  both paths are measured from one build, and the server path has no build figures
+  (shown as "-", neither judged nor fitted).
+- ``--work DIR`` keeps each size's track file and stores in ``DIR/scale-<tracks>`` with
+  the build's figures (``build.json``, written when the build command finished); a later
+  run with the same ``--work`` probes that store again and reports those figures instead
+  of building again. This is how the 1M point is taken from a prebuilt store.
 - Sizes not run (``extrapolate``) get each figure from a straight line (fixed cost plus a
   cost per track) through the measured sizes (see :func:`extrapolated`), marked as
   extrapolated everywhere it is shown. ``--replot`` redoes the table, the extrapolation
@@ -172,20 +179,55 @@ def _write_threads(path: str, data: str | None) -> None:
     build_threads(thread_records(load_conversations(data)), path)
 
 
-def _measure(
+@dataclass(frozen=True)
+class BuildFigures:
+    """Wall seconds and peak RSS (GB) of one timed build command; NaN when the store was
+    not built by this path (a server serving the embedded build's folder)."""
+
+    seconds: float
+    rss_gb: float
+
+
+NOT_BUILT = BuildFigures(math.nan, math.nan)
+
+
+def _build_once(
+    tracks: int, folder: Path, store: Path, env: dict[str, str], record: Path | None
+) -> BuildFigures:
+    """Build the synthetic library of ``tracks`` into ``store`` with the timed build
+    command, unless ``record`` says an earlier run finished that very build (then its
+    figures are read back: a 1M-track store is built once and probed again). A store left
+    without a record was interrupted, and is built afresh: a resumed build would time only
+    its remainder. ``record`` None: always build, record nothing."""
+    from vectorstore.synthetic import write_tracks
+
+    if record is not None and record.is_file():
+        return BuildFigures(**json.loads(record.read_text()))
+    shutil.rmtree(store, ignore_errors=True)
+    track_file = write_tracks(folder / "tracks.jsonl", tracks)
+    seconds, rss, _ = timed_process(
+        ["build", "--data", str(track_file), "--path", str(store), "--quiet"], env, "vectorstore"
+    )
+    built = BuildFigures(seconds, rss / 2**30)
+    if record is not None:
+        record.write_text(json.dumps(asdict(built)) + "\n")
+    return built
+
+
+def _probe_point(
     tracks: int,
-    track_file: Path,
     store: Path,
     data: str | None,
     queries: int,
     env: dict[str, str],
     label: str,
     disk: Path,
+    built: BuildFigures,
 ) -> ScalePoint:
+    """Write the thread records beside the cards (untimed), then time the search process
+    and the engine process over the catalog at ``store`` (a local folder, or the folder of
+    the client of the server ``env`` names)."""
     data_args = ["--data", data] if data else []
-    build_s, build_rss, _ = timed_process(
-        ["build", "--data", str(track_file), "--path", str(store), "--quiet"], env, "vectorstore"
-    )
     timed_process(["threads", "--path", str(store), *data_args], env, __name__)
     _, rss, out = timed_process(
         ["probe", "--path", str(store), "--tracks", str(tracks), "--queries", str(queries)],
@@ -201,14 +243,56 @@ def _measure(
         tracks=tracks,
         path=label,
         cards=cards,
-        build_s=build_s,
-        build_cards_per_s=cards / build_s,
-        build_rss_gb=build_rss / 2**30,
+        build_s=built.seconds,
+        build_cards_per_s=cards / built.seconds,
+        build_rss_gb=built.rss_gb,
         peak_rss_gb=rss / 2**30,
         disk_gb=_disk_bytes(disk) / 2**30,
         **searched,
         **json.loads(out),
     )
+
+
+def _server_point(
+    tracks: int,
+    folder: Path,
+    data: str | None,
+    queries: int,
+    env: dict[str, str],
+    serve_build: bool,
+    console: Console,
+) -> ScalePoint:
+    """The server path: a ``chroma run`` on loopback, built through (into its own data
+    folder), or, with ``serve_build``, serving the embedded build's folder as it is, its
+    card index copied beside the client (the index that build wrote for those records)."""
+    from vectorstore.store import card_index_path, store_location
+
+    port = _free_port()
+    data_folder = folder / "store" if serve_build else folder / "server"
+    client = folder / "client"
+    # Only the embedded build is kept for another run (the client's index is named after
+    # the port, a new one each run): the server path starts afresh.
+    shutil.rmtree(client, ignore_errors=True)
+    if not serve_build:
+        shutil.rmtree(data_folder, ignore_errors=True)
+    client.mkdir()
+    what = "serving the embedded build" if serve_build else "building through it"
+    console.print(f"{tracks:,} tracks, Chroma server on 127.0.0.1:{port}, {what} …")
+    process = start_chroma_server(data_folder, port)
+    try:
+        server_env = {**env, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(port)}
+        if serve_build:
+            shutil.copyfile(
+                card_index_path(store_location(data_folder, environ={})),
+                card_index_path(store_location(client, environ=server_env)),
+            )
+            built = NOT_BUILT
+        else:
+            built = _build_once(tracks, folder, client, server_env, None)
+        return _probe_point(tracks, client, data, queries, server_env, "server", data_folder, built)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def extrapolated(points: Sequence[ScalePoint], tracks: int) -> ScalePoint:
@@ -220,7 +304,11 @@ def extrapolated(points: Sequence[ScalePoint], tracks: int) -> ScalePoint:
     cards = round(tracks * largest.cards / largest.tracks)
 
     def at(name: str, xs: Sequence[float], x: float) -> float:
-        slope, intercept = _line(xs, [getattr(p, name) for p in points])
+        known = [(size, getattr(p, name)) for size, p in zip(xs, points, strict=True)]
+        known = [(size, value) for size, value in known if not math.isnan(value)]
+        if len({size for size, _ in known}) < 2:
+            return math.nan  # not measured on this path (a served build)
+        slope, intercept = _line(*zip(*known, strict=True))
         return getattr(largest, name) if slope < 0 else intercept + slope * x
 
     figures = {
@@ -275,15 +363,18 @@ def run_scale_bench(
     *,
     queries: int = 40,
     server_up_to: int | None = None,
+    serve_build: bool = False,
     extrapolate: Sequence[int] = (),
     out: Path = Path("runs/scale"),
+    work: Path | None = None,
 ) -> bool:
     """Measure every size (embedded, then server for sizes up to ``server_up_to``; None:
     every size, 0: none), print the table, write ``scale.json`` and
     the log-log plot ``scale.png`` into ``out``; True when every target is met at the
-    largest size (measured or extrapolated)."""
-    from vectorstore.synthetic import write_tracks
-
+    largest size (measured or extrapolated). ``work``: keep each size's library and stores
+    in ``work/scale-<tracks>`` and reuse a finished build found there (default: a temporary
+    folder, deleted). ``serve_build``: the server path serves the embedded build's folder
+    instead of building again (no build figures on that path)."""
     console = Console()
     out.mkdir(parents=True, exist_ok=True)
     env = {
@@ -293,38 +384,22 @@ def run_scale_bench(
     }
     points: list[ScalePoint] = []
     for tracks in sorted(sizes):
-        work = Path(tempfile.mkdtemp(prefix=f"scale-{tracks}-"))
+        folder = work / f"scale-{tracks}" if work else Path(tempfile.mkdtemp(prefix="scale-"))
+        folder.mkdir(parents=True, exist_ok=True)
         try:
-            track_file = write_tracks(work / "tracks.jsonl", tracks)
             console.print(f"{tracks:,} tracks, embedded store …")
-            store = work / "store"
-            point = _measure(tracks, track_file, store, data, queries, env, "embedded", store)
-            points.append(point)
+            store = folder / "store"
+            built = _build_once(tracks, folder, store, env, folder / "build.json")
+            points.append(_probe_point(tracks, store, data, queries, env, "embedded", store, built))
             console.print(f"  {points[-1]}")
             if server_up_to is None or tracks <= server_up_to:
-                port = _free_port()
-                console.print(f"{tracks:,} tracks, Chroma server on 127.0.0.1:{port} …")
-                process = start_chroma_server(work / "server", port)
-                try:
-                    server_env = {**env, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(port)}
-                    points.append(
-                        _measure(
-                            tracks,
-                            track_file,
-                            work / "client",
-                            data,
-                            queries,
-                            server_env,
-                            "server",
-                            work / "server",
-                        )
-                    )
-                    console.print(f"  {points[-1]}")
-                finally:
-                    process.terminate()
-                    process.wait(timeout=60)
+                points.append(
+                    _server_point(tracks, folder, data, queries, env, serve_build, console)
+                )
+                console.print(f"  {points[-1]}")
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if work is None:
+                shutil.rmtree(folder, ignore_errors=True)
     return report_scale(points, extrapolate, out)
 
 
@@ -371,11 +446,7 @@ def _print_points(console: Console, points: Sequence[ScalePoint]) -> bool:
         limit = "" if not math.isfinite(target.limit) else f"{target.limit:g}"
         table.add_row(
             f"{target.label} ({target.unit})",
-            *[
-                f"{getattr(p, target.figure):.3g}"
-                + ("" if target.met(getattr(p, target.figure)) else " NO")
-                for p in points
-            ],
+            *[_shown(target, getattr(p, target.figure)) for p in points],
             (">= " if target.at_least else "< ") + limit if limit else "",
         )
     console.print(table)
@@ -385,7 +456,16 @@ def _print_points(console: Console, points: Sequence[ScalePoint]) -> bool:
         for p in points
         if p.tracks == largest
         for target in TARGETS
+        if not math.isnan(getattr(p, target.figure))
     )
+
+
+def _shown(target: Target, value: float) -> str:
+    """A figure as the table shows it: "NO" after a missed target, "-" when not measured
+    on that path (a served build has no build figures)."""
+    if math.isnan(value):
+        return "-"
+    return f"{value:.3g}" + ("" if target.met(value) else " NO")
 
 
 def embedding_sweep(
