@@ -53,8 +53,10 @@ def test_streamed_cards_equal_the_cards_of_the_whole_file(tmp_path, monkeypatch,
     assert not list((tmp_path / "stage").iterdir())  # the staging file is gone
 
 
-def test_a_synthetic_library_streams_into_the_same_cards(tmp_path, monkeypatch):
+@pytest.mark.parametrize("parallel_from", [1, 10**9], ids=["render-processes", "in-process"])
+def test_a_synthetic_library_streams_into_the_same_cards(tmp_path, monkeypatch, parallel_from):
     monkeypatch.setattr(track_stream, "CHUNK_CARDS", 97)
+    monkeypatch.setattr(track_stream, "PARALLEL_FROM", parallel_from)
     path = write_tracks(tmp_path / "tracks.jsonl", 400)
     streamed = [card for part in _streamed(path, tmp_path) for card in part]
     assert streamed == cards_from_tracks(read_user_tracks(path))

@@ -33,15 +33,15 @@ def sound_index_command(argv: list[str]) -> bool:
     return option is not None and any(a == option or a.startswith(f"{option}=") for a in argv)
 
 
-def _cards(data: str | None, folder: Path) -> tuple[Any, list | None]:
+def _cards(data: str | None, folder: Path, progress: bool) -> tuple[Any, list | None]:
     """Cards from a user's track file (.csv, or .jsonl without MusiCRS fields: streamed, see
-    vectorstore.track_stream, staged in ``folder``) or MusiCRS (a list), and the MusiCRS
-    threads (None for a track file)."""
+    vectorstore.track_stream, staged in ``folder``, with progress bars if ``progress``) or
+    MusiCRS (a list), and the MusiCRS threads (None for a track file)."""
     from vectorstore.cards import cards_from_threads
     from vectorstore.track_stream import TrackFileCards
 
     if data and Path(data).suffix.lower() == ".csv":
-        return TrackFileCards(data, folder), None
+        return TrackFileCards(data, folder, progress), None
     if data and Path(data).is_file():
         with Path(data).open(encoding="utf-8") as handle:
             first = next((line for line in handle if line.strip()), "")
@@ -50,7 +50,7 @@ def _cards(data: str | None, folder: Path) -> tuple[Any, list | None]:
         except (json.JSONDecodeError, TypeError):
             is_musicrs = False  # the track reader names the bad line
         if not is_musicrs:
-            return TrackFileCards(data, folder), None
+            return TrackFileCards(data, folder, progress), None
     from vectorstore.musicrs import DatasetError, load_conversations
 
     try:
@@ -64,7 +64,8 @@ def build(args: argparse.Namespace) -> None:
     from vectorstore.engine import thread_records
     from vectorstore.store import build_catalog, build_threads, store_location
 
-    cards, threads = _cards(args.data, store_location(args.path, args.collection).path)
+    location = store_location(args.path, args.collection)
+    cards, threads = _cards(args.data, location.path, progress=not args.quiet)
     with contextlib.closing(cards) if threads is None else contextlib.nullcontext():
         report = build_catalog(
             cards, args.path, collection=args.collection, progress=not args.quiet

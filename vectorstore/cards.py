@@ -28,7 +28,7 @@ import csv
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -524,26 +524,41 @@ def cards_from_tracks(rows: Iterable[TrackRow]) -> list[EntityCard]:
     return builder.cards(related_cap=TRACK_RELATED)
 
 
-def add_track(builder: _CardBuilder, row: TrackRow) -> None:
-    """The facts one track gives its song, artists and album."""
-    song = builder.entity(row.title, "song")
-    artists = [k for k in (builder.entity(a, "artist") for a in row.artists) if k]
-    album = builder.entity(row.album, "album") if row.album else None
+def add_track(builder: _CardBuilder, row: TrackRow, rendered: Container[str] | None = None) -> None:
+    """The facts one track gives its song, artists and album; with ``rendered``, only those
+    of the entities among these keys (a track file's cards are rendered a chunk of keys at
+    a time, :mod:`vectorstore.track_stream`: the other entities' facts would be thrown
+    away, and their keys still count as co-occurring)."""
+
+    def kept(key: str) -> bool:
+        return rendered is None or key in rendered
+
+    def key_of(name: str, kind: Kind) -> str | None:
+        if rendered is None:
+            return builder.entity(name, kind)
+        key = spelling(name)[1]
+        return builder.entity(name, kind) if key in rendered else key or None
+
+    song = key_of(row.title, "song")
+    artists = [k for k in (key_of(a, "artist") for a in row.artists) if k]
+    album = key_of(row.album, "album") if row.album else None
     if song is None:
         return
     named = [song, *artists, *([album] if album else [])]
     builder.cooccurrence.add(row.source, named)
-    for key in named:
+    for key in filter(kept, named):
         facts = builder.facts[key]
         facts.mentions += 1
         facts.note("mention", row.source)
         for tag in row.tags:
             facts.tags[tag] += 1
             facts.note(f"tag:{tag}", row.source)
-    for key in (song, *([album] if album else [])):
+    for key in filter(kept, (song, *([album] if album else []))):
         for artist in artists:
             builder.facts[key].artists[artist] += 1
             builder.facts[key].note(f"artist:{artist}", row.source)
+    if not kept(song):
+        return
     if album:
         builder.facts[song].albums[album] += 1
         builder.facts[song].note(f"album:{album}", row.source)

@@ -26,20 +26,15 @@ Conventions
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import itertools
 import json
 import os
-import pickle
-import subprocess
-import sys
 import tempfile
 import urllib.error
 import urllib.request
 import warnings
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +45,7 @@ from chromadb.utils.embedding_functions import register_embedding_function
 from langchain_core.embeddings import Embeddings as LangChainEmbeddings
 
 from vectorstore.errors import CatalogError
+from vectorstore.workers import WorkerProcesses, worker_count
 
 MINILM_MAX_TOKENS = 128  # card texts and queries beyond this add cost, not meaning
 MINILM_DIMENSIONS = 384
@@ -138,13 +134,18 @@ class MiniLMEmbeddingFunction(_Dual):
             yield self.encode(first)
             return
         minilm_graph(minilm_path(self.model_path))  # export once, here, not in each worker
-        with _Workers(self.model_path, self.batch_size, worker_count()) as workers:
+        count = worker_count()
+        arguments = [str(self.batch_size), *([self.model_path] if self.model_path else [])]
+        died = "An embedding worker process died (out of memory?); run the build again to resume."
+        with WorkerProcesses("vectorstore.embed_worker", arguments, count, died) as workers:
             for batch in itertools.chain([first, upcoming], batches):
-                workers.send(batch)
+                share = -(-len(batch) // count)  # split evenly: every worker gets a part
+                parts = [list(batch[n * share : (n + 1) * share]) for n in range(count)]
+                workers.send([part for part in parts if part])
                 if workers.in_flight > BATCHES_AHEAD:
-                    yield workers.receive()
+                    yield np.concatenate(workers.receive())
             while workers.in_flight:
-                yield workers.receive()
+                yield np.concatenate(workers.receive())
 
 
 class MiniLMOnnx:
@@ -192,83 +193,6 @@ class MiniLMOnnx:
         weights = mask[..., None].astype(np.float32)
         pooled = (tokens * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-
-
-def worker_count() -> int:
-    """Embedding worker processes: one per core this process may use."""
-    return len(os.sched_getaffinity(0))
-
-
-class _Workers:
-    """``python -m vectorstore.embed_worker`` processes (MiniLM on ONNX Runtime, one thread
-    each); a batch is split evenly between them and written whole to their pipes, so that
-    they work while the parent is busy. Their own interpreters, not multiprocessing's: a
-    spawned child would re-run the caller's script when it has no ``__main__`` guard."""
-
-    def __init__(self, model_path: str | None, batch_size: int, count: int) -> None:
-        # The worker imports this very package, wherever the caller's working folder is.
-        package_root = str(Path(__file__).resolve().parents[1])
-        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-        command = [sys.executable, "-m", "vectorstore.embed_worker", str(batch_size)]
-        self.processes = [
-            subprocess.Popen(
-                [*command, *([model_path] if model_path else [])],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": path},
-            )
-            for _ in range(count)
-        ]
-        # Per batch sent and not yet received, the workers given a part of it.
-        self.sent: deque[list[subprocess.Popen[bytes]]] = deque()
-
-    @property
-    def in_flight(self) -> int:
-        """Batches sent whose vectors are not yet received."""
-        return len(self.sent)
-
-    def send(self, texts: Sequence[str]) -> None:
-        share = -(-len(texts) // len(self.processes))
-        given = []
-        for number, process in enumerate(self.processes):
-            part = list(texts[number * share : (number + 1) * share])
-            if part:
-                with contextlib.suppress(OSError):  # a worker gone: receive() says so
-                    pickle.dump(part, process.stdin)
-                    process.stdin.flush()  # type: ignore[union-attr]
-                given.append(process)
-        self.sent.append(given)
-
-    def receive(self) -> np.ndarray:
-        """The vectors of the oldest batch sent and not yet received."""
-        parts = []
-        for process in self.sent.popleft():
-            try:
-                part = pickle.load(process.stdout)  # type: ignore[arg-type]
-            except (EOFError, OSError, pickle.UnpicklingError):
-                raise CatalogError(
-                    "An embedding worker process died (out of memory?); run the build again "
-                    "to resume."
-                ) from None
-            if isinstance(part, CatalogError):
-                raise part
-            parts.append(part)
-        return np.concatenate(parts)
-
-    def __enter__(self) -> _Workers:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        for process in self.processes:
-            with contextlib.suppress(OSError):
-                process.stdin.close()  # type: ignore[union-attr]  # the worker sees EOF
-        for process in self.processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            process.stdout.close()  # type: ignore[union-attr]
 
 
 def prepare_model_environment() -> None:

@@ -2,11 +2,16 @@
 
 Conventions
 -----------
-- :class:`TrackFileCards` stages the file once, on first use, in a SQLite file of its own
-  (``.tracks-<pid>.sqlite3`` in the folder it is given, deleted by :meth:`close`): every
-  validated row, every name a row gives (key, spelling, row), then every card as JSON. A
-  bad row raises the :class:`vectorstore.errors.CatalogError`
-  :func:`vectorstore.cards.read_user_tracks` raises, before any card is made.
+- :class:`TrackFileCards` stages the file once, on first use, in two SQLite files of its
+  own in the folder it is given (``.tracks-<pid>.sqlite3`` and ``.tracks-<pid>.cards.sqlite3``,
+  deleted by :meth:`close`): every validated row and every name a row gives (key,
+  spelling, row) in the first, then every card as JSON in the second. A bad row raises
+  the :class:`vectorstore.errors.CatalogError` :func:`vectorstore.cards.read_user_tracks`
+  raises, before any card is made.
+- Rendering is spread over one process per core (:func:`vectorstore.workers.worker_count`)
+  once the file has at least :data:`PARALLEL_FROM` chunks of entities: each reads the rows
+  file (so the cards go to a file of their own, which the build process writes
+  meanwhile), and the chunks come back in key order. Cards are the same either way.
 - Cards equal :func:`vectorstore.cards.cards_from_tracks` over the whole file: they are
   rendered :data:`CHUNK_CARDS` entities at a time, each chunk from every row naming one of
   them (so their own facts, kinds and related lists are complete), with the display names
@@ -22,9 +27,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from tqdm import tqdm
 
 from vectorstore.card_index import parameter_slices
 from vectorstore.cards import (
@@ -37,18 +45,24 @@ from vectorstore.cards import (
     iter_user_tracks,
     spelling,
 )
+from vectorstore.workers import WorkerProcesses, serve, worker_count
 
 CHUNK_CARDS = 5000  # cards rendered at a time: a few MB of rows and facts
+PARALLEL_FROM = 3  # chunks: below it, starting the render processes costs more than it saves
 _INSERT_ROWS = 10_000
 
 
 class TrackFileCards:
-    """The cards of the track file at ``path``, staged in ``folder`` (see the module)."""
+    """The cards of the track file at ``path``, staged in ``folder`` (see the module);
+    ``progress``: bars while the file is read and its cards rendered (minutes at 1M)."""
 
-    def __init__(self, path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> None:
-        self.path, self.folder = Path(path), Path(folder)
+    def __init__(
+        self, path: str | os.PathLike[str], folder: str | os.PathLike[str], progress: bool = False
+    ) -> None:
+        self.path, self.folder, self.progress = Path(path), Path(folder), progress
         self._database: sqlite3.Connection | None = None
         self._file = self.folder / f".tracks-{os.getpid()}.sqlite3"
+        self._cards_file = self._file.with_suffix(".cards.sqlite3")
 
     def chunks(self) -> Iterator[list[EntityCard]]:
         """The cards, by id, :data:`CHUNK_CARDS` at a time."""
@@ -56,7 +70,8 @@ class TrackFileCards:
         last = ""
         while True:
             rows = database.execute(
-                "SELECT id, card FROM cards WHERE id > ? ORDER BY id LIMIT ?", (last, CHUNK_CARDS)
+                "SELECT id, card FROM staged.cards WHERE id > ? ORDER BY id LIMIT ?",
+                (last, CHUNK_CARDS),
             ).fetchall()
             if not rows:
                 return
@@ -68,6 +83,7 @@ class TrackFileCards:
             self._database.close()
             self._database = None
         self._file.unlink(missing_ok=True)
+        self._cards_file.unlink(missing_ok=True)
 
     def __enter__(self) -> TrackFileCards:
         return self
@@ -79,77 +95,114 @@ class TrackFileCards:
         if self._database is not None:
             return self._database
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._file.unlink(missing_ok=True)
+        self.close()
         database = sqlite3.connect(self._file)
         try:
+            database.execute("ATTACH DATABASE ? AS staged", (str(self._cards_file),))
             database.executescript(
                 """
                 PRAGMA journal_mode = OFF;
                 PRAGMA synchronous = OFF;
+                PRAGMA staged.journal_mode = OFF;
+                PRAGMA staged.synchronous = OFF;
                 CREATE TABLE rows (number INTEGER PRIMARY KEY, row TEXT);
                 CREATE TABLE names (key TEXT, spelling TEXT, number INTEGER);
-                CREATE TABLE cards (id TEXT PRIMARY KEY, card TEXT) WITHOUT ROWID;
+                CREATE TABLE staged.cards (id TEXT PRIMARY KEY, card TEXT) WITHOUT ROWID;
                 """
             )
             rows, names = [], []
-            for number, row in enumerate(iter_user_tracks(self.path)):
-                rows.append((number, json.dumps(_fields(row))))
-                for name in (row.title, *row.artists, *([row.album] if row.album else [])):
-                    clean, key = spelling(name)
-                    if key:
-                        names.append((key, clean, number))
-                if len(rows) >= _INSERT_ROWS:
-                    _insert(database, rows, names)
-            _insert(database, rows, names)
+            reading = tqdm(desc="reading tracks", unit=" tracks", disable=not self.progress)
+            with reading:
+                for number, row in enumerate(iter_user_tracks(self.path)):
+                    rows.append((number, json.dumps(_fields(row))))
+                    for name in (row.title, *row.artists, *([row.album] if row.album else [])):
+                        clean, key = spelling(name)
+                        if key:
+                            names.append((key, clean, number))
+                    if len(rows) >= _INSERT_ROWS:
+                        reading.update(len(rows))
+                        _insert(database, rows, names)
+                reading.update(len(rows))
+                _insert(database, rows, names)
             database.execute("CREATE INDEX names_by_key ON names (key, number)")
-            for cards in self._rendered(database):
-                database.executemany(
-                    "INSERT INTO cards VALUES (?, ?)",
-                    [(card.id, card.model_dump_json(exclude={"text"})) for card in cards],
-                )
+            database.commit()  # the render processes read the rows from here on
+            ranges, entities = _key_ranges(database)
+            rendering = tqdm(
+                total=entities, desc="rendering cards", unit=" cards", disable=not self.progress
+            )
+            with rendering:
+                for cards in _rendered(self._file, ranges, database):
+                    database.executemany("INSERT INTO staged.cards VALUES (?, ?)", cards)
+                    rendering.update(len(cards))
             database.commit()
         except BaseException:
             database.close()
-            self._file.unlink(missing_ok=True)
+            self.close()
             raise
         self._database = database
         return database
 
-    def _rendered(self, database: sqlite3.Connection) -> Iterator[list[EntityCard]]:
-        """Every card, :data:`CHUNK_CARDS` entities at a time, by key."""
-        last = ""
-        while True:
-            keys = [
-                key
-                for (key,) in database.execute(
-                    "SELECT DISTINCT key FROM names WHERE key > ? ORDER BY key LIMIT ?",
-                    (last, CHUNK_CARDS),
-                )
-            ]
-            if not keys:
-                return
-            yield self._render(database, keys)
-            last = keys[-1]
 
-    def _render(self, database: sqlite3.Connection, keys: list[str]) -> list[EntityCard]:
-        numbers = sorted(
-            {
-                number
-                for (number,) in database.execute(
-                    "SELECT number FROM names WHERE key BETWEEN ? AND ?", (keys[0], keys[-1])
-                )
-            }
+def _key_ranges(database: sqlite3.Connection) -> tuple[list[tuple[str, str]], int]:
+    """The first and last key of every chunk of :data:`CHUNK_CARDS` entities, in order, and
+    the number of entities."""
+    ranges, chunk, entities = [], [], 0
+    for (key,) in database.execute("SELECT DISTINCT key FROM names ORDER BY key"):
+        chunk.append(key)
+        entities += 1
+        if len(chunk) == CHUNK_CARDS:
+            ranges.append((chunk[0], chunk[-1]))
+            chunk = []
+    return ([*ranges, (chunk[0], chunk[-1])] if chunk else ranges), entities
+
+
+def _rendered(
+    rows_file: Path, ranges: list[tuple[str, str]], database: sqlite3.Connection
+) -> Iterator[list[tuple[str, str]]]:
+    """The (id, card JSON) of every chunk, in key order: in this process (on ``database``)
+    for a few chunks, else from worker processes reading ``rows_file``."""
+    if len(ranges) < PARALLEL_FROM:
+        for bounds in ranges:
+            yield _render_range(database, bounds)
+        return
+    died = "A card render process died (out of memory?); run the build again."
+    with WorkerProcesses(__name__, [str(rows_file)], worker_count(), died) as workers:
+        for bounds in ranges:
+            workers.send([bounds])
+            if workers.in_flight > 2 * len(workers.processes):  # few rendered chunks held
+                yield workers.receive()[0]
+        while workers.in_flight:
+            yield workers.receive()[0]
+
+
+def _render_range(database: sqlite3.Connection, bounds: tuple[str, str]) -> list[tuple[str, str]]:
+    """The (id, card JSON) of the entities whose keys lie within ``bounds``, each card
+    rendered from every row naming it (so its facts, kind and related list are complete),
+    with the display names of the other entities they name counted over the whole file."""
+    keys = [
+        key
+        for (key,) in database.execute(
+            "SELECT DISTINCT key FROM names WHERE key BETWEEN ? AND ? ORDER BY key", bounds
         )
-        builder = _CardBuilder()
-        for chunk in parameter_slices(numbers):
-            marks = ",".join("?" * len(chunk))
-            for (row,) in database.execute(
-                f"SELECT row FROM rows WHERE number IN ({marks}) ORDER BY number", chunk
-            ):
-                add_track(builder, TrackRow(*_row_fields(row)))
-        mine = set(keys)
-        others = sorted(key for key in builder.facts if key not in mine)
-        return builder.cards(TRACK_RELATED, keys, _display_names(database, others))
+    ]
+    numbers = sorted(
+        {
+            number
+            for (number,) in database.execute(
+                "SELECT number FROM names WHERE key BETWEEN ? AND ?", bounds
+            )
+        }
+    )
+    builder, mine = _CardBuilder(), set(keys)
+    for chunk in parameter_slices(numbers):
+        marks = ",".join("?" * len(chunk))
+        for (row,) in database.execute(
+            f"SELECT row FROM rows WHERE number IN ({marks}) ORDER BY number", chunk
+        ):
+            add_track(builder, TrackRow(*_row_fields(row)), rendered=mine)
+    named = {key for group in builder.cooccurrence.groups.values() for key in group}
+    cards = builder.cards(TRACK_RELATED, keys, _display_names(database, sorted(named - mine)))
+    return [(card.id, card.model_dump_json(exclude={"text"})) for card in cards]
 
 
 def _display_names(database: sqlite3.Connection, keys: list[str]) -> dict[str, str]:
@@ -180,3 +233,17 @@ def _insert(database: sqlite3.Connection, rows: list, names: list) -> None:
     database.executemany("INSERT INTO names VALUES (?, ?, ?)", names)
     rows.clear()
     names.clear()
+
+
+def _serve_renders(rows_file: str) -> None:
+    """A render worker: each task is the bounds of a chunk of keys, each result its cards."""
+
+    def start() -> Callable[[tuple[str, str]], list[tuple[str, str]]]:
+        rows = sqlite3.connect(f"file:{rows_file}?mode=ro", uri=True)
+        return lambda bounds: _render_range(rows, bounds)
+
+    serve(start)
+
+
+if __name__ == "__main__":
+    _serve_renders(sys.argv[1])

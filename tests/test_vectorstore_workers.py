@@ -1,0 +1,46 @@
+"""A build's worker processes: tasks handed out in turn, results back in order, and a
+worker that cannot start or dies becomes one CatalogError sentence."""
+
+from __future__ import annotations
+
+import pytest
+
+from vectorstore.errors import CatalogError
+from vectorstore.workers import WorkerProcesses
+
+DIED = "A test worker died; run it again."
+
+
+def test_results_come_back_in_the_order_sent_and_every_worker_gets_tasks():
+    with WorkerProcesses("tests.worker_fixture", ["work"], 2, DIED) as workers:
+        for number in range(5):
+            workers.send([number])  # one task per job: the workers take turns
+        workers.send(["a", "b"])  # one job, a task for each worker
+        answers = [workers.receive() for _ in range(workers.in_flight)]
+    assert [[task for _, task in job] for job in answers] == [[0], [1], [2], [3], [4], ["a", "b"]]
+    pids = [pid for job in answers for pid, _ in job]
+    assert len(set(pids)) == 2 and pids[0] != pids[1]
+    assert workers.in_flight == 0
+
+
+def test_more_tasks_than_workers_in_one_job_is_refused():
+    with (
+        WorkerProcesses("tests.worker_fixture", ["work"], 1, DIED) as workers,
+        pytest.raises(ValueError, match="2 tasks for 1 workers"),
+    ):
+        workers.send(["a", "b"])
+
+
+def test_a_worker_that_dies_gives_the_sentence_it_was_given():
+    with WorkerProcesses("tests.worker_fixture", ["work"], 1, DIED) as workers:
+        workers.send(["die"])
+        with pytest.raises(CatalogError) as caught:
+            workers.receive()
+    assert str(caught.value) == DIED
+
+
+def test_a_worker_that_cannot_start_sends_its_own_sentence():
+    with WorkerProcesses("tests.worker_fixture", ["refuse"], 1, DIED) as workers:
+        workers.send(["anything"])
+        with pytest.raises(CatalogError, match=r"^The model is missing; run `make install`\.$"):
+            workers.receive()
