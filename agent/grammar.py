@@ -260,7 +260,8 @@ _REJECT_BEFORE = re.compile(
     r"(?!(?i:sure|really|too|very|so|quite|that|this|much|bad|into|a|an|just|only|"
     r"my (?:thing|taste|style|cup|jam|favou?rite)|"
     r"yet|even|now|at all|like|for|in|exactly|necessarily|what|as|more|less)\b"
-    r"|(?i:the)\s+[a-z])"  # "not the fast ones" is no name; "not The Beatles" is
+    # "not the fast ones" or "not their later stuff" is no name; "not The Beatles" is.
+    r"|(?i:the|their|his|her|its|your|our)\s+[a-z])"
     r"(?P<name>[^,.;!?]+)",
 )
 _KNOWN = re.compile(r"\b(?:already\s+(?:know|heard|have)|know|heard|tired of|sick of)\b", re.I)
@@ -322,6 +323,8 @@ _UNCHECKABLE = (
     (
         re.compile(
             r"\b(?:modern|recent|newer|contemporary|older|vintage)\b"
+            r"|\b(?:early|earlier|later|late)\s+(?:stuff|work|albums?|records?|songs?|"
+            r"material|years|period|days|era|(?-i:[A-Z]))"
             r"|(?:\B'|\b)(?:\d{2}|1\d{3}|20\d{2})'?s\b|\b(?:sixties|seventies|eighties|nineties)\b",
             re.IGNORECASE,
         ),
@@ -430,6 +433,9 @@ def named_entities(text: str, limit: int = 4) -> list[str]:
     found: list[str] = [m.strip() for m in _QUOTED.findall(text)]
     for match in _TITLE_RUN.finditer(text):
         words = match.group(1).replace("’", "'").split()
+        if len(words) == 2 and words[0] == "The" and words[1].isdigit():
+            found.append(" ".join(words))  # a band named by a number: "The 1975"
+            continue
         while words and _not_part_of_a_name(words[0]):
             words.pop(0)
         while words and _not_part_of_a_name(words[-1]):

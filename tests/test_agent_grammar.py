@@ -23,6 +23,8 @@ from agent.state import GivenItem, HeardClip, SessionState, render_state
         ("I am not sure, something chill", ()),
         ("no idea what I want, surprise me", ()),
         ("not too fast please", ()),
+        ("I'm into Radiohead but not their later stuff", ()),
+        ("not his solo albums", ()),
     ],
 )
 def test_rejections(text, rejected):
@@ -106,6 +108,9 @@ def test_named_entities():
     assert named_entities("upbeat 80s synthpop for a party") == []
     assert named_entities("songs from the '90s like Blur, or 1970s funk, or #1 hits") == ["Blur"]
     assert named_entities("anything by 2Pac or 50 Cent") == ["2Pac", "50 Cent"]
+    # "The" and a bare number is a band; "The" and a decade is not.
+    assert named_entities("I love The 1975, what else?") == ["The 1975"]
+    assert named_entities("The 80s had the best synths") == []
 
 
 def given(*names: str, turn: int = 1) -> tuple[GivenItem, ...]:
@@ -281,6 +286,10 @@ def test_names_starting_with_common_words_are_still_rejected():
         ("upbeat 80s synthpop for a party", ["how old a record is"]),
         ("'90s hip hop like Nas", ["how old a record is"]),
         ("songs from the seventies", ["how old a record is"]),
+        ("bands like early Radiohead, not their later stuff", ["how old a record is"]),
+        ("his earlier albums please", ["how old a record is"]),
+        ("early morning coffee music", []),
+        ("late night drive", []),
         ("anything by 50 Cent or Section.80", []),
         ("no more Chopin", []),
         ("I love the lyrics of Bob Dylan", []),
