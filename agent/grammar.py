@@ -126,6 +126,12 @@ DESCRIPTORS: dict[str, str] = {
     "romantic": "romantic",
 }
 _DESCRIPTOR = re.compile(r"\b(" + "|".join(DESCRIPTORS) + r")\b", re.IGNORECASE)
+#: Before a descriptor, a negation that takes it back ("isn't too heavy", "less dark").
+_NEGATED = re.compile(
+    r"\b(?:not|isn't|isnt|aren't|arent|never|no|less|without|nothing|nothing too)"
+    r"(?:\s+(?:too|so|very|that|overly|being|as|all that))?\s*$",
+    re.IGNORECASE,
+)
 
 #: Genre words and the catalog community (subreddit) where such requests are answered.
 GENRES: dict[str, str] = {
@@ -305,7 +311,7 @@ _FILLER = frozenset(
     "and or but so too also just now then still thanks thank ok okay yes no not to for with am "
     "sure think guess maybe either neither "
     "in on it that this those these them is are be by from of similar "
-    "been listening listen lot lately into enjoy enjoying fan dig".split()
+    "been listening listen lot lately into enjoy enjoying fan dig about".split()
 )
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
@@ -330,6 +336,15 @@ _UNCHECKABLE = (
         ),
         "how old a record is",
     ),
+    (
+        re.compile(
+            r"\b(?:(?:less|more|not so|not too)\s+(?:mainstream|popular|known|famous)|"
+            r"mainstream|obscure|underground|lesser[- ]known|little[- ]known|well[- ]known|"
+            r"deep(?:er)? cuts?|hidden gems?|niche|underrated)\b",
+            re.IGNORECASE,
+        ),
+        "how well known a record is",
+    ),
 )
 
 
@@ -337,6 +352,13 @@ def unchecked_wishes(text: str) -> list[str]:
     """What ``text`` asks for that the catalog cannot check (it knows who recommended what,
     not how a record sounds or when it came out), each as a phrase for the reply."""
     return [phrase for pattern, phrase in _UNCHECKABLE if pattern.search(text)]
+
+
+def _without_wishes(text: str) -> str:
+    """``text`` without the unchecked wishes: "something more modern" asks for no new topic."""
+    for pattern, _ in _UNCHECKABLE:
+        text = pattern.sub(" ", text)
+    return text
 
 
 def only_filler(text: str) -> bool:
@@ -511,7 +533,8 @@ def parse_message(text: str) -> ParsedMessage:
     for match in _NUMBER_REF.finditer(rest):
         note_reference(match, int(match.group(1)), rest)
     for match in _THAT_REF.finditer(cursor.rest()):
-        references.append(0)
+        if not references:  # "the second one …, more like that": that is the second one
+            references.append(0)
         cursor.take(*match.span())
 
     rest = cursor.rest()
@@ -522,7 +545,8 @@ def parse_message(text: str) -> ParsedMessage:
         others = [k for k in ("album", "artist", "song") if k not in refused_kinds]
         kind = others[0] if len(refused_kinds) == 1 and refused_kinds[0] == "song" else None
     descriptors = list(dict.fromkeys(DESCRIPTORS[m.group(1).lower()]
-                                     for m in _DESCRIPTOR.finditer(rest)))  # fmt: skip
+                                     for m in _DESCRIPTOR.finditer(rest)
+                                     if not _NEGATED.search(rest[: m.start()])))  # fmt: skip
     genres = list(dict.fromkeys(m.group(1).lower() for m in _GENRE.finditer(rest)))
     communities = list(dict.fromkeys(GENRES[g] for g in genres))
 
@@ -531,7 +555,7 @@ def parse_message(text: str) -> ParsedMessage:
     seeds = [s for s in seeds if not _is_kind_or_genre(s)]
     topic_words = [
         w
-        for w in _WORD.findall(rest)
+        for w in _WORD.findall(_without_wishes(rest))
         if w.lower() not in _FILLER
         and w.lower() not in KIND_WORDS
         and w.lower() not in DESCRIPTORS

@@ -42,6 +42,7 @@ def test_rejections(text, rejected):
         ("more like that", (0,)),
         ("more like those", (0,)),
         ("more like this", ()),  # "this" is the clip, not the last list
+        ("the second one sounds interesting, more like that", (2,)),  # "that" is #2
         ("dreamy shoegaze like Slowdive", ()),
     ],
 )
@@ -190,6 +191,23 @@ def test_not_x_other_bands_departs_from_x_only_when_nothing_else_was_asked():
     assert later.seeds == ("Slowdive",) and later.rejected == ("Radiohead",)
 
 
+def test_a_negated_descriptor_is_not_asked_for():
+    assert parse_message("metal that isn't too heavy, like Deftones").descriptors == ()
+    assert parse_message("not too fast please").descriptors == ()
+    assert parse_message("something less dark").descriptors == ()
+    assert parse_message("heavy but not fast").descriptors == ("heavy",)
+
+
+@pytest.mark.parametrize(
+    "follow_up",
+    ["what about albums?", "anything less mainstream?", "something more modern", "deeper cuts"],
+)
+def test_asking_about_kind_fame_or_age_keeps_the_request(follow_up):
+    first = SessionState().begin_turn(parse_message("I like Kendrick Lamar and Frank Ocean"))
+    state = first.begin_turn(parse_message(follow_up))
+    assert state.seeds == first.seeds and state.seeds  # (the engine splits the joined names)
+
+
 def test_state_keeps_rejections_and_follow_ups_but_replaces_the_topic():
     state = SessionState().begin_turn(parse_message("modal jazz like Kind of Blue"))
     assert state.topic and state.seeds == ("Kind of Blue",) and state.community == "jazz"
@@ -288,6 +306,8 @@ def test_names_starting_with_common_words_are_still_rejected():
         ("songs from the seventies", ["how old a record is"]),
         ("bands like early Radiohead, not their later stuff", ["how old a record is"]),
         ("his earlier albums please", ["how old a record is"]),
+        ("anything less mainstream?", ["how well known a record is"]),
+        ("some hidden gems, more obscure stuff", ["how well known a record is"]),
         ("early morning coffee music", []),
         ("late night drive", []),
         ("anything by 50 Cent or Section.80", []),
