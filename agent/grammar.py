@@ -124,8 +124,24 @@ DESCRIPTORS: dict[str, str] = {
     "melancholic": "melancholic",
     "uplifting": "uplifting",
     "romantic": "romantic",
+    # Instruments refine a request as moods do: "something with piano" after jazz picks.
+    "piano": "piano",
+    "guitar": "guitar",
+    "acoustic guitar": "acoustic guitar",
+    "saxophone": "saxophone",
+    "sax": "saxophone",
+    "trumpet": "trumpet",
+    "strings": "strings",
+    "violin": "violin",
+    "cello": "cello",
+    "organ": "organ",
+    "synth": "synths",
+    "synths": "synths",
+    "harp": "harp",
 }
-_DESCRIPTOR = re.compile(r"\b(" + "|".join(DESCRIPTORS) + r")\b", re.IGNORECASE)
+_DESCRIPTOR = re.compile(
+    r"\b(" + "|".join(sorted(DESCRIPTORS, key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
 #: Before a descriptor, a negation that takes it back ("isn't too heavy", "less dark").
 _NEGATED = re.compile(
     r"\b(?:not|isn't|isnt|aren't|arent|never|no|less|without|nothing|nothing too)"
@@ -239,6 +255,12 @@ _NUMBER_REF = re.compile(r"(?:#\s?|\bnumber\s+|\bno\.\s?|\bpick\s+|\boption\s+)(
 #: "other bands", "something else": with a rejection and nothing else, the rejected name is
 #: the taste to depart from (see :meth:`agent.state.SessionState.begin_turn`).
 _WANTS_OTHERS = re.compile(r"\b(?:other|others|else|different|instead|alternatives?)\b", re.I)
+#: "not that", "nah, not those": the last picks are not it (they are never offered again
+#: anyway), something else is wanted.
+_NOT_THAT = re.compile(
+    r"\b(?:(?:nah|nope|no)\W+)?not\s+(?:that|those|these|this|it|them)\b(?=\s*(?:[,.!?;]|$))",
+    re.IGNORECASE,
+)
 #: "why the first one?", "how come #2?": a question about an earlier pick, not a request.
 _WHY = re.compile(r"^\W*(?:why|how come|what makes|what's special about|explain)\b", re.I)
 _THAT_REF = re.compile(
@@ -491,6 +513,9 @@ def parse_message(text: str) -> ParsedMessage:
     for match in _KIND_REFUSED.finditer(music):
         refused_kinds.append(KIND_WORDS[match.group(3).lower()])
         cursor.take(*match.span())
+    not_that = [match.span() for match in _NOT_THAT.finditer(music)]
+    for span in not_that:
+        cursor.take(*span)
     for pattern in (_REJECT_BEFORE, _REJECT_AFTER):
         for match in pattern.finditer(cursor.rest()):
             if _NUMBER_REF.match(match.group("name").strip()):
@@ -571,7 +596,7 @@ def parse_message(text: str) -> ParsedMessage:
         references=tuple(dict.fromkeys(references)),
         refused_references=tuple(dict.fromkeys(refused_references)),
         asks_why=bool(references) and bool(_WHY.match(music)),
-        wants_others=bool(_WANTS_OTHERS.search(music)),
+        wants_others=bool(not_that) or bool(_WANTS_OTHERS.search(music)),
         more_by=tuple(dict.fromkeys(more_by)),
         more_by_reference=more_by_reference,
         kind=kind,

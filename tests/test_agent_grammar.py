@@ -208,6 +208,15 @@ def test_asking_about_kind_fame_or_age_keeps_the_request(follow_up):
     assert state.seeds == first.seeds and state.seeds  # (the engine splits the joined names)
 
 
+def test_not_that_with_an_instrument_refines_the_request():
+    """After jazz picks, "not that, something with piano" wants other jazz, with piano."""
+    state = SessionState().begin_turn(parse_message("some jazz for a beginner"))
+    message = parse_message("not that, something with piano")
+    assert message.wants_others and message.is_follow_up and "piano" in message.descriptors
+    state = state.begin_turn(message)
+    assert state.community == "jazz" and "piano" in state.request_text()
+
+
 def test_state_keeps_rejections_and_follow_ups_but_replaces_the_topic():
     state = SessionState().begin_turn(parse_message("modal jazz like Kind of Blue"))
     assert state.topic and state.seeds == ("Kind of Blue",) and state.community == "jazz"
