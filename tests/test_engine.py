@@ -189,6 +189,28 @@ def test_the_canon_listens_to_the_request():
     assert canon("") == ["Aces High", "Painkiller"]
 
 
+def test_what_one_comment_recommends_equally_comes_most_recommended_first():
+    """One comment lists three songs (equal votes): the one other threads recommend too
+    leads, not the first in alphabetical order."""
+    from vectorstore.testing import thread_record
+
+    def thread(i, query, songs):
+        return thread_record(f"t3_{i}", "metal", query, [{"songs": songs}], ["X"], ["X"])
+
+    records = [
+        thread(1, "instrumental music for studying", ["Aphelion", "Beyond the Doom", "Orion"]),
+        thread(2, "long epic songs", ["Orion"]),
+        thread(3, "bass solos", ["Orion"]),
+    ]
+    # Only the closest request counts, so its three songs tie on the evidence itself.
+    weights = Weights(similar_request=1.0, co_recommendation=0.0, graph_walk=0.0,
+                      popularity=0.0, search=0.0, neighbours=1)  # fmt: skip
+    engine = engine_of(threads(records), weights)
+    request = RecommendRequest(text="instrumental music for studying", k=3)
+    names = [item.card.name for item in engine.recommend(request).items]
+    assert names[0] == "Orion", names
+
+
 def test_at_most_two_per_artist_in_the_top_five():
     engine = engine_of(threads(dataset()))
     for request in REQUESTS:

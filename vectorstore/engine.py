@@ -340,9 +340,11 @@ class _Ranked:
     scores: dict[int, float] = field(default_factory=dict)
     evidence: dict[int, Callable[[], Evidence]] = field(default_factory=dict)
 
-    def ranks(self) -> dict[int, int]:
-        order = sorted(self.scores, key=lambda i: (-self.scores[i], i))[:FETCH]
-        return {i: r for r, i in enumerate(order, start=1)}
+    def ranks(self, recommended_in: np.ndarray) -> dict[int, int]:
+        """Ranks by score; ties (one comment's list, equal votes) go to the entity more
+        threads recommended (``recommended_in``), not to the first name alphabetically."""
+        order = sorted(self.scores, key=lambda i: (-self.scores[i], -recommended_in[i], i))
+        return {i: r for r, i in enumerate(order[:FETCH], start=1)}
 
 
 class RecommendationEngine:
@@ -930,10 +932,11 @@ class RecommendationEngine:
         canon = w.popularity / (w.given_seeds_boost if given else 1.0)
         sources.append((canon, self._popularity(prefer, threads, vector)))
         fused: dict[int, float] = {}
+        recommended_in = np.asarray(self.recommended_anywhere[threads].sum(axis=0)).ravel()
         for weight, ranked in sources:
             if weight <= 0:
                 continue
-            for entity, score in reciprocal_rank_fusion(ranked.ranks()).items():
+            for entity, score in reciprocal_rank_fusion(ranked.ranks(recommended_in)).items():
                 fused[entity] = fused.get(entity, 0.0) + weight * score
         banned_seeds = seeds[:given] if request.named_may_return else seeds
         banned_artists = {entity_key(a) for a in request.exclude_artists}
@@ -948,7 +951,7 @@ class RecommendationEngine:
         }
         kept: list[RecommendedEntity] = []
         artists_of: list[set[str]] = []
-        for entity in sorted(fused, key=lambda i: (-fused[i], i)):
+        for entity in sorted(fused, key=lambda i: (-fused[i], -recommended_in[i], i)):
             key = self.keys[entity]
             if key in banned or key in banned_artists or not admitted[entity]:
                 continue
