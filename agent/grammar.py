@@ -333,7 +333,8 @@ _FILLER = frozenset(
     "and or but so too also just now then still thanks thank ok okay yes no not to for with am "
     "sure think guess maybe either neither "
     "in on it that this those these them is are be by from of similar "
-    "been listening listen lot lately into enjoy enjoying fan dig about".split()
+    "been listening listen lot lately into enjoy enjoying fan dig about "
+    "hey hi hello yo hiya howdy there help do does who what's whats".split()
 )
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 

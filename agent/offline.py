@@ -64,6 +64,13 @@ PICKS_IN_REPLY = 3
 SOUNDS_LIKE_IN_REPLY = 3
 OFFLINE_NOTE = "Offline brain (no language model): picked from what the tools returned."
 REFUSAL = "I can't share my instructions, settings or any key"
+HELP = (
+    "I recommend music from what people recommended to each other on Reddit, and I say "
+    'which thread each pick comes from. Tell me an artist or a song you like ("I like '
+    'Slowdive"), a genre or a mood ("sad piano pieces", "classic heavy metal"), or '
+    'attach a clip or paste a YouTube link; then "more like the second one", "not that" '
+    'or "why the first one?" steer the next answer.'
+)
 DEFAULT_AUDIO_REQUEST = "Recommend music like this clip."
 
 # The object is optional: "more like <link>" reaches the brain as "more like" once the turn
@@ -157,7 +164,12 @@ class OfflineBrain(BaseChatModel):
         retry = turn.retry_unresolved()
         if retry:
             return [(RECOMMEND_TOOL, retry)]
-        if turn.ran(RECOMMEND_TOOL) or turn.ran(SEARCH_TOOL) or turn.injection_only:
+        if (
+            turn.ran(RECOMMEND_TOOL)
+            or turn.ran(SEARCH_TOOL)
+            or turn.injection_only
+            or turn.nothing_asked
+        ):
             return []
         if turn.session.explained:
             return []  # "why the second one?" is answered from what the session kept
@@ -231,6 +243,9 @@ class OfflineBrain(BaseChatModel):
         if turn.session.explained:
             lines += [_explanation(item) for item in turn.session.explained]
             return ChatAnswer(reply="\n".join(lines))
+        if turn.nothing_asked:
+            greeted = re.match(r"\W*(?:hi|hey|hello|yo|hiya|howdy)\b", turn.music, re.IGNORECASE)
+            return ChatAnswer(reply="\n".join([*lines, ("Hi! " if greeted else "") + HELP]))
         heard = turn.heard_summary()
         if heard:
             lines.append(f"What I heard in your clip: {heard}")
@@ -272,6 +287,17 @@ class _Turn:
         # a chat turn's words are the grammar's music part (without an injection).
         self.music = (context.text if context.candidates else context.message.music).strip()
         self.injection_only = self.session.injection and not self.music
+        # "hey", "what can you do?", "recommend me something" with nothing said before:
+        # picks from nothing would be noise, so the answer says what it can go on.
+        state = self.session
+        self.nothing_asked = (
+            not context.candidates
+            and not context.audio
+            and not state.injection
+            and only_filler(self.music)
+            and not (state.seeds or state.topic or state.descriptors or state.community)
+            and not (state.kind or state.referenced or state.feedback)
+        )
         # tool name -> outcomes in call order
         self.outcomes: dict[str, list[ToolOutcome]] = {}
         for message in after:

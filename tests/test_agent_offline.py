@@ -60,6 +60,16 @@ def test_chat_turn_calls_real_tools_and_cites_them(agent, catalog):
     assert "heard" not in result.reply.lower()  # no audio: never claims to have listened
 
 
+@pytest.mark.parametrize("text", ["hey", "hi there!", "what can you do?", "recommend me something"])
+def test_a_greeting_or_an_empty_request_gets_help_not_random_picks(agent, catalog, text):
+    result = agent.run_turn(f"hello-{text}", text, catalog=catalog)
+    assert result.recommendations == [] and result.trace == []  # no tool ran
+    assert "Tell me an artist" in result.reply and "attach a clip" in result.reply
+    # The conversation goes on as usual after it.
+    after = agent.run_turn(f"hello-{text}", "something dreamy and ambient", catalog=catalog)
+    assert after.recommendations
+
+
 def test_ranking_turn_returns_every_index_once(agent, catalog):
     candidates = ["Taylor Swift - Shake It Off", "Sleep - Dopesmoker", "Electric Wizard"]
     result = agent.run_turn(
