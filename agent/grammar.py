@@ -407,6 +407,7 @@ class ParsedMessage:
     seeds: tuple[str, ...] = ()
     rejections: tuple[str, ...] = ()
     known: tuple[str, ...] = ()  # rejected because already known: still a taste signal
+    refused_communities: tuple[str, ...] = ()  # "not pop", "no more metal"
     references: tuple[int, ...] = ()
     refused_references: tuple[int, ...] = ()  # "not that first one": picks to leave out
     asks_why: bool = False  # "why the second one?": explain those picks, recommend nothing
@@ -510,6 +511,7 @@ def parse_message(text: str) -> ParsedMessage:
 
     rejections: list[str] = []
     known: list[str] = []
+    refused_genres: list[str] = []
     refused_kinds: list[Kind] = []
     for match in _KIND_REFUSED.finditer(music):
         refused_kinds.append(KIND_WORDS[match.group(3).lower()])
@@ -525,6 +527,7 @@ def parse_message(text: str) -> ParsedMessage:
             for part in _ALTERNATIVES.split(match.group("name")):
                 name = clean_name(part)
                 if not name or _is_kind_or_genre(name):
+                    refused_genres += [m.group(1).lower() for m in _GENRE.finditer(name)]
                     continue
                 rejections.append(name)
                 # "not Daft Punk itself": a taste to go by, without its own records.
@@ -594,6 +597,7 @@ def parse_message(text: str) -> ParsedMessage:
         seeds=tuple(dict.fromkeys(seeds)),
         rejections=tuple(dict.fromkeys(rejections)),
         known=tuple(dict.fromkeys(known)),
+        refused_communities=tuple(dict.fromkeys(GENRES[g] for g in refused_genres)),
         references=tuple(dict.fromkeys(references)),
         refused_references=tuple(dict.fromkeys(refused_references)),
         asks_why=bool(references) and bool(_WHY.match(music)),

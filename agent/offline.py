@@ -406,6 +406,8 @@ class _Turn:
             args["kind"] = state.kind
         if state.community:
             args["community"] = state.community
+        if state.refused_communities:
+            args["exclude_communities"] = list(state.refused_communities)
         if state.more_by_seed_artists:
             args["more_by_seed_artists"] = True
         clip = self.clip_path()
@@ -470,6 +472,9 @@ class _Turn:
             parts.append(", ".join(state.descriptors))
         if state.community:
             parts.append(f"from r/{state.community}")
+        if state.refused_communities:
+            refused = " or ".join(f"r/{c}" for c in state.refused_communities)
+            parts.append(f"nothing recommended mostly in {refused}")
         if state.given:
             parts.append("nothing I already suggested")
         unchecked = unchecked_wishes(self.words())
@@ -508,6 +513,7 @@ class _Turn:
         return (
             state.is_rejected(card.name, card.artists)
             or state.was_given(card.name, card.id)
+            or bool(card.communities and card.communities[0] in state.refused_communities)
             or (not state.more_by_seed_artists and any(
                 s.lower() in (a.lower() for a in [card.name, *card.artists]) for s in state.seeds
             ))

@@ -132,6 +132,7 @@ class SessionState(BaseModel):
     kind: Kind | None = None
     descriptors: tuple[str, ...] = ()
     community: str | None = None
+    refused_communities: tuple[str, ...] = ()  # "not pop": left out until asked for again
     more_by_seed_artists: bool = False
     given: tuple[GivenItem, ...] = ()
     heard: tuple[HeardClip, ...] = ()
@@ -307,6 +308,11 @@ class SessionState(BaseModel):
             }
         if message.communities:
             update["community"] = message.communities[0]
+        # "not pop" holds until the user asks for it again ("ok, some k-pop then").
+        refused = _merged(self.refused_communities, message.refused_communities)
+        update["refused_communities"] = tuple(c for c in refused if c not in message.communities)
+        if update.get("community", self.community) in update["refused_communities"]:
+            update["community"] = None
         if message.descriptors:
             update["descriptors"] = message.descriptors
         if message.kind:
@@ -384,6 +390,9 @@ def render_state(state: SessionState) -> str:
         lines.append(f"- Mood/tempo asked for: {', '.join(state.descriptors)}")
     if state.community:
         lines.append(f"- Community: r/{state.community}")
+    if state.refused_communities:
+        refused = ", ".join(f"r/{c}" for c in state.refused_communities)
+        lines.append(f"- Styles refused: leave out what is recommended mostly in {refused}")
     if state.heard:
         clip = state.heard[-1]
         lines.append(f"- Heard in the latest clip: {clip.summary} (tags: {', '.join(clip.tags)})")

@@ -217,6 +217,19 @@ def test_not_that_with_an_instrument_refines_the_request():
     assert state.community == "jazz" and "piano" in state.request_text()
 
 
+def test_a_refused_style_is_left_out_until_asked_for_again():
+    state = SessionState().begin_turn(parse_message("I like Taylor Swift"))
+    message = parse_message("not pop")
+    assert message.refused_communities == ("popheads",) and message.rejections == ()
+    state = state.begin_turn(message)
+    assert state.refused_communities == ("popheads",) and state.seeds == ("Taylor Swift",)
+    assert "popheads" in render_state(state)
+    state = state.begin_turn(parse_message("no more metal either"))
+    assert state.refused_communities == ("popheads", "metal")
+    state = state.begin_turn(parse_message("ok, some k-pop then"))
+    assert state.refused_communities == ("metal",) and state.community == "popheads"
+
+
 def test_state_keeps_rejections_and_follow_ups_but_replaces_the_topic():
     state = SessionState().begin_turn(parse_message("modal jazz like Kind of Blue"))
     assert state.topic and state.seeds == ("Kind of Blue",) and state.community == "jazz"

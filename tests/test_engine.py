@@ -211,6 +211,28 @@ def test_what_one_comment_recommends_equally_comes_most_recommended_first():
     assert names[0] == "Orion", names
 
 
+def test_a_refused_community_leaves_out_what_only_it_recommended():
+    """Refusing r/popheads ("not pop") leaves out what it recommended most, keeps what
+    r/metal recommended more."""
+    from vectorstore.testing import thread_record
+
+    def thread(i, sub, songs):
+        return thread_record(f"t3_{i}", sub, "loud songs", [{"songs": songs}], ["X"], ["X"])
+
+    engine = engine_of(
+        threads(
+            [
+                thread(1, "popheads", ["Toxic", "Angel"]),
+                *(thread(i, "metal", ["Angel"]) for i in (2, 3)),
+            ]
+        )
+    )
+    asked = RecommendRequest(text="loud songs", k=5)
+    assert {i.card.name for i in engine.recommend(asked).items} == {"Toxic", "Angel"}
+    request = dataclasses.replace(asked, exclude_communities=("popheads",))
+    assert [i.card.name for i in engine.recommend(request).items] == ["Angel"]
+
+
 def test_at_most_two_per_artist_in_the_top_five():
     engine = engine_of(threads(dataset()))
     for request in REQUESTS:

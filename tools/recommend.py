@@ -103,6 +103,7 @@ def recommend(
     exclude_entities: list[str] | None = None,
     kind: Literal["song", "album", "artist"] | None = None,
     community: str | None = None,
+    exclude_communities: list[str] | None = None,
     heard_tags: list[str] | None = None,
     more_by_seed_artists: bool = False,
     k: int = DEFAULT_K,
@@ -123,6 +124,8 @@ def recommend(
         kind: "song", "album" or "artist" when the user asked for one kind.
         community: a Reddit music community to stay in, e.g. "jazz", "metal",
             "hiphopheads", "classicalmusic" (for a genre request).
+        exclude_communities: communities whose style the user refused ("not pop" →
+            ["popheads"]): what is recommended mostly there is left out.
         heard_tags: tags heard in the user's clip (from describe_audio).
         more_by_seed_artists: true only when the user asks for more by the same artist.
         k: how many items (1-20).
@@ -149,6 +152,7 @@ def recommend(
             seeds=tuple(seeds or ()),
             heard_tags=tuple(heard_tags or ()),
             community=community or None,
+            exclude_communities=tuple(exclude_communities or ()),
             exclude_artists=artists,
             exclude_entities=entities,
             kind=kind,

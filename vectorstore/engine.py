@@ -108,6 +108,8 @@ class RecommendRequest:
     community: str | None = None
     exclude_artists: tuple[str, ...] = ()
     exclude_entities: tuple[str, ...] = ()
+    #: Communities the user refused ("not pop"): entities recommended most there are left out.
+    exclude_communities: tuple[str, ...] = ()
     kind: Kind | None = None
     more_by_seed_artists: bool = False
     k: int = 10
@@ -960,6 +962,8 @@ class RecommendationEngine:
                 continue
             if community and community not in card.communities:
                 continue
+            if card.communities and card.communities[0] in request.exclude_communities:
+                continue  # communities are ordered by how many threads recommended it there
             artists = self.artist_keys(key, excluded, card)
             if artists & banned_artists:
                 continue
