@@ -30,7 +30,13 @@ from vectorstore.card_index import (
 )
 from vectorstore.cards import cards_from_tracks
 from vectorstore.errors import CatalogError
-from vectorstore.scale_bench import ScalePoint, build_split, extrapolated, run_scale_bench
+from vectorstore.scale_bench import (
+    ScalePoint,
+    build_split,
+    extrapolated,
+    report_scale,
+    run_scale_bench,
+)
 from vectorstore.search import CardFilters
 from vectorstore.store import build_catalog, fuzzy_lookup, index_lookup, open_catalog
 from vectorstore.synthetic import bench_queries, sizes, synthetic_tracks
@@ -151,17 +157,19 @@ def test_an_unwritable_index_folder_gets_one_sentence(tmp_path, monkeypatch):
         open_catalog(path, embedder=embedder)
 
 
-def test_extrapolation_is_a_fixed_cost_plus_a_cost_per_track():
-    def point(tracks: int, value: float) -> ScalePoint:
-        figures = dict.fromkeys(
-            (
-                "build_cards_per_s build_rss_gb open_s peak_rss_gb search_p50_ms search_p95_ms "
-                "lookup_p50_ms lookup_p95_ms engine_p50_ms engine_p95_ms disk_gb"
-            ).split(),
-            value,
-        )
-        return ScalePoint(tracks, "embedded", tracks * 2, 1.0, **figures)
+FIGURES = (
+    "build_cards_per_s build_rss_gb open_s peak_rss_gb search_p50_ms search_p95_ms "
+    "lookup_p50_ms lookup_p95_ms engine_p50_ms engine_p95_ms disk_gb"
+).split()
 
+
+def point(tracks: int, value: float, path: str = "embedded", **figures: float) -> ScalePoint:
+    """A scale point whose every figure is ``value`` unless given."""
+    build_s = figures.pop("build_s", 1.0)
+    return ScalePoint(tracks, path, tracks * 2, build_s, **dict.fromkeys(FIGURES, value) | figures)
+
+
+def test_extrapolation_is_a_fixed_cost_plus_a_cost_per_track():
     far = extrapolated([point(10, 1.0), point(100, 10.0)], 1000)
     assert far.extrapolated and far.cards == 2000
     assert far.open_s == pytest.approx(100.0) and far.disk_gb == pytest.approx(100.0)
@@ -169,21 +177,15 @@ def test_extrapolation_is_a_fixed_cost_plus_a_cost_per_track():
     assert extrapolated([point(10, 5.0), point(100, 2.0)], 1000).open_s == 2.0
 
 
-def test_a_path_without_build_figures_is_not_extrapolated_nor_judged_on_them():
-    def point(tracks: int, build_s: float) -> ScalePoint:
-        figures = dict.fromkeys(
-            (
-                "build_rss_gb open_s peak_rss_gb search_p50_ms search_p95_ms "
-                "lookup_p50_ms lookup_p95_ms engine_p50_ms engine_p95_ms disk_gb"
-            ).split(),
-            1.0,
-        )
-        return ScalePoint(tracks, "server", tracks, build_s, tracks / build_s, **figures)
-
-    served = [point(10, math.nan), point(100, math.nan)]
+def test_a_path_without_build_figures_is_not_extrapolated_nor_judged_on_them(tmp_path):
+    unbuilt = {"build_s": math.nan, "build_cards_per_s": math.nan, "build_rss_gb": math.nan}
+    served = [point(10, 1.0, "server", **unbuilt), point(100, 1.0, "server", **unbuilt)]
     far = extrapolated(served, 1000)
     assert math.isnan(far.build_s) and math.isnan(far.build_cards_per_s)
     assert far.open_s == pytest.approx(1.0)
+    assert report_scale(served, [1000], tmp_path)  # every measured target is met
+    slow = [point(10, 1.0, "server"), point(100, 1.0, "server")]  # 1 card/s: judged, missed
+    assert not report_scale(slow, [], tmp_path)
 
 
 @pytest.mark.slow
