@@ -334,7 +334,8 @@ _FILLER = frozenset(
     "sure think guess maybe either neither "
     "in on it that this those these them is are be by from of similar "
     "been listening listen lot lately into enjoy enjoying fan dig about "
-    "hey hi hello yo hiya howdy there help do does who what's whats".split()
+    "hey hi hello yo hiya howdy there help do does who what's whats "
+    "cool great nice awesome perfect thx cheers wow lovely amazing".split()
 )
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
@@ -382,6 +383,21 @@ def _without_wishes(text: str) -> str:
     for pattern, _ in _UNCHECKABLE:
         text = pattern.sub(" ", text)
     return text
+
+
+_THANKS = re.compile(
+    r"\b(?:thanks|thank you|thx|cheers|great|awesome|cool|nice|perfect|lovely|amazing)\b", re.I
+)
+_MORE = re.compile(r"\b(?:more|another|again|keep going|next)\b", re.IGNORECASE)
+
+
+def only_thanks(text: str) -> bool:
+    """True for a thank-you that asks for nothing more ("thanks!", "cool, nice ones")."""
+    return (
+        only_filler(text)
+        and bool(_THANKS.search(text))
+        and not (_MORE.search(text) or _WANTS_OTHERS.search(text))
+    )
 
 
 def only_filler(text: str) -> bool:

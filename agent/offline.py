@@ -36,7 +36,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, ValidationError
 
 from agent.context import TurnContext
-from agent.grammar import named_entities, only_filler, unchecked_wishes
+from agent.grammar import named_entities, only_filler, only_thanks, unchecked_wishes
 from agent.schemas import CandidateRanking, ChatAnswer, RecommendationOut
 from agent.state import GivenItem, same_name
 from tools.catalog import MAX_K, CardFacts, RankData, SearchData
@@ -70,6 +70,10 @@ HELP = (
     'Slowdive"), a genre or a mood ("sad piano pieces", "classic heavy metal"), or '
     'attach a clip or paste a YouTube link; then "more like the second one", "not that" '
     'or "why the first one?" steer the next answer.'
+)
+THANKED = (
+    'Glad it helps! For more, say "more like the second one", "albums please", "not that", '
+    "or name another artist."
 )
 DEFAULT_AUDIO_REQUEST = "Recommend music like this clip."
 
@@ -169,6 +173,7 @@ class OfflineBrain(BaseChatModel):
             or turn.ran(SEARCH_TOOL)
             or turn.injection_only
             or turn.nothing_asked
+            or turn.thanked
         ):
             return []
         if turn.session.explained:
@@ -243,6 +248,8 @@ class OfflineBrain(BaseChatModel):
         if turn.session.explained:
             lines += [_explanation(item) for item in turn.session.explained]
             return ChatAnswer(reply="\n".join(lines))
+        if turn.thanked:
+            return ChatAnswer(reply="\n".join([*lines, THANKED]))
         if turn.nothing_asked:
             greeted = re.match(r"\W*(?:hi|hey|hello|yo|hiya|howdy)\b", turn.music, re.IGNORECASE)
             return ChatAnswer(reply="\n".join([*lines, ("Hi! " if greeted else "") + HELP]))
@@ -297,6 +304,14 @@ class _Turn:
             and only_filler(self.music)
             and not (state.seeds or state.topic or state.descriptors or state.community)
             and not (state.kind or state.referenced or state.feedback)
+        )
+        # "thanks!" after picks: no new picks unless asked.
+        self.thanked = (
+            not context.candidates
+            and not context.audio
+            and bool(state.given)
+            and not (state.referenced or state.feedback)
+            and only_thanks(self.music)
         )
         # tool name -> outcomes in call order
         self.outcomes: dict[str, list[ToolOutcome]] = {}

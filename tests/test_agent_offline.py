@@ -70,6 +70,17 @@ def test_a_greeting_or_an_empty_request_gets_help_not_random_picks(agent, catalo
     assert after.recommendations
 
 
+def test_thanks_is_answered_and_more_please_goes_on_with_the_same_request(agent, catalog):
+    first = agent.run_turn("thanks", "something dreamy and ambient", catalog=catalog)
+    thanked = agent.run_turn("thanks", "thanks!", catalog=catalog)
+    assert thanked.recommendations == [] and thanked.trace == []
+    assert "Glad" in thanked.reply
+    more = agent.run_turn("thanks", "cool, more please", catalog=catalog)
+    assert [t.name for t in more.trace] == ["search_catalog"]  # asked again, same request
+    assert "dreamy" in agent.session_state("thanks").request_text()
+    assert not {r.name for r in more.recommendations} & {r.name for r in first.recommendations}
+
+
 def test_ranking_turn_returns_every_index_once(agent, catalog):
     candidates = ["Taylor Swift - Shake It Off", "Sleep - Dopesmoker", "Electric Wizard"]
     result = agent.run_turn(
