@@ -303,7 +303,7 @@ class _Turn:
             and not state.injection
             and only_filler(self.music)
             and not (state.seeds or state.topic or state.descriptors or state.community)
-            and not (state.kind or state.referenced or state.feedback)
+            and not (state.kind or state.referenced or state.feedback or state.heard)
         )
         # "thanks!" after picks: no new picks unless asked.
         self.thanked = (
