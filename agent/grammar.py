@@ -9,11 +9,17 @@ It recognises what a conversation about music keeps coming back to, and nothing 
   reference in a question ("why the first one?", "how come #2?") asks for the reason
   (``asks_why``), not for more; one after a rejecting word ("not that first one", "skip
   #2", "I don't like the third") refuses that pick (``refused_references``);
-- a wish for something else ("other bands", "something different": ``wants_others``);
+- a wish for something else ("other bands", "something different", "not that", "nah, not
+  those": ``wants_others``);
+- refused styles: "not pop", "no more metal" (``refused_communities``, by genre word);
 - "more by X" / "other songs by X" (the seed's own artist is then allowed back);
 - the kind asked for: albums, artists (bands, singers), songs (tracks); a kind after
   "rather than", "instead of" or "not" is the one *not* wanted;
-- mood and tempo descriptors ("darker", "more upbeat", "slower", "chill");
+- mood, tempo and instrument descriptors ("darker", "more upbeat", "slower", "chill",
+  "with piano"); one after a negation ("isn't too heavy", "less dark") is not asked for;
+- wishes the catalog cannot check (vocals, a record's age or decade, "early Radiohead",
+  how well known it is: "less mainstream"): named by :func:`unchecked_wishes` and no topic
+  of their own, so "something more modern" adjusts the request it follows;
 - genre words that name one of the catalog's communities ("jazz" → ``jazz``);
 - prompt injection: sentences that ask for the prompt, instructions or a key are set apart
   (``injection``) and left out of ``music``, so a mixed message still has its music part;
