@@ -272,6 +272,9 @@ class OfflineBrain(BaseChatModel):
             ]
             more = len(recommendations) - len(top)
             lines.append("Top picks: " + ", ".join(top) + (f" and {more} more." if more else "."))
+            credited = turn.credited_to_seed(recommendations)
+            if credited:
+                lines.append(credited)
             return ChatAnswer(reply="\n".join(lines), recommendations=recommendations)
         failure = turn.error_of(RECOMMEND_TOOL) or turn.error_of(SEARCH_TOOL)
         if failure:
@@ -508,6 +511,23 @@ class _Turn:
             return caveat.strip()
         sentence = "; ".join(parts)
         return sentence[0].upper() + sentence[1:] + "." + caveat
+
+    def credited_to_seed(self, picks: Sequence[RecommendationOut]) -> str:
+        """For "more by X": how many picks the threads credit to X, when not all of them
+        are (the rest is what X's fans were given, not X's own)."""
+        state = self.session
+        if not (state.more_by_seed_artists and state.seeds and picks):
+            return ""
+        artist = state.seeds[0]
+        own = sum(bool(p.artist and same_name(p.artist, artist)) for p in picks)
+        if own == len(picks):
+            return ""
+        if not own:
+            return f"The threads credit no record to {artist}; these are what their fans were recommended."
+        records = "record" if own == 1 else "records"
+        return (
+            f"The threads credit {own} {records} to {artist}; the rest is what its fans were given."
+        )
 
     def recommendations(self) -> list[RecommendationOut]:
         hits = [h for data in self.data(SEARCH_TOOL, SearchData) for h in data.hits]

@@ -267,6 +267,8 @@ def test_an_artist_given_does_not_come_back_through_its_works_until_asked(probe)
     # Its own works first (as many as the threads credit to it), then the rest.
     own = [wanted in probe.artists_of(r) for r in by_pick.recommendations]
     assert own and own[0] and own == sorted(own, reverse=True), own
+    if not all(own):  # and the reply says the rest is not theirs
+        assert f"credit {sum(own)} record" in by_pick.reply, by_pick.reply
     assert not any(same_name(r.name, wanted) for r in by_pick.recommendations)
 
 
