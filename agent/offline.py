@@ -514,7 +514,7 @@ class _Turn:
 
     def credited_to_seed(self, picks: Sequence[RecommendationOut]) -> str:
         """For "more by X": how many picks the threads credit to X, when not all of them
-        are (the rest is what X's fans were given, not X's own)."""
+        are (the rest is what X's fans were recommended, not X's own)."""
         state = self.session
         if not (state.more_by_seed_artists and state.seeds and picks):
             return ""
@@ -523,11 +523,12 @@ class _Turn:
         if own == len(picks):
             return ""
         if not own:
-            return f"The threads credit no record to {artist}; these are what their fans were recommended."
+            return (
+                f"The threads credit no record to {artist}; "
+                "these are what their fans were recommended."
+            )
         records = "record" if own == 1 else "records"
-        return (
-            f"The threads credit {own} {records} to {artist}; the rest is what its fans were given."
-        )
+        return f"The threads credit {own} {records} to {artist}; the rest is what their fans were recommended."
 
     def recommendations(self) -> list[RecommendationOut]:
         hits = [h for data in self.data(SEARCH_TOOL, SearchData) for h in data.hits]
