@@ -528,7 +528,10 @@ class _Turn:
                 "these are what their fans were recommended."
             )
         records = "record" if own == 1 else "records"
-        return f"The threads credit {own} {records} to {artist}; the rest is what their fans were recommended."
+        return (
+            f"The threads credit {own} {records} to {artist}; "
+            "the rest is what their fans were recommended."
+        )
 
     def recommendations(self) -> list[RecommendationOut]:
         hits = [h for data in self.data(SEARCH_TOOL, SearchData) for h in data.hits]
