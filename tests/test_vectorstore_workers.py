@@ -44,3 +44,12 @@ def test_a_worker_that_cannot_start_sends_its_own_sentence():
         workers.send(["anything"])
         with pytest.raises(CatalogError, match=r"^The model is missing; run `make install`\.$"):
             workers.receive()
+
+
+def test_a_task_that_raises_gives_one_sentence_without_its_details(capfd):
+    with WorkerProcesses("tests.worker_fixture", ["work"], 1, DIED) as workers:
+        workers.send(["fail"])
+        with pytest.raises(CatalogError) as caught:
+            workers.receive()
+    assert str(caught.value) == "A build worker failed (KeyError); run the build again."
+    assert "Traceback" not in capfd.readouterr().err and "/some/internal" not in str(caught.value)

@@ -1,7 +1,8 @@
 """``python -m tests.worker_fixture MODE``: a worker for tests/test_vectorstore_workers.py.
 
 Each task gets back (this worker's pid, the task); the task "die" ends the process without
-answering; MODE "refuse" makes the start fail with a CatalogError sentence.
+answering, "fail" raises inside the handler; MODE "refuse" makes the start fail with a
+CatalogError sentence.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ def start(mode: str) -> Callable[[object], object]:
     def handle(task: object) -> object:
         if task == "die":
             os._exit(3)
+        if task == "fail":
+            raise KeyError("/some/internal/path")
         return os.getpid(), task
 
     return handle

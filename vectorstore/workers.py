@@ -10,8 +10,10 @@ Conventions
   a spawned child re-runs the caller's script when it has no ``__main__`` guard, and a
   forked one inherits the locks of the caller's threads (a demo server's, say).
 - The protocol: the parent writes pickled tasks to a worker's stdin; the worker
-  (:func:`serve`) writes one pickled result per task to its stdout, in order, or the
-  :class:`vectorstore.errors.CatalogError` that stopped it, and ends at EOF. A thread
+  (:func:`serve`) writes one pickled result per task to its stdout, in order, and ends at
+  EOF; a task that fails gets a :class:`vectorstore.errors.CatalogError` sentence instead
+  (its own, or one naming only the exception's type: no traceback reaches the user), and
+  the worker stops. A thread
   writes the results, so a worker starts its next task while the parent, busy, has not
   yet read the last result (a pipe holds 64 KB).
 """
@@ -132,7 +134,18 @@ def serve(start: Callable[[], Callable[[Any], Any]]) -> None:
                 task = pickle.load(source)
             except EOFError:
                 return
-            results.put(handle(task))
+            try:
+                results.put(handle(task))
+            except CatalogError as error:
+                results.put(error)
+                return
+            except Exception as error:  # one sentence for the user, not a traceback
+                results.put(
+                    CatalogError(
+                        f"A build worker failed ({type(error).__name__}); run the build again."
+                    )
+                )
+                return
     finally:
         results.put(_DONE)
         writer.join()
