@@ -31,7 +31,7 @@ Conventions
 - ``python -m vectorstore.scale_bench split --tracks N --path DIR`` builds the synthetic
   library of N tracks into DIR in this process with a wall-clock timer around each step of
   the build (:func:`build_split`) and prints where the time went, and the CPU seconds of the
-  build process and of its embedding workers.
+  build process and of its worker processes (render and embedding).
 """
 
 from __future__ import annotations
@@ -564,13 +564,14 @@ def _probe_index(path: Path, tracks: int, queries: int) -> dict[str, float]:
 def build_split(path: Path, tracks: int) -> list[tuple[str, float, int]]:
     """(step, wall seconds, calls) of one build of the synthetic library of ``tracks`` tracks
     into ``path`` (a fresh store), then ("whole build", ...), ("build process CPU", ...) and
-    ("embedding workers CPU", ...). Steps nest: the first read of the cards stages the track
-    file, inside the catalog hash's pass."""
+    ("worker processes CPU", ...) (the render and embedding workers). Steps nest: the first
+    read of the cards stages the track file, inside the catalog hash's pass, and the wait
+    for the render workers is inside the staging."""
     import resource
 
     import chromadb.api.models.Collection as chroma_collection
 
-    from vectorstore import card_index, embeddings, store, track_stream
+    from vectorstore import card_index, store, track_stream, workers
     from vectorstore.synthetic import write_tracks
 
     steps: dict[str, list[float]] = {}
@@ -597,7 +598,7 @@ def build_split(path: Path, tracks: int) -> list[tuple[str, float, int]]:
         timed(store, "_stored_metadata", "pass 2: stored metadata read")
         timed(store, "_metadata", "pass 2: record metadata")
         timed(chroma_collection.Collection, "upsert", "pass 2: Chroma upsert")
-        timed(embeddings._Workers, "receive", "pass 2: waiting for the embedding workers")
+        timed(workers.WorkerProcesses, "receive", "waiting for the worker processes")
         timed(card_index.CardIndexWriter, "add", "pass 2: card index writes")
         timed(card_index.CardIndexWriter, "finish", "card index finish")
         started = time.perf_counter()
@@ -605,14 +606,14 @@ def build_split(path: Path, tracks: int) -> list[tuple[str, float, int]]:
             store.build_catalog(cards, path, progress=False)
         whole = time.perf_counter() - started
     track_file.unlink()
-    own, workers = (
+    own, children = (
         resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
     )
     return [
         *((step, seconds, calls) for step, (seconds, calls) in steps.items()),
         ("whole build", whole, 1),
         ("build process CPU", own.ru_utime + own.ru_stime, 1),
-        ("embedding workers CPU", workers.ru_utime + workers.ru_stime, 1),
+        ("worker processes CPU", children.ru_utime + children.ru_stime, 1),
     ]
 
 
