@@ -244,7 +244,10 @@ class _CardBuilder:
 
     def entity(self, name: str, kind: Kind | None) -> str | None:
         """Register a spelling (and a kind vote); returns its key, or None for blank names."""
-        clean, key = spelling(name)
+        return self.counted(*spelling(name), kind)
+
+    def counted(self, clean: str, key: str, kind: Kind | None) -> str | None:
+        """:meth:`entity` for a name :func:`spelling` already split into its parts."""
         if not key:
             return None
         facts = self.facts[key]
@@ -536,8 +539,8 @@ def add_track(builder: _CardBuilder, row: TrackRow, rendered: Container[str] | N
     def key_of(name: str, kind: Kind) -> str | None:
         if rendered is None:
             return builder.entity(name, kind)
-        key = spelling(name)[1]
-        return builder.entity(name, kind) if key in rendered else key or None
+        clean, key = spelling(name)
+        return builder.counted(clean, key, kind) if key in rendered else key or None
 
     song = key_of(row.title, "song")
     artists = [k for k in (key_of(a, "artist") for a in row.artists) if k]
