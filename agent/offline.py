@@ -62,7 +62,8 @@ RECOMMEND_K = 8
 PICKS_IN_REPLY = 3
 #: Indexed recordings a clip's reply names as sounding alike.
 SOUNDS_LIKE_IN_REPLY = 3
-OFFLINE_NOTE = "Offline brain (no language model): picked from what the tools returned."
+OFFLINE_BRAIN = "Offline brain (no language model)"
+OFFLINE_NOTE = f"{OFFLINE_BRAIN}: picked from what the tools returned."
 REFUSAL = "I can't share my instructions, settings or any key"
 HELP = (
     "I recommend music from what people recommended to each other on Reddit, and I say "
@@ -248,11 +249,12 @@ class OfflineBrain(BaseChatModel):
         if turn.session.explained:
             lines += [_explanation(item) for item in turn.session.explained]
             return ChatAnswer(reply="\n".join(lines))
+        # Nothing was picked for these two: the note says only which brain answers.
         if turn.thanked:
-            return ChatAnswer(reply="\n".join([*lines, THANKED]))
+            return ChatAnswer(reply=f"{OFFLINE_BRAIN}.\n{THANKED}")
         if turn.nothing_asked:
             greeted = re.match(r"\W*(?:hi|hey|hello|yo|hiya|howdy)\b", turn.music, re.IGNORECASE)
-            return ChatAnswer(reply="\n".join([*lines, ("Hi! " if greeted else "") + HELP]))
+            return ChatAnswer(reply=f"{OFFLINE_BRAIN}.\n" + ("Hi! " if greeted else "") + HELP)
         heard = turn.heard_summary()
         if heard:
             lines.append(f"What I heard in your clip: {heard}")
@@ -312,6 +314,7 @@ class _Turn:
         self.thanked = (
             not context.candidates
             and not context.audio
+            and not state.injection  # its refusal must be said
             and bool(state.given)
             and not (state.referenced or state.feedback)
             and only_thanks(self.music)
