@@ -150,7 +150,7 @@ _DESCRIPTOR = re.compile(
 )
 #: Before a descriptor, a negation that takes it back ("isn't too heavy", "less dark").
 _NEGATED = re.compile(
-    r"\b(?:not|isn't|isnt|aren't|arent|never|no|less|without|nothing|nothing too)"
+    r"\b(?:not|isn't|isnt|aren't|arent|never|no|less|without|nothing)"
     r"(?:\s+(?:too|so|very|that|overly|being|as|all that))?\s*$",
     re.IGNORECASE,
 )
@@ -332,16 +332,20 @@ NOT_NAMES = frozenset(
 )
 #: Words that are no name on their own but may start one ("OK Computer", "Nice Guys").
 SOLO_NOT_NAMES = frozenset("ok okay yes sure great cool nice".split())
-_FILLER = frozenset(
+#: Words that thank or praise: filler in a request, and a whole message of them (with no
+#: "more") is a thank-you (:func:`only_thanks`).
+_THANKING = frozenset(
+    "thanks thank thx cheers cool great nice awesome perfect lovely amazing".split()
+)
+_FILLER = _THANKING | frozenset(
     "a an the any some something anything more less other others another please pls me us "
     "give show find get recommend suggest want would like love i i'd im i'm can could you "
     "rather than instead of what about how maybe else different new ones one stuff music "
-    "and or but so too also just now then still thanks thank ok okay yes no not to for with am "
+    "and or but so too also just now then still ok okay yes no not to for with am "
     "sure think guess maybe either neither "
     "in on it that this those these them is are be by from of similar "
     "been listening listen lot lately into enjoy enjoying fan dig about "
-    "hey hi hello yo hiya howdy there help do does who what's whats "
-    "cool great nice awesome perfect thx cheers wow lovely amazing".split()
+    "hey hi hello yo hiya howdy there help do does who what's whats wow".split()
 )
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
@@ -391,9 +395,6 @@ def _without_wishes(text: str) -> str:
     return text
 
 
-_THANKS = re.compile(
-    r"\b(?:thanks|thank you|thx|cheers|great|awesome|cool|nice|perfect|lovely|amazing)\b", re.I
-)
 _MORE = re.compile(r"\b(?:more|another|again|keep going|next)\b", re.IGNORECASE)
 
 
@@ -401,7 +402,7 @@ def only_thanks(text: str) -> bool:
     """True for a thank-you that asks for nothing more ("thanks!", "cool, nice ones")."""
     return (
         only_filler(text)
-        and bool(_THANKS.search(text))
+        and any(w.lower() in _THANKING for w in _WORD.findall(text))
         and not (_MORE.search(text) or _WANTS_OTHERS.search(text))
     )
 

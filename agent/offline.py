@@ -45,6 +45,7 @@ from tools.recommend import EvidenceFacts, RecommendData, RecommendedFacts
 from tools.sound_tools import TOOL_NAME as SOUND_TOOL
 from tools.sound_tools import SoundSearchData, sound_index_of
 from tools.youtube import looks_like_url
+from vectorstore.cards import recommended_mostly_in
 
 Payload = TypeVar("Payload", bound=BaseModel)
 
@@ -302,19 +303,18 @@ class _Turn:
         # "hey", "what can you do?", "recommend me something" with nothing said before:
         # picks from nothing would be noise, so the answer says what it can go on.
         state = self.session
+        # A chat message in words only (no candidates to rank, no clip, no injection, whose
+        # refusal must be said): the only kind the two answers below are for.
+        words_only = not (context.candidates or context.audio or state.injection)
         self.nothing_asked = (
-            not context.candidates
-            and not context.audio
-            and not state.injection
+            words_only
             and only_filler(self.music)
             and not (state.seeds or state.topic or state.descriptors or state.community)
             and not (state.kind or state.referenced or state.feedback or state.heard)
         )
         # "thanks!" after picks: no new picks unless asked.
         self.thanked = (
-            not context.candidates
-            and not context.audio
-            and not state.injection  # its refusal must be said
+            words_only
             and bool(state.given)
             and not (state.referenced or state.feedback)
             and only_thanks(self.music)
@@ -555,7 +555,7 @@ class _Turn:
         return (
             state.is_rejected(card.name, card.artists)
             or state.was_given(card.name, card.id)
-            or bool(card.communities and card.communities[0] in state.refused_communities)
+            or recommended_mostly_in(card.communities, state.refused_communities)
             or (not state.more_by_seed_artists and any(
                 s.lower() in (a.lower() for a in [card.name, *card.artists]) for s in state.seeds
             ))

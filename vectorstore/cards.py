@@ -223,6 +223,12 @@ class Cooccurrence:
         return [(other, sorted(mine.intersection(self.sources[other]))) for other, _ in ranked]
 
 
+def recommended_mostly_in(communities: Sequence[str], refused: Collection[str]) -> bool:
+    """True when the community that recommended an entity most is one of ``refused`` (a
+    card's ``communities`` are ordered by how many threads recommended it there)."""
+    return bool(communities) and communities[0] in refused
+
+
 def spelling(name: str) -> tuple[str, str]:
     """A name as written (outer spaces and quotes dropped) and its key ("" if blank)."""
     clean = name.strip().strip('"\u201c\u201d').strip()
@@ -537,10 +543,8 @@ def add_track(builder: _CardBuilder, row: TrackRow, rendered: Container[str] | N
         return rendered is None or key in rendered
 
     def key_of(name: str, kind: Kind) -> str | None:
-        if rendered is None:
-            return builder.entity(name, kind)
         clean, key = spelling(name)
-        return builder.counted(clean, key, kind) if key in rendered else key or None
+        return builder.counted(clean, key, kind) if kept(key) else key or None
 
     song = key_of(row.title, "song")
     artists = [k for k in (key_of(a, "artist") for a in row.artists) if k]

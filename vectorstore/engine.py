@@ -47,7 +47,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from scipy import sparse
 
-from vectorstore.cards import KINDS, EntityCard, Kind
+from vectorstore.cards import KINDS, EntityCard, Kind, recommended_mostly_in
 from vectorstore.entities import Mention, thread_mentions
 from vectorstore.errors import CatalogError
 from vectorstore.search import MAX_QUERY_CHARS, SearchHit, checked_query, community_name
@@ -962,8 +962,8 @@ class RecommendationEngine:
                 continue
             if community and community not in card.communities:
                 continue
-            if card.communities and card.communities[0] in request.exclude_communities:
-                continue  # communities are ordered by how many threads recommended it there
+            if recommended_mostly_in(card.communities, request.exclude_communities):
+                continue
             artists = self.artist_keys(key, excluded, card)
             if artists & banned_artists:
                 continue
