@@ -227,8 +227,14 @@ def test_a_conversation_survives_a_killed_server(musicrs_path, tmp_path_factory,
 
             server.send_signal(signal.SIGKILL)
             server.wait(timeout=30)
+            # The tab is closed rather than reloaded: Gradio's page reloads itself when it
+            # reconnects, and a reload of ours would race it. The new tab shares the
+            # profile, so only the stored session id can bring the chat back.
+            page.close()
             server = start_server(catalog, tmp_path / "data", port)
-            page.reload()
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(url)
             page.wait_for_selector("#chat [data-testid=user]")
             assert page.locator("#chat [data-testid=user]").all_inner_texts() == before
             send(page, "the first one")
