@@ -9,9 +9,12 @@ It recognises what a conversation about music keeps coming back to, and nothing 
   reference in a question ("why the first one?", "how come #2?") asks for the reason
   (``asks_why``), not for more; one after a rejecting word ("not that first one", "skip
   #2", "I don't like the third") refuses that pick (``refused_references``);
+- questions about a name ("what is Slowdive like?", "who are Boards of Canada", "tell me
+  about Kind of Blue": ``asks_about``; the name is a seed too);
 - a wish for something else ("other bands", "something different", "not that", "nah, not
   those": ``wants_others``);
-- refused styles: "not pop", "no more metal" (``refused_communities``, by genre word);
+- refused styles: "not pop", "no more metal", "nothing indie" (``refused_communities``, by
+  genre word);
 - "more by X" / "other songs by X" (the seed's own artist is then allowed back);
 - the kind asked for: albums, artists (bands, singers), songs (tracks); a kind after
   "rather than", "instead of" or "not" is the one *not* wanted;
@@ -230,11 +233,12 @@ GENRES: dict[str, str] = {
     "string quartet": "classicalmusic",
     "choral": "classicalmusic",
 }
-_GENRE = re.compile(
-    r"(?<![\w-])("
-    + "|".join(re.escape(g) for g in sorted(GENRES, key=len, reverse=True))
-    + r")(?![\w-])",
-    re.IGNORECASE,
+_GENRE_WORDS = "|".join(re.escape(g) for g in sorted(GENRES, key=len, reverse=True))
+_GENRE = re.compile(r"(?<![\w-])(" + _GENRE_WORDS + r")(?![\w-])", re.IGNORECASE)
+#: "nothing indie", "no jazz please": "no" refuses a style word as it refuses a capitalised
+#: name (see _REJECT_BEFORE, which reads it only before names, so "no idea" is no rejection).
+_NO_GENRE = re.compile(
+    r"\b(?:no|nothing|zero)\s+(?:more\s+)?(" + _GENRE_WORDS + r")(?![\w-])", re.IGNORECASE
 )
 
 _ORDINALS = {
@@ -269,6 +273,14 @@ _NOT_THAT = re.compile(
 )
 #: "why the first one?", "how come #2?": a question about an earlier pick, not a request.
 _WHY = re.compile(r"^\W*(?:why|how come|what makes|what's special about|explain)\b", re.I)
+#: "what is Slowdive like?", "who are Boards of Canada", "tell me about Kind of Blue": a
+#: question about a name (the first one named after it), answered from its card.
+_ABOUT = re.compile(
+    r"\b(?:what(?:'s|\s+is|\s+are)(?=[^?.!]*\blike\b)|who(?:'s|\s+is|\s+are|\s+was|\s+were)"
+    r"|tell\s+me\s+(?:more\s+)?about|what\s+do\s+you\s+know\s+about"
+    r"|(?:have|did)\s+you\s+(?:ever\s+)?heard\s+(?:of|about))\s+(?P<rest>[^?.!]+)",
+    re.IGNORECASE,
+)
 _THAT_REF = re.compile(
     r"\b(more|something|anything|stuff|others?)\s+(like|similar to)\s+(that|those|these|them|it)\b"
     r"|\bmore of (that|those|these|them)\b",
@@ -434,6 +446,7 @@ class ParsedMessage:
     references: tuple[int, ...] = ()
     refused_references: tuple[int, ...] = ()  # "not that first one": picks to leave out
     asks_why: bool = False  # "why the second one?": explain those picks, recommend nothing
+    asks_about: tuple[str, ...] = ()  # "what is Slowdive like?": what the threads say of it
     wants_others: bool = False  # "other bands", "something else"
     more_by: tuple[str, ...] = ()
     more_by_reference: bool = False  # "more by the second one": by the referenced pick's artist
@@ -497,6 +510,13 @@ def _not_part_of_a_name(word: str) -> bool:
     return word.lower().strip(".'") in NOT_NAMES or bool(RANK.match(word))
 
 
+def _ends_a_title(words: list[str]) -> bool:
+    """A capital letter after a capitalised word ends a title ("Kid A", "Plan B"); "I" is
+    the speaker ("Radiohead I think")."""
+    last = words[-1]
+    return len(words) > 1 and len(last) == 1 and last.isupper() and last != "I"
+
+
 def named_entities(text: str, limit: int = 4) -> list[str]:
     """Names a text mentions: quoted strings, then capitalised word runs (not filler)."""
     found: list[str] = [m.strip() for m in _QUOTED.findall(text)]
@@ -507,7 +527,7 @@ def named_entities(text: str, limit: int = 4) -> list[str]:
             continue
         while words and _not_part_of_a_name(words[0]):
             words.pop(0)
-        while words and _not_part_of_a_name(words[-1]):
+        while words and _not_part_of_a_name(words[-1]) and not _ends_a_title(words):
             words.pop()
         name = " ".join(words).removesuffix("'s").strip(" .-'")
         lowered = name.lower()
@@ -538,6 +558,9 @@ def parse_message(text: str) -> ParsedMessage:
     refused_kinds: list[Kind] = []
     for match in _KIND_REFUSED.finditer(music):
         refused_kinds.append(KIND_WORDS[match.group(3).lower()])
+        cursor.take(*match.span())
+    for match in _NO_GENRE.finditer(music):
+        refused_genres.append(match.group(1).lower())
         cursor.take(*match.span())
     not_that = [match.span() for match in _NOT_THAT.finditer(music)]
     for span in not_that:
@@ -605,6 +628,8 @@ def parse_message(text: str) -> ParsedMessage:
     rejected = {r.lower() for r in rejections}
     seeds = [n for n in named_entities(rest) if n.lower() not in rejected]
     seeds = [s for s in seeds if not _is_kind_or_genre(s)]
+    asked = (named_entities(m.group("rest"), 1) for m in _ABOUT.finditer(rest))
+    asks_about = [names[0] for names in asked if names and names[0] in seeds]
     topic_words = [
         w
         for w in _WORD.findall(_without_wishes(rest))
@@ -624,6 +649,7 @@ def parse_message(text: str) -> ParsedMessage:
         references=tuple(dict.fromkeys(references)),
         refused_references=tuple(dict.fromkeys(refused_references)),
         asks_why=bool(references) and bool(_WHY.match(music)),
+        asks_about=tuple(dict.fromkeys(asks_about)),
         wants_others=bool(not_that) or bool(_WANTS_OTHERS.search(music)),
         more_by=tuple(dict.fromkeys(more_by)),
         more_by_reference=more_by_reference,

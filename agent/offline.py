@@ -13,7 +13,9 @@ session state the grammar built), handed over by the graph's session middleware 
    the candidate-blind catalog, then ``rank_candidates``;
 3. a chat turn → ``recommend`` with the session state as arguments (seeds, rejections,
    kind, community, descriptors, what was heard); ``search_catalog`` when no recommender
-   is available (a catalog built from a user's file has no threads to cite);
+   is available (a catalog built from a user's file has no threads to cite); a question
+   about a name ("what is Slowdive like?") also looks it up, and the reply opens with
+   what its card holds (or that the threads never name it);
 4. the structured answer (``ChatAnswer`` or ``CandidateRanking``) built only from the tool
    results, honest that no language model wrote it: a short reply that says how the
    session state was used, and one card per pick whose ``why`` cites its evidence.
@@ -39,7 +41,7 @@ from agent.context import TurnContext
 from agent.grammar import named_entities, only_filler, only_thanks, unchecked_wishes
 from agent.schemas import CandidateRanking, ChatAnswer, RecommendationOut
 from agent.state import GivenItem, same_name
-from tools.catalog import MAX_K, CardFacts, RankData, SearchData
+from tools.catalog import MAX_K, CardFacts, LookupData, RankData, SearchData
 from tools.outcome import ToolOutcome
 from tools.recommend import EvidenceFacts, RecommendData, RecommendedFacts
 from tools.sound_tools import TOOL_NAME as SOUND_TOOL
@@ -180,9 +182,12 @@ class OfflineBrain(BaseChatModel):
             return []
         if turn.session.explained:
             return []  # "why the second one?" is answered from what the session kept
+        # "what is Slowdive like?": its card first, then picks as for "I like Slowdive".
+        about = [(LOOKUP_TOOL, {"name": name, "k": 3}) for name in turn.asks_about]
+        about = about if self._has(LOOKUP_TOOL) else []
         if turn.context.engine is not None and self._has(RECOMMEND_TOOL):
             args = turn.recommend_args()
-            calls = [(RECOMMEND_TOOL, args)] if args else []
+            calls = about + ([(RECOMMEND_TOOL, args)] if args else [])
             if turn.session.more_by_seed_artists and self._has(SEARCH_TOOL):
                 # "more by X": the recommender finds the company X keeps; the catalog's
                 # artist filter finds X's own works, which come first.
@@ -193,7 +198,7 @@ class OfflineBrain(BaseChatModel):
                 calls.append((SEARCH_TOOL, search))
             return calls
         query = turn.search_query()
-        return [(SEARCH_TOOL, {"query": query, "k": RECOMMEND_K})] if query else []
+        return about + ([(SEARCH_TOOL, {"query": query, "k": RECOMMEND_K})] if query else [])
 
     def _wants_sound_search(self, turn: _Turn) -> bool:
         """A chat turn's clip, not yet matched, with a sound index beside the catalog (a
@@ -264,6 +269,7 @@ class OfflineBrain(BaseChatModel):
         alike = turn.sounds_like()
         if alike:
             lines.append(alike)
+        lines += turn.about_lines()
         used = turn.state_line()
         if used:
             lines.append(used)
@@ -330,6 +336,25 @@ class _Turn:
 
     def ran(self, name: str) -> bool:
         return name in self.outcomes
+
+    @property
+    def asks_about(self) -> tuple[str, ...]:
+        """The names a chat message asks about ("what is Slowdive like?")."""
+        return () if self.context.candidates else self.context.message.asks_about[:MAX_LOOKUPS]
+
+    def about_lines(self) -> list[str]:
+        """What the threads say of each name asked about, or that they never name it."""
+        if not self.ran(LOOKUP_TOOL):
+            return []
+        matches = [m for found in self.data(LOOKUP_TOOL, LookupData) for m in found.matches]
+        lines = []
+        for name in self.asks_about:
+            card = next((m for m in matches if same_name(m.name, name)), None)
+            lines.append(
+                about_sentence(card) if card else f"The threads never name {name}, so I "
+                "can't say what it is; here is what fits your words."
+            )  # fmt: skip
+        return lines
 
     def data(self, name: str, model: type[Payload]) -> list[Payload]:
         """The successful payloads of tool ``name``, validated as ``model``."""
@@ -438,13 +463,20 @@ class _Turn:
             return {}
         return args
 
+    def unknown_seeds(self) -> tuple[str, ...]:
+        """The seeds the catalog does not know (the first ``recommend`` call's unresolved)."""
+        found = self.data(RECOMMEND_TOOL, RecommendData)
+        return tuple(found[0].unresolved) if found else ()
+
     def retry_unresolved(self) -> dict[str, Any]:
-        """A second ``recommend`` when the catalog knew none of the seeds: their names go in
-        as words, which find the requests that mention them ("I like Björk")."""
+        """A second ``recommend`` when the catalog knew none of the seeds and the request
+        says more than their names ("I like Qwzx Trio, something dreamy"): the words go in
+        alone. Names alone would find requests that only look alike: noise, not picks."""
         found = self.data(RECOMMEND_TOOL, RecommendData)
         if len(found) != 1 or not self.session.seeds:
             return {}
-        if len(found[0].unresolved) < len(self.session.seeds) or not self.session.topic:
+        unknown, topic = found[0].unresolved, self.session.topic
+        if len(unknown) < len(self.session.seeds) or not topic or _only_names(topic, unknown):
             return {}
         args = {k: v for k, v in self.recommend_args().items() if k != "seeds"}
         args["text"] = self.session.request_text()
@@ -460,7 +492,12 @@ class _Turn:
         if liked:
             seed = "a seed" if len(liked) == 1 else "seeds"
             parts.append("using " + ", ".join(i.label for i in liked) + f" as {seed}")
-        seeds = [s for s in state.seeds if not any(same_name(s, i.name) for i in liked)]
+        unknown = self.unknown_seeds()
+        seeds = [
+            s
+            for s in state.seeds
+            if not any(same_name(s, i.name) for i in liked) and s not in unknown
+        ]
         if state.artist_unknown:
             names = ", ".join(i.name for i in state.artist_unknown)
             parts.append(f"nobody in the threads said who made {names}, so here is more like it")
@@ -475,6 +512,9 @@ class _Turn:
                 parts.append("more by " + ", ".join(seeds))
             else:
                 parts.append("going by " + ", ".join(seeds))
+        unsaid = [name for name in unknown if name not in self.asks_about]  # said above
+        if unsaid:
+            parts.append("the threads never name " + " or ".join(unsaid))
         if state.unresolved_references:
             nums = ", ".join(f"#{n}" for n in state.unresolved_references)
             size = len(state.last_list)
@@ -628,6 +668,29 @@ def _artist_to_offer(item: GivenItem) -> str | None:
 
 def _artist_of(card: CardFacts) -> str | None:
     return next((a for a in card.artists if a.lower() != card.name.lower()), None)
+
+
+def about_sentence(card: CardFacts) -> str:
+    """What the threads hold about one card: who recommended it where, the names it keeps
+    company with and its most upvoted thread (nothing of how it sounds: they do not say)."""
+    credit = f", by {', '.join(card.artists)}" if card.artists and card.kind != "artist" else ""
+    if card.mentions:
+        plural = "s" if card.mentions != 1 else ""
+        said = f"recommended by {card.mentions} comment{plural}"
+        if card.communities:
+            said += ", most in " + ", then ".join(f"r/{c}" for c in card.communities[:2])
+    else:
+        said = "named in requests, never recommended"
+    if card.related:
+        company = card.related[:3]
+        said += "; often named with " + (
+            f"{', '.join(company[:-1])} and {company[-1]}" if len(company) > 1 else company[0]
+        )
+    thread = f" Its best-voted thread: {card.best_thread.url}" if card.best_thread else ""
+    return (
+        f"About {card.name} ({card.kind}{credit}): {said}. The threads hold who recommended "
+        f"it where, not how it sounds.{thread}"
+    )
 
 
 def evidence_sentence(evidence: Sequence[EvidenceFacts]) -> str:

@@ -105,6 +105,9 @@ def test_named_entities():
     ]
     assert named_entities("looking for something chill") == []
     assert named_entities("Ok, something like Björk") == ["Björk"]
+    # A capital letter ends a title ("Kid A", "Plan B"); "I" is the speaker.
+    assert named_entities("something like Kid A") == ["Kid A"]
+    assert named_entities("I love Radiohead I think") == ["Radiohead"]
     # A decade or a rank is not a name; names with digits are.
     assert named_entities("upbeat 80s synthpop for a party") == []
     assert named_entities("songs from the '90s like Blur, or 1970s funk, or #1 hits") == ["Blur"]
@@ -228,6 +231,40 @@ def test_a_refused_style_is_left_out_until_asked_for_again():
     assert state.refused_communities == ("popheads", "metal")
     state = state.begin_turn(parse_message("ok, some k-pop then"))
     assert state.refused_communities == ("metal",) and state.community == "popheads"
+
+
+@pytest.mark.parametrize(
+    "text, refused",
+    [
+        ("nothing indie", ("indieheads",)),
+        ("no jazz please", ("jazz",)),
+        ("No hip hop, something calmer", ("hiphopheads",)),
+        ("zero metal", ("metal",)),
+    ],
+)
+def test_no_or_nothing_before_a_style_refuses_it(text, refused):
+    message = parse_message(text)
+    assert message.refused_communities == refused
+    assert message.communities == () and message.genres == ()
+
+
+@pytest.mark.parametrize(
+    "text, about",
+    [
+        ("what is Slowdive like?", ("Slowdive",)),
+        ("who are Boards of Canada", ("Boards of Canada",)),
+        ("Tell me about Kind of Blue by Miles Davis", ("Kind of Blue",)),
+        ('what do you know about "OK Computer"?', ("OK Computer",)),
+        ("have you heard of Slowdive? I love them", ("Slowdive",)),
+        ("what is good for studying?", ()),
+        ("tell me about some chill jazz", ()),
+        ("who is the best drummer in metal", ()),
+    ],
+)
+def test_a_question_about_a_name_asks_what_the_threads_say_of_it(text, about):
+    message = parse_message(text)
+    assert message.asks_about == about
+    assert all(name in message.seeds for name in about)  # and picks go by it, as before
 
 
 def test_state_keeps_rejections_and_follow_ups_but_replaces_the_topic():

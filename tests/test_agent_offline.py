@@ -84,6 +84,18 @@ def test_thanks_is_answered_and_more_please_goes_on_with_the_same_request(agent,
     assert not {r.name for r in more.recommendations} & {r.name for r in first.recommendations}
 
 
+def test_a_question_about_a_name_is_answered_from_its_card_then_picks_follow(agent, catalog):
+    asked = "What is Boards of Canada like? Something dreamy and ambient."
+    result = agent.run_turn("about", asked, catalog=catalog)
+    assert sorted(t.name for t in result.trace) == ["lookup_entity", "search_catalog"]
+    about = result.reply.splitlines()[1]
+    assert about.startswith("About Boards of Canada (artist): recommended by 12 comments")
+    assert "r/electronicmusic" in about and "not how it sounds" in about
+    assert result.recommendations  # then what its fans were recommended, as before
+    unknown = agent.run_turn("about-2", "who is Zzyzx Quintet?", catalog=catalog)
+    assert "The threads never name Zzyzx Quintet" in unknown.reply  # unknown, not a guess
+
+
 def test_ranking_turn_returns_every_index_once(agent, catalog):
     candidates = ["Taylor Swift - Shake It Off", "Sleep - Dopesmoker", "Electric Wizard"]
     result = agent.run_turn(

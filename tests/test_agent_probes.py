@@ -189,9 +189,12 @@ def test_a_known_seed_is_said_to_be_left_out_not_rejected(probe):
 
 
 def test_albums_rather_than_songs(probe):
-    result = probe.say("any albums rather than songs? something like Kid A")
+    result = probe.say("any albums rather than songs? something like OK Computer")
     assert result.recommendations and all(r.kind == "album" for r in result.recommendations)
-    probe.assert_no_seed(result, "Kid A")
+    probe.assert_no_seed(result, "OK Computer")
+    # Kid A is in no thread: said so, and no albums picked from words that only look alike.
+    unknown = probe.say("any albums rather than songs? something like Kid A")
+    assert "The threads never name Kid A" in unknown.reply and not unknown.recommendations
 
 
 def test_mixed_injection_gets_refusal_and_music(probe):
@@ -311,6 +314,43 @@ def test_upbeat_pop_then_artists(probe):
     artists = probe.say("artists please")
     assert artists.recommendations and all(r.kind == "artist" for r in artists.recommendations)
     probe.assert_community(artists, "popheads")  # the genre is kept on a follow-up
+
+
+def test_a_refused_style_leaves_out_what_its_fans_recommended_most(probe):
+    """After "nothing pop", no pick was recommended in more r/popheads threads than in any
+    other community (threads, not comments: one chatty thread does not make a pop star)."""
+    from collections import Counter
+
+    probe.say("I love Taylor Swift")
+    refused = probe.say("nothing pop")
+    assert probe.recommend_args(refused)["exclude_communities"] == ["popheads"]
+    assert refused.recommendations and "r/popheads" in refused.reply
+    for rec in refused.recommendations:
+        threads = probe.card(rec.entity_id).threads
+        counts = Counter(t.community for t in threads if t.role == "recommended")
+        others = max((n for c, n in counts.items() if c != "popheads"), default=0)
+        assert counts["popheads"] <= others, (rec.name, dict(counts))
+
+
+def test_what_is_an_artist_like_is_answered_from_the_threads_then_picks_follow(probe):
+    about = probe.say("what is Slowdive like?")
+    line = next(x for x in about.reply.splitlines() if x.startswith("About Slowdive"))
+    assert "(artist): recommended by" in line and "r/indieheads" in line
+    assert "not how it sounds" in line and "best-voted thread: http" in line
+    assert about.recommendations and probe.recommend_args(about)["seeds"] == ["Slowdive"]
+    probe.assert_no_seed(about, "Slowdive")
+    unknown = probe.say("who is Qwzx Trio?")
+    assert "The threads never name Qwzx Trio" in unknown.reply
+
+
+def test_a_name_the_threads_never_use_is_said_unknown_not_guessed_from(probe):
+    alone = probe.say("I like Qwzx Trio")
+    assert not alone.recommendations  # nothing else was said: no picks from noise
+    assert "The threads never name Qwzx Trio" in alone.reply
+    assert "Going by Qwzx Trio" not in alone.reply
+    beside = probe.say("I like Qwzx Trio, Slowdive")
+    assert "Going by Slowdive; the threads never name Qwzx Trio" in beside.reply
+    assert beside.recommendations
 
 
 def test_a_number_past_the_list_is_said_not_guessed(probe):

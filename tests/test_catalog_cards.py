@@ -90,6 +90,38 @@ def test_cards_from_threads_attribute_count_and_cite_their_sources():
     assert not any("Radiohead" in fact or "Portishead" in fact for fact in redacted.provenance)
 
 
+def test_a_cards_communities_count_threads_not_comments():
+    """Three fans of one r/jazz thread naming Reckoner do not outweigh two r/indieheads
+    threads recommending it: "not jazz" must not lose a song indie fans keep recommending."""
+    threads = [
+        thread("t3_j", [{"songs": ["Reckoner"]}] * 3, subreddit="jazz"),
+        thread("t3_i1", [{"songs": ["Reckoner"]}]),
+        thread("t3_i2", [{"songs": ["Reckoner"]}]),
+    ]
+    reckoner = next(c for c in cards_from_threads(threads) if c.id == "reckoner")
+    assert reckoner.communities == ["indieheads", "jazz"] and reckoner.mentions == 5
+
+
+def test_a_card_cites_the_best_voted_thread_of_its_home_community():
+    """Bach is cited from r/classicalmusic, where two threads recommend him, not from the
+    one r/hiphopheads thread whose upvoted aside named him."""
+    from tools.catalog import best_thread
+
+    def voted(name, subreddit, votes):
+        record = thread_record(name, subreddit, "q", [{"artists": ["Bach"]}], ["x"], ["x"])
+        record["comments"][0]["score"] = float(votes)
+        record["url"] = f"https://www.reddit.com/r/{subreddit}/comments/{name}/"
+        return parse_line(json.dumps(record), 1)
+
+    threads = [voted("t3_c1", "classicalmusic", 5), voted("t3_c2", "classicalmusic", 9),
+               voted("t3_h", "hiphopheads", 400)]  # fmt: skip
+    bach = next(c for c in cards_from_threads(threads) if c.id == "bach")
+    cited = best_thread(bach)
+    assert (cited.community, cited.votes) == ("classicalmusic", 9)
+    elsewhere = [t for t in bach.threads if t.community == "hiphopheads"]
+    assert best_thread(bach.model_copy(update={"threads": elsewhere})).votes == 400
+
+
 def test_user_tracks_in_csv_and_jsonl(tmp_path):
     csv_file = tmp_path / "mine.csv"
     csv_file.write_text(

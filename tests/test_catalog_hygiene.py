@@ -41,6 +41,10 @@ JUNK = {
     "this one": "pointing",
     "Any song": "pointing",
     "All Songs": "pointing",
+    "Their": "pointing",
+    "Their first album": "pointing",
+    "her debut solo album": "pointing",
+    "his best song": "pointing",
 }
 TITLES = [
     "Some Rap Songs",
@@ -60,6 +64,11 @@ TITLES = [
     "All Along the Watchtower",
     "It's a Pity",
     "This Is Happening",
+    "Your Song",
+    "My Song",
+    "His Latest Flame",
+    "My Bloody Valentine",
+    "Her Name is Calla",
 ]
 
 

@@ -142,11 +142,14 @@ class CardFacts(BaseModel):
 
 
 def best_thread(card: Any) -> ThreadCitation | None:
-    """The most upvoted thread recommending ``card`` (cards without threads have none)."""
+    """The thread a reply cites for ``card``: the most upvoted one recommending it in the
+    community that recommended it most (Bach is cited from r/classicalmusic, not from one
+    hip-hop thread's upvoted aside), else in any (cards without threads have none)."""
     cited = [t for t in getattr(card, "threads", ()) or () if t.role == "recommended" and t.url]
     if not cited:
         return None
-    top = max(cited, key=lambda t: t.votes)
+    home = (getattr(card, "communities", None) or [None])[0]
+    top = max(cited, key=lambda t: (t.community == home, t.votes))
     return ThreadCitation(url=top.url, community=top.community, votes=top.votes)
 
 

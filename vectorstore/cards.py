@@ -5,7 +5,8 @@ Conventions
 - A card's ``id`` is :func:`vectorstore.text.entity_key` of its name; one card per id. Its
   ``kind`` is the kind it was most often mentioned as (ties: song, album, artist).
 - Lists that carry counts (``artists``, ``albums``, ``communities``, ``related``) are most
-  frequent first, ties by name, so a card never depends on input order.
+  frequent first, ties by name, so a card never depends on input order. ``communities``
+  counts the threads recommending the entity there (not the comments).
 - ``provenance`` maps each fact to the sorted sources it came from: ``"mention"``,
   ``"artist:<name>"``, ``"album:<name>"``, ``"community:<name>"``, ``"youtube:<url>"``,
   ``"related:<name>"``, ``"tag:<name>"``. A MusiCRS source is a thread id (``t3_…``); a user
@@ -381,6 +382,10 @@ def _read_threads(
         in_thread[source].add(mention.key)
         recommended = mention.role == "recommended"
         known = facts.threads.get(source)
+        if recommended and not (known and known.role == "recommended"):
+            # Threads, not comments: one thread of fans naming a singer five times does not
+            # make the singer that community's more than four threads elsewhere.
+            facts.communities[community] += 1
         if recommended:
             best = known.votes if known and known.role == "recommended" else mention.votes
             facts.threads[source] = ThreadRef(
@@ -396,7 +401,6 @@ def _read_threads(
             )
         if recommended:
             facts.mentions += 1
-            facts.communities[community] += 1
             facts.note("mention", source)
             facts.note(f"community:{community}", source)
     for key, facts in builder.facts.items():

@@ -10,7 +10,8 @@ Conventions
   descriptor words ("Hip Hop", "jazz band", "piano tunes", "techno", "Greatest Hits": a
   compilation title says nothing without its artist), or of at most two words that only
   point ("That", "It", "this one", "Any song", "All Songs": :data:`POINTING_WORDS`, with
-  at most one form word). An article or any other
+  at most one form word), or a possessive alone or before career words ("Their first
+  album", "his best song": :data:`POSSESSIVES`, :data:`CAREER_WORDS`). An article or any other
   word makes a name ("The Band", "Some Rap Songs", "Blue in Green", "Love"). "Jazz" (also a
   Queen album) goes: by name alone it is the genre, and in MusiCRS it is only ever the genre.
 - A :class:`Mention` is one naming of one entity in one thread: in the request (the
@@ -144,6 +145,16 @@ POINTING_WORDS = frozenset(
     "that this these those it its tha thats that's any every all one ones".split()
 )
 POINTING_NAME_WORDS = 2
+#: A possessive alone, or before words that only place a record in a career ("Their first
+#: album", "his best song", "her debut solo album"), refers to what the comment named
+#: elsewhere. A title needs a word of its own: "Your Song", "His Latest Flame" stay.
+POSSESSIVES = frozenset("my your his her its our their".split())
+CAREER_WORDS = frozenset(
+    """
+    first second third last latest newest new newer debut early earlier later older old best
+    worst solo next previous self-titled whole entire own other
+    """.split()
+)
 CONNECTORS = frozenset("and & n or with / - + x".split())  # "of" makes a title: "Dance of Death"
 DESCRIPTORS = GENRE_WORDS | MOOD_WORDS | FORM_WORDS
 SENTENCE_WORDS = frozenset(
@@ -192,6 +203,14 @@ def junk_reason(name: str) -> str | None:
         pointing
         and len(lowered) <= POINTING_NAME_WORDS
         and all(w in POINTING_WORDS or w in FORM_WORDS for w in lowered)
+    ):
+        return "pointing"
+    rest = lowered[1:]
+    if (
+        lowered
+        and lowered[0] in POSSESSIVES
+        and all(w in CAREER_WORDS or w in FORM_WORDS or w in POINTING_WORDS for w in rest)
+        and (not rest or any(w in CAREER_WORDS for w in rest))
     ):
         return "pointing"
     return None
