@@ -219,6 +219,10 @@ GENRES: dict[str, str] = {
     "r&b": "hiphopheads",
     "rnb": "hiphopheads",
     "boom bap": "hiphopheads",
+    "trip hop": "electronicmusic",  # Portishead, Massive Attack, Tricky
+    "trip-hop": "electronicmusic",
+    "triphop": "electronicmusic",
+    "downtempo": "electronicmusic",  # Bonobo, Emancipator
     "dubstep": "electronicmusic",
     "drum and bass": "electronicmusic",
     "dnb": "electronicmusic",
@@ -419,10 +423,15 @@ def only_thanks(text: str) -> bool:
     )
 
 
+def words_of(text: str) -> list[str]:
+    """The words of ``text``, lower-cased, without punctuation."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
 def only_filler(text: str) -> bool:
     """True when ``text`` holds no word that could describe music: only requests, pronouns
     and filler ("I've been listening to … a lot, what else would I like?" minus the names)."""
-    return not {w.lower() for w in _WORD.findall(text)} - NOT_NAMES - _FILLER
+    return not set(words_of(text)) - NOT_NAMES - _FILLER
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.grammar import Kind, ParsedMessage
+from agent.grammar import Kind, ParsedMessage, words_of
 from vectorstore.text import loose_key
 
 #: How many items of the last list "more like those" uses as seeds.
@@ -172,8 +172,11 @@ class SessionState(BaseModel):
         )
 
     def request_text(self) -> str:
-        """The free text for the recommender: the topic plus the mood/tempo descriptors."""
-        return " ".join(p for p in (self.topic, " ".join(self.descriptors)) if p).strip()
+        """The free text for the recommender: the topic plus the mood/tempo descriptors it
+        does not already say (a word said twice weighs twice in the lexical match)."""
+        said = set(words_of(self.topic))
+        added = [d for d in self.descriptors if not said.issuperset(d.split())]
+        return " ".join(p for p in (self.topic, *added) if p).strip()
 
     def heard_tags(self) -> tuple[str, ...]:
         return self.heard[-1].tags[:HEARD_TAGS] if self.heard else ()

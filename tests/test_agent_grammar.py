@@ -240,6 +240,7 @@ def test_a_refused_style_is_left_out_until_asked_for_again():
         ("no jazz please", ("jazz",)),
         ("No hip hop, something calmer", ("hiphopheads",)),
         ("zero metal", ("metal",)),
+        ("no trip hop", ("electronicmusic",)),
     ],
 )
 def test_no_or_nothing_before_a_style_refuses_it(text, refused):
@@ -265,6 +266,15 @@ def test_a_question_about_a_name_asks_what_the_threads_say_of_it(text, about):
     message = parse_message(text)
     assert message.asks_about == about
     assert all(name in message.seeds for name in about)  # and picks go by it, as before
+
+
+def test_a_mood_already_in_the_request_is_not_said_twice():
+    """A doubled "chill" once matched "that chill or goosebumps feeling" over rainy days."""
+    state = SessionState().begin_turn(parse_message("some chill music for a rainy day"))
+    assert state.descriptors == ("chill",)
+    assert state.request_text() == "some chill music for a rainy day"
+    state = state.begin_turn(parse_message("darker"))
+    assert state.request_text() == "some chill music for a rainy day darker"
 
 
 def test_state_keeps_rejections_and_follow_ups_but_replaces_the_topic():

@@ -130,6 +130,21 @@ def test_kind_community_and_excluded_entities_are_hard():
         assert item.card.id != entity_key("Roads")
 
 
+def test_names_typed_together_are_excluded_one_by_one():
+    """A session's taste "Radiohead and Reckoner" (one typed seed) keeps out both, as a
+    rejected "Portishead & Slowdive" keeps out both artists' works."""
+    engine = engine_of(threads(dataset()))
+    asked = RecommendRequest(text="music", k=40)
+    shown = {i.card.id for i in engine.recommend(asked).items}
+    assert {"radiohead", "reckoner"} <= shown
+    kept_out = dataclasses.replace(asked, exclude_entities=("Radiohead and Reckoner",))
+    assert not {"radiohead", "reckoner"} & {i.card.id for i in engine.recommend(kept_out).items}
+    refused = dataclasses.replace(asked, exclude_artists=("Portishead & Slowdive",))
+    for item in engine.recommend(refused).items:
+        credit = engine.artist_keys(item.card.id, frozenset(), item.card) | {item.card.id}
+        assert not credit & {"portishead", "slowdive"}, item.card.name
+
+
 def test_seed_evidence_prefers_what_its_own_genre_recommends():
     """Slowdive was recommended in three indie threads (once in the same comment as Low)
     and in two hip-hop threads about samples, where a rapper every hip-hop thread

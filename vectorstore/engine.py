@@ -542,6 +542,12 @@ class RecommendationEngine:
                 found.append(position)
         return found, missing
 
+    def _typed_keys(self, names: Sequence[str], admitted: np.ndarray) -> set[str]:
+        """The keys of names kept out as typed, and of the entities they resolve to (see
+        :meth:`resolve`: "Radiohead and Portishead" keeps out both)."""
+        found, _ = self.resolve(names, admitted)
+        return {entity_key(n) for n in names} | {self.keys[i] for i in found}
+
     def _position(self, name: str, admitted: np.ndarray) -> int | None:
         position = self.key_index.get(entity_key(name))
         if position is not None and admitted[position]:
@@ -941,14 +947,14 @@ class RecommendationEngine:
             for entity, score in reciprocal_rank_fusion(ranked.ranks(recommended_in)).items():
                 fused[entity] = fused.get(entity, 0.0) + weight * score
         banned_seeds = seeds[:given] if request.named_may_return else seeds
-        banned_artists = {entity_key(a) for a in request.exclude_artists}
+        banned_artists = self._typed_keys(request.exclude_artists, admitted)
         if not request.more_by_seed_artists:
             banned_artists |= {
                 a
                 for s in banned_seeds
                 for a in self.artist_keys(self.keys[s], excluded, self.card(self.keys[s], excluded))
             }
-        banned = {entity_key(e) for e in request.exclude_entities} | {
+        banned = self._typed_keys(request.exclude_entities, admitted) | {
             self.keys[s] for s in banned_seeds
         }
         kept: list[RecommendedEntity] = []
