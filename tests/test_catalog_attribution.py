@@ -97,6 +97,18 @@ def test_a_co_mention_consistent_across_comments_wins_over_list_noise():
     assert credit(comments, "paranoid android") == ["Radiohead"]
 
 
+def test_an_artist_read_out_of_the_title_itself_needs_a_second_comment():
+    """One comment naming "Queen of the Reich" (Queensrÿche) with "Queen" is how entity
+    extraction echoes a title's first word; a second comment makes it a credit."""
+    echo = [[{"artists": ["Queen"], "songs": ["Queen of the Reich"]}]]
+    assert credit(echo, "queen of the reich") == []
+    assert credit([[{"artists": ["Daughters"], "songs": ["Daughters of Darkness"]}]],
+                  "daughters of darkness") == []  # fmt: skip
+    assert credit(echo + echo, "queen of the reich") == ["Queen"]
+    mahler = [{"artists": ["Mahler"], "songs": ["Mahler 9"]}]
+    assert credit([mahler, mahler], "mahler 9") == ["Mahler"]
+
+
 def test_the_wilson_bound_behind_the_rule():
     assert wilson_lower_bound(1, 1) == pytest.approx(0.5)  # one clean comment: just enough
     assert wilson_lower_bound(2, 3) < 0.5 <= wilson_lower_bound(3, 4)

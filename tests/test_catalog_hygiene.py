@@ -36,6 +36,8 @@ JUNK = {
     "Greatest Hits": "descriptor",
     "1st movement": "descriptor",
     "Electro": "descriptor",
+    "s/t album": "descriptor",
+    "self-titled": "descriptor",
     "That": "pointing",
     "It": "pointing",
     "this one": "pointing",

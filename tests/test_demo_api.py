@@ -169,7 +169,7 @@ def test_double_send_runs_once(url: str) -> None:
 
 def test_feedback_and_export_through_the_api(url: str, tmp_path: Path) -> None:
     session = Client(url, verbose=False, download_files=str(tmp_path))
-    first = send(session, "I like Slowdive")[-1]["recommendations"]
+    first = send(session, "some upbeat indie tracks")[-1]["recommendations"]
     disliked, liked = first[0]["name"], first[1]["name"]
     answer = session.predict("dislike", "1", api_name="/feedback")[-1]
     assert answer["ok"] and answer["card"]["name"] == disliked

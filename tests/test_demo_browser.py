@@ -257,7 +257,7 @@ def download(page, selector: str, tmp_path: Path) -> Path:
 
 def test_feedback_exports_and_a_whole_conversation(browser, real_url: str, tmp_path: Path) -> None:
     page = open_page(browser, real_url)
-    send(page, "I like Slowdive")
+    send(page, "some upbeat indie tracks")
     page.wait_for_selector(".rec-card")
     wait_until_idle(page)
     first = card_names(page)

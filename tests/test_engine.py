@@ -226,6 +226,27 @@ def test_what_one_comment_recommends_equally_comes_most_recommended_first():
     assert names[0] == "Orion", names
 
 
+def test_evidence_says_whether_a_seed_was_asked_about_or_recommended_beside():
+    """A thread whose request names the seed was "asking about" it; a thread that only
+    recommended the seed beside other songs was not, and one thread is "1 thread"."""
+    from vectorstore.testing import thread_record
+
+    records = [
+        thread_record("t3_1", "indieheads", "songs like Alpha", [{"songs": ["Beta"]}],
+                      ["X"], ["X"], submission=["Alpha"]),
+        thread_record("t3_2", "indieheads", "summer songs",
+                      [{"songs": ["Gamma", "Alpha"]}, {"songs": ["Delta"]}], ["X"], ["X"]),
+    ]  # fmt: skip
+    engine = engine_of(threads(records))
+    answer = engine.recommend(RecommendRequest(seeds=("Alpha",), k=5))
+    details = {item.card.name: {e.source: e.detail for e in item.evidence} for item in answer.items}
+    assert details["Beta"]["co_recommendation"].endswith("to someone asking about Alpha")
+    assert details["Gamma"]["co_recommendation"] == "recommended beside Alpha in r/indieheads"
+    in_community = engine.recommend(RecommendRequest(text="songs", community="indieheads"))
+    canon = [e.detail for i in in_community.items for e in i.evidence if e.source == "popularity"]
+    assert canon and set(canon) == {"recommended in 1 r/indieheads thread"}
+
+
 def test_a_refused_community_leaves_out_what_only_it_recommended():
     """Refusing r/popheads ("not pop") leaves out what it recommended most, keeps what
     r/metal recommended more."""

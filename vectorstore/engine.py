@@ -672,7 +672,8 @@ class RecommendationEngine:
         :attr:`Weights.thread_rest`)."""
         w = self.weights
         cells: dict[tuple[int, int], float] = {}  # (thread, entity) → weight of the thread
-        linked: dict[int, str] = {}
+        asked: dict[int, str] = {}  # thread → the seed its request names
+        beside: dict[int, str] = {}  # thread → a seed it recommended (request not naming one)
         named = {**{s: self.keys[s] for s in seeds}, **seed_artists}
         # Evidence names a seed as people spell it ("Bill Evans"), not by its key.
         named = {e: self._display(key, excluded) or key for e, key in named.items()}
@@ -683,7 +684,7 @@ class RecommendationEngine:
                     row = self.recommended[t]
                     for e in row.indices:
                         cells[(int(t), int(e))] = max(cells.get((int(t), int(e)), 0.0), boost[t])
-                    linked.setdefault(int(t), seed_name)
+                    asked.setdefault(int(t), seed_name)
         for entity in seeds:
             comments = _column(self.comment_entities_by_entity, entity)
             for t in _column(self.recommended_by_entity, entity):
@@ -694,7 +695,7 @@ class RecommendationEngine:
                 for e in self.recommended[t].indices:
                     weight = 0.5 * boost[t] * (1.0 if e in mates else w.thread_rest)
                     cells[(int(t), int(e))] = max(cells.get((int(t), int(e)), 0.0), weight)
-                linked.setdefault(int(t), named[entity])
+                beside.setdefault(int(t), named[entity])
         if not cells:
             return _Ranked()
         keys = np.array(list(cells), dtype=np.int64)
@@ -702,11 +703,11 @@ class RecommendationEngine:
         contribution = np.fromiter(cells.values(), float, len(cells)) * recommended
 
         def describe(t: int) -> tuple[str, str | None]:
-            seed = linked.get(t)
-            return (
-                f"recommended in r/{self.records[t].community} to someone asking about {seed}",
-                seed,
-            )
+            community = self.records[t].community
+            if t in asked:
+                seed = asked[t]
+                return f"recommended in r/{community} to someone asking about {seed}", seed
+            return f"recommended beside {beside[t]} in r/{community}", beside[t]
 
         return self._ranked_cells(
             keys[:, 0], keys[:, 1], contribution, "co_recommendation", describe
@@ -824,7 +825,8 @@ class RecommendationEngine:
                 "popularity",
                 int(entity),
                 there,
-                f"recommended in {int(counts[entity])} r/{community} threads",
+                f"recommended in {int(counts[entity])} r/{community} "
+                + ("thread" if counts[entity] == 1 else "threads"),
             )
         return ranked
 

@@ -26,7 +26,9 @@ Conventions
   of that share is at least 1/2. So one comment naming S and A alone is enough (bound exactly
   1/2); one comment naming S with two artists is not (a tie); A in 2 comments against a rival
   in 1 other is not (0.39), 3 against 1 is (1/2), and a rival named in the same list comments
-  as A does not count against it. Otherwise the artist is unknown: unknown beats wrong, and
+  as A does not count against it. An artist whose words begin or end the title itself
+  ("Queen" for "Queen of the Reich", Queensrÿche's) needs two comments: entity extraction
+  echoes a title's edge words as artists. Otherwise the artist is unknown: unknown beats wrong, and
   list order never decides. A head-to-head test, not A's share of all comments, because
   MusiCRS comments are often lists of many artists that say nothing against A. A song's
   album follows the same rule over the albums named with it.
@@ -135,7 +137,7 @@ FORM_WORDS = frozenset(
     remix remixes cover covers intro outro interlude skit genre genres sound sounds scene
     tape tapes discography catalog catalogue era stuff collection compilation soundtrack ost
     group groups duo vocals vocal voice lyrics hits hit greatest essential essentials anthology
-    demo demos studio middle
+    demo demos studio middle s/t self-titled
     """.split()
 )
 #: Words that point at something rather than name it; alone (or with one form word, "any
@@ -301,10 +303,19 @@ class Attribution:
             ),
             default=wilson_lower_bound(support, support),
         )
-        if bound < MIN_SHARE:
+        if bound < MIN_SHARE or (support == 1 and _echoes_title(key, best)):
             return Credit(None, support, len(comments), bound)
         sources = tuple(sorted({s for s, named in comments if best in named}))
         return Credit(best, support, len(comments), bound, sources)
+
+
+def _echoes_title(key: str, candidate: str) -> bool:
+    """True when the title ``key`` starts or ends with the words of ``candidate`` ("queen of
+    the reich" and "queen", "ghost reveries" and "ghost"): entity extraction often reads a
+    title's first or last word as an artist, so one such comment credits nothing."""
+    title, name = key.split(), candidate.split()
+    longer = len(title) > len(name)
+    return longer and (title[: len(name)] == name or title[-len(name) :] == name)
 
 
 def _same_names(candidates: Collection[str], named: Counter[str]) -> dict[str, str]:
