@@ -23,7 +23,9 @@ It recognises what a conversation about music keeps coming back to, and nothing 
 - wishes the catalog cannot check (vocals, a record's age or decade, "early Radiohead",
   how well known it is: "less mainstream"): named by :func:`unchecked_wishes` and no topic
   of their own, so "something more modern" adjusts the request it follows;
-- genre words that name one of the catalog's communities ("jazz" → ``jazz``);
+- genre words that name one of the catalog's communities ("jazz" → ``jazz``); styles no
+  request of the data names ("shoegaze") also have the names they are best known by
+  (:data:`STYLE_EXAMPLES`);
 - prompt injection: sentences that ask for the prompt, instructions or a key are set apart
   (``injection``) and left out of ``music``, so a mixed message still has its music part;
 - seeds: names the user likes (quoted titles and capitalised word runs that are not
@@ -219,6 +221,9 @@ GENRES: dict[str, str] = {
     "r&b": "hiphopheads",
     "rnb": "hiphopheads",
     "boom bap": "hiphopheads",
+    "lo-fi hip hop": "hiphopheads",  # Nujabes, J Dilla
+    "lofi hip hop": "hiphopheads",
+    "lofi": "hiphopheads",
     "trip hop": "electronicmusic",  # Portishead, Massive Attack, Tricky
     "trip-hop": "electronicmusic",
     "triphop": "electronicmusic",
@@ -236,6 +241,23 @@ GENRES: dict[str, str] = {
     "bossa nova": "jazz",
     "string quartet": "classicalmusic",
     "choral": "classicalmusic",
+}
+#: Styles no request of the data names, and the names each is best known by (general
+#: knowledge; each checked in the MusiCRS catalog by tests/test_agent_probes.py): what
+#: those were recommended with stands for the style, and they may be picks themselves.
+STYLE_EXAMPLES: dict[str, tuple[str, ...]] = {
+    "shoegaze": ("My Bloody Valentine", "Slowdive"),
+    "dream pop": ("Beach House", "Cocteau Twins", "Mazzy Star", "Alvvays"),
+    "dream-pop": ("Beach House", "Cocteau Twins", "Mazzy Star", "Alvvays"),
+    "trip hop": ("Portishead", "Massive Attack", "Tricky"),
+    "trip-hop": ("Portishead", "Massive Attack", "Tricky"),
+    "triphop": ("Portishead", "Massive Attack", "Tricky"),
+    "post-punk": ("Joy Division", "Interpol", "The Cure", "Wire", "Television"),
+    "math rock": ("Battles", "American Football", "Toe"),
+    "downtempo": ("Bonobo", "Emancipator", "Tycho"),
+    "lo-fi hip hop": ("Nujabes", "J Dilla"),
+    "lofi hip hop": ("Nujabes", "J Dilla"),
+    "lofi": ("Nujabes", "J Dilla"),
 }
 _GENRE_WORDS = "|".join(re.escape(g) for g in sorted(GENRES, key=len, reverse=True))
 _GENRE = re.compile(r"(?<![\w-])(" + _GENRE_WORDS + r")(?![\w-])", re.IGNORECASE)

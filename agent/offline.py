@@ -435,9 +435,9 @@ class _Turn:
         state = self.session
         tags = self.heard_tags()
         text = state.request_text()
-        if _only_names(state.topic, state.seeds):
-            # "I like Björk": the seed says it all; its name as text would only match
-            # requests that happen to share the word.
+        if _only_names(state.topic, (*state.seeds, *([state.style] if state.style else []))):
+            # "I like Björk", "some shoegaze": the seed (or the style's names) says it all;
+            # the word as text would only match requests that happen to share it.
             text = " ".join(state.descriptors)
         if not (text or state.seeds or tags or state.referenced) and self.words():
             text = self.words()  # a first message the grammar only half read
@@ -452,6 +452,8 @@ class _Turn:
             args["kind"] = state.kind
         if state.community:
             args["community"] = state.community
+        if state.style_examples():
+            args["examples"] = list(state.style_examples())
         if state.refused_communities:
             args["exclude_communities"] = list(state.refused_communities)
         if state.more_by_seed_artists:
@@ -531,6 +533,11 @@ class _Turn:
             parts.append(f"{state.kind}s only")
         if state.descriptors:
             parts.append(", ".join(state.descriptors))
+        if state.style_examples():
+            *most, last = state.style_examples()
+            parts.append(
+                f"{state.style}, as in " + (f"{', '.join(most)} and " if most else "") + last
+            )
         if state.community:
             parts.append(f"from r/{state.community}")
         if state.refused_communities:
@@ -608,11 +615,13 @@ class _Turn:
         return f" It fits what I heard in your clip ({', '.join(tags)})." if tags else ""
 
     def _from_engine(self, item: RecommendedFacts, rank: int) -> RecommendationOut:
-        best = item.evidence[0] if item.evidence else None
+        # A style's example may also be "recommended beside" itself: no reason to say so.
+        evidence = [e for e in item.evidence if not same_name(e.seed or "", item.name)]
+        evidence = evidence or item.evidence
         return RecommendationOut(
             name=item.name,
             artist=_artist_of(item),
-            why=(evidence_sentence(item.evidence) if best else "Ranked by the recommender.")
+            why=(evidence_sentence(evidence) if evidence else "Ranked by the recommender.")
             + self._heard_clause(),
             youtube_url=item.youtube_urls[0] if item.youtube_urls else None,
             confidence=round(0.9 / (1 + 0.15 * (rank - 1)), 2),

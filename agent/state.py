@@ -31,7 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.grammar import Kind, ParsedMessage, words_of
+from agent.grammar import STYLE_EXAMPLES, Kind, ParsedMessage, words_of
 from vectorstore.text import loose_key
 
 #: How many items of the last list "more like those" uses as seeds.
@@ -132,6 +132,7 @@ class SessionState(BaseModel):
     kind: Kind | None = None
     descriptors: tuple[str, ...] = ()
     community: str | None = None
+    style: str | None = None  # a style of STYLE_EXAMPLES ("shoegaze"): its names stand for it
     refused_communities: tuple[str, ...] = ()  # "not pop": left out until asked for again
     more_by_seed_artists: bool = False
     given: tuple[GivenItem, ...] = ()
@@ -177,6 +178,11 @@ class SessionState(BaseModel):
         said = set(words_of(self.topic))
         added = [d for d in self.descriptors if not said.issuperset(d.split())]
         return " ".join(p for p in (self.topic, *added) if p).strip()
+
+    def style_examples(self) -> tuple[str, ...]:
+        """The names the asked-for style is best known by, less those the user rejected."""
+        names = STYLE_EXAMPLES.get(self.style or "", ())
+        return tuple(name for name in names if not self.is_rejected(name))
 
     def heard_tags(self) -> tuple[str, ...]:
         return self.heard[-1].tags[:HEARD_TAGS] if self.heard else ()
@@ -307,10 +313,12 @@ class SessionState(BaseModel):
                 "seeds": _merged(message.seeds, message.known),
                 "descriptors": (),
                 "community": message.communities[0] if message.communities else None,
+                "style": None,
                 "kind": None,
             }
         if message.communities:
             update["community"] = message.communities[0]
+            update["style"] = next((g for g in message.genres if g in STYLE_EXAMPLES), None)
         # "not pop" holds until the user asks for it again ("ok, some k-pop then").
         refused = _merged(self.refused_communities, message.refused_communities)
         update["refused_communities"] = tuple(c for c in refused if c not in message.communities)
@@ -391,6 +399,11 @@ def render_state(state: SessionState) -> str:
         lines.append(f"- Kind asked for: {state.kind}s only")
     if state.descriptors:
         lines.append(f"- Mood/tempo asked for: {', '.join(state.descriptors)}")
+    if state.style_examples():
+        names = ", ".join(state.style_examples())
+        lines.append(
+            f"- Style asked for: {state.style}, best known by {names} (recommend's examples)"
+        )
     if state.community:
         lines.append(f"- Community: r/{state.community}")
     if state.refused_communities:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from agent.grammar import named_entities, parse_message, split_injection, unchecked_wishes
+from agent.grammar import (
+    STYLE_EXAMPLES,
+    named_entities,
+    parse_message,
+    split_injection,
+    unchecked_wishes,
+)
 from agent.state import GivenItem, HeardClip, SessionState, render_state
 
 
@@ -275,6 +281,18 @@ def test_a_mood_already_in_the_request_is_not_said_twice():
     assert state.request_text() == "some chill music for a rainy day"
     state = state.begin_turn(parse_message("darker"))
     assert state.request_text() == "some chill music for a rainy day darker"
+
+
+def test_a_style_no_request_names_goes_by_the_names_it_is_known_by():
+    """No MusiCRS request says "shoegaze": the style's best-known names stand for it (and
+    may be picks), kept on a follow-up, dropped with a new topic."""
+    state = SessionState().begin_turn(parse_message("some shoegaze please"))
+    assert state.style == "shoegaze" and state.community == "indieheads"
+    assert "My Bloody Valentine" in STYLE_EXAMPLES["shoegaze"]
+    assert state.seeds == () and "shoegaze" in render_state(state)
+    assert state.begin_turn(parse_message("darker")).style == "shoegaze"
+    assert state.begin_turn(parse_message("trip-hop then")).style == "trip-hop"
+    assert state.begin_turn(parse_message("some modal jazz")).style is None
 
 
 def test_state_keeps_rejections_and_follow_ups_but_replaces_the_topic():

@@ -353,6 +353,24 @@ def test_a_name_the_threads_never_use_is_said_unknown_not_guessed_from(probe):
     assert beside.recommendations
 
 
+def test_a_style_is_answered_by_what_its_known_names_were_recommended_with(probe):
+    """ "Some shoegaze" once gave Kendrick Lamar (r/indieheads' canon): no request of the
+    data says "shoegaze", so the names the style is known by stand for it."""
+    from agent.grammar import STYLE_EXAMPLES
+
+    for style, names in STYLE_EXAMPLES.items():
+        for name in names:
+            assert probe.full.catalog.lookup(name, k=1)[0].card.name == name, (style, name)
+    result = probe.say("some shoegaze please")
+    examples = list(STYLE_EXAMPLES["shoegaze"])
+    assert probe.recommend_args(result)["examples"] == examples
+    assert "Kendrick Lamar" not in [r.name for r in result.recommendations]
+    assert all(any(n in r.why or n == r.name for n in examples) for r in result.recommendations)
+    assert "Shoegaze, as in " in result.reply
+    for rec in result.recommendations:  # an example is never "recommended beside" itself
+        assert f"beside {rec.name} " not in rec.why, rec.why
+
+
 def test_a_number_past_the_list_is_said_not_guessed(probe):
     first = probe.say("ambient music for sleeping")
     follow = probe.say("#9")

@@ -247,6 +247,32 @@ def test_evidence_says_whether_a_seed_was_asked_about_or_recommended_beside():
     assert canon and set(canon) == {"recommended in 1 r/indieheads thread"}
 
 
+def test_a_styles_examples_are_evidence_and_may_be_picks_themselves():
+    """ "Some shoegaze" with My Bloody Valentine standing for the style: what was
+    recommended beside it comes, and so may the band itself (a seed the user gave never
+    does); an example the catalog lacks is no unknown seed of the user's."""
+    from vectorstore.testing import thread_record
+
+    records = [
+        thread_record("t3_1", "indieheads", "loud guitars", [{"artists": ["MBV", "Ride"]}],
+                      ["X"], ["X"]),
+        thread_record("t3_2", "indieheads", "walls of noise",
+                      [{"artists": ["MBV"]}, {"artists": ["Lush"]}], ["X"], ["X"]),
+        thread_record("t3_3", "hiphopheads", "bangers", [{"artists": ["Kanye"]}], ["X"], ["X"]),
+    ]  # fmt: skip
+    engine = engine_of(threads(records))
+    asked = RecommendRequest(text="shoegaze", examples=("MBV", "Nowhere Band"), k=3)
+    answer = engine.recommend(asked)
+    assert {item.card.name for item in answer.items} == {"MBV", "Ride", "Lush"}
+    first = answer.items[0]
+    assert first.card.name == "MBV" and first.evidence[0].source == "example"
+    ride = next(i for i in answer.items if i.card.name == "Ride")
+    assert any(e.detail == "recommended beside MBV in r/indieheads" for e in ride.evidence)
+    assert answer.unresolved == ()
+    as_seed = engine.recommend(dataclasses.replace(asked, seeds=("MBV",)))
+    assert "MBV" not in [item.card.name for item in as_seed.items]
+
+
 def test_a_refused_community_leaves_out_what_only_it_recommended():
     """Refusing r/popheads ("not pop") leaves out what it recommended most, keeps what
     r/metal recommended more."""

@@ -99,6 +99,7 @@ def recommend(
     runtime: ToolRuntime[Any],
     text: str = "",
     seeds: list[str] | None = None,
+    examples: list[str] | None = None,
     exclude_artists: list[str] | None = None,
     exclude_entities: list[str] | None = None,
     kind: Literal["song", "album", "artist"] | None = None,
@@ -119,6 +120,8 @@ def recommend(
     Args:
         text: the request in words, with mood/tempo words, e.g. "darker modal jazz".
         seeds: names the user likes or refers to ("the second one" → that item's name).
+        examples: names a style the user asked for is best known by ("shoegaze" → ["My
+            Bloody Valentine", "Slowdive"]): evidence like seeds, and picks themselves.
         exclude_artists: artists the user rejected ("not Radiohead").
         exclude_entities: songs/albums the user rejected or already knows.
         kind: "song", "album" or "artist" when the user asked for one kind.
@@ -150,6 +153,7 @@ def recommend(
         request = RecommendRequest(
             text=text,
             seeds=tuple(seeds or ()),
+            examples=tuple(examples or ()),
             heard_tags=tuple(heard_tags or ()),
             community=community or None,
             exclude_communities=tuple(exclude_communities or ()),

@@ -61,7 +61,13 @@ from vectorstore.text import (
 )
 
 Source = Literal[
-    "co_recommendation", "graph_walk", "similar_request", "search", "sound", "popularity"
+    "co_recommendation",
+    "graph_walk",
+    "similar_request",
+    "search",
+    "sound",
+    "popularity",
+    "example",
 ]
 MAX_K = 100
 MAX_SEEDS = 20
@@ -104,6 +110,9 @@ class RecommendRequest:
 
     text: str = ""
     seeds: tuple[str, ...] = ()
+    #: Names that stand for the style asked for ("shoegaze" → My Bloody Valentine, Slowdive):
+    #: evidence as seeds are, and picks themselves; names the catalog lacks are ignored.
+    examples: tuple[str, ...] = ()
     heard_tags: tuple[str, ...] = ()
     community: str | None = None
     exclude_artists: tuple[str, ...] = ()
@@ -797,6 +806,23 @@ class RecommendationEngine:
         t = max(named, key=lambda t: (votes.get(t, 0.0), -t))
         return self._evidence(source, t, entity, detail)
 
+    def _examples(self, examples: Sequence[int], threads: np.ndarray) -> _Ranked:
+        """The names a style is best known by, in the order given, each cited from its
+        best-voted admitted thread (an example no admitted thread names is left out)."""
+        ranked = _Ranked()
+        for rank, entity in enumerate(examples, start=1):
+            if not threads[_column(self.graph_by_entity, entity)].any():
+                continue
+            ranked.scores[entity] = 1.0 / rank
+            ranked.evidence[entity] = functools.partial(
+                self._strongest_evidence,
+                "example",
+                entity,
+                threads,
+                "an example of the style you asked for, as recommended",
+            )
+        return ranked
+
     def _popularity(
         self, community: str | None, threads: np.ndarray, vector: np.ndarray | None = None
     ) -> _Ranked:
@@ -890,8 +916,11 @@ class RecommendationEngine:
         community = community_name(request.community) if request.community else None
         prefer = community_name(request.prefer_community) if request.prefer_community else community
         seeds, unresolved = self.resolve(request.seeds, admitted)
+        own = len(seeds)  # the user's own seeds: never picks
+        examples = [e for e in self.resolve(request.examples, admitted)[0] if e not in seeds]
+        seeds += examples
         text = " ".join([request.text.strip(), *request.heard_tags]).strip()
-        given = len(seeds)  # seeds named as seeds; the rest are read from the text
+        given = len(seeds)  # seeds named as seeds (or examples); the rest are read from the text
         for position in self.mentioned(request.text, admitted):
             if position not in seeds:
                 seeds.append(position)
@@ -931,6 +960,9 @@ class RecommendationEngine:
             walked = self._graph_walk(seeds, threads)
             profile = self._community_profile(seeds, excluded)
             self._weigh_by_genre((co_recommended, walked), profile, excluded)
+            # A style's names are its first answer, as a seed's company is (listed first,
+            # their own evidence comes before "recommended beside" themselves).
+            sources.append((firm * w.co_recommendation, self._examples(examples, threads)))
             sources.append((firm * w.co_recommendation, co_recommended))
             sources.append((firm * w.graph_walk, walked))
         if request.clip is not None and self.sound is not None:
@@ -948,7 +980,7 @@ class RecommendationEngine:
                 continue
             for entity, score in reciprocal_rank_fusion(ranked.ranks(recommended_in)).items():
                 fused[entity] = fused.get(entity, 0.0) + weight * score
-        banned_seeds = seeds[:given] if request.named_may_return else seeds
+        banned_seeds = seeds[:own] + ([] if request.named_may_return else seeds[given:])
         banned_artists = self._typed_keys(request.exclude_artists, admitted)
         if not request.more_by_seed_artists:
             banned_artists |= {
@@ -1097,8 +1129,9 @@ def checked_request(request: RecommendRequest) -> None:
             f"The request is {len(request.text):,} characters long; keep it under "
             f"{MAX_QUERY_CHARS:,} by naming the music you want."
         )
-    if len(request.seeds) > MAX_SEEDS:
-        raise CatalogError(f"{len(request.seeds)} seeds is too many; name at most {MAX_SEEDS}.")
+    for label, names in (("seeds", request.seeds), ("examples", request.examples)):
+        if len(names) > MAX_SEEDS:
+            raise CatalogError(f"{len(names)} {label} is too many; name at most {MAX_SEEDS}.")
     for label, names in (
         ("excluded artists", request.exclude_artists),
         ("excluded entities", request.exclude_entities),
@@ -1111,6 +1144,7 @@ def checked_request(request: RecommendRequest) -> None:
     if not (
         request.text.strip()
         or request.seeds
+        or request.examples
         or request.heard_tags
         or request.community
         or request.prefer_community
