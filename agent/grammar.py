@@ -15,7 +15,7 @@ It recognises what a conversation about music keeps coming back to, and nothing 
   those": ``wants_others``);
 - refused styles: "not pop", "no more metal", "nothing indie" (``refused_communities``, by
   genre word);
-- "more by X" / "other songs by X" (the seed's own artist is then allowed back);
+- "more by X" / "other songs by X" / "something by X" (the seed's own artist is then allowed back);
 - the kind asked for: albums, artists (bands, singers), songs (tracks); a kind after
   "rather than", "instead of" or "not" is the one *not* wanted;
 - mood, tempo and instrument descriptors ("darker", "more upbeat", "slower", "chill",
@@ -314,6 +314,9 @@ _THAT_REF = re.compile(
 )
 _MORE_BY = re.compile(
     r"\b(?:more|other|another|different)\s+(?:\w+\s+)?(?:by|from)\s+(?P<name>[^,.;!?]+)"
+    # "something by Radiohead", "songs by Daft Punk" (a name: "songs from the 80s" is none).
+    r"|\b(?:something|anything|songs?|albums?|tracks?|stuff)\s+(?:by|from)\s+"
+    r"(?P<own>(?-i:[A-Z\"“])[^,.;!?]+)"
     # "where do I start with Bach?", "a good starting point for Bach": Bach's own works.
     r"|\b(?:start(?:ing)?\s+point|entry\s+point|where\s+(?:do\s+i\s+|should\s+i\s+|to\s+)?"
     r"start|introduction|get(?:ting)?\s+into)\s+(?:for|with|to|into|on)?\s*"
@@ -353,9 +356,10 @@ _NAME_STOP = re.compile(
 #: "nothing by Miles Davis or Coltrane" rejects two names.
 _ALTERNATIVES = re.compile(r"\s+(?:or|nor)\s+|\s*/\s*", re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"”]{2,80})[\"”]")
-# A run of capitalised words (allowing short joiners), e.g. "Boards of Canada", "OK Computer".
+# A run of capitalised words (allowing short joiners), e.g. "Boards of Canada", "OK Computer",
+# "Bohemian Rhapsody by Queen" (the engine reads a work by its artist).
 _TITLE_RUN = re.compile(
-    r"\b([A-Z0-9À-Þ][\w'’.&-]*(?:\s+(?:of|the|&|de|la|in|on|a|and|y|du|des|to)?\s*"
+    r"\b([A-Z0-9À-Þ][\w'’.&-]*(?:\s+(?:of|the|&|de|la|in|on|a|and|y|du|des|to|by)?\s*"
     r"[A-Z0-9À-Þ][\w'’.&-]*)*)"
 )
 #: Capitalised words that start sentences or ask for things, never names on their own.
@@ -366,7 +370,7 @@ NOT_NAMES = frozenset(
     "need want like love just youtube api more these those ignore print show tell not no "
     "nothing other anything anyway now then maybe how "
     "let me you your we our got new old bands band stuff tunes lps records singers "
-    "actually really well hmm oh rather instead except without besides".split()
+    "actually really well hmm oh rather instead except without besides by".split()
 )
 #: Words that are no name on their own but may start one ("OK Computer", "Nice Guys").
 SOLO_NOT_NAMES = frozenset("ok okay yes sure great cool nice".split())
@@ -615,7 +619,7 @@ def parse_message(text: str) -> ParsedMessage:
     more_by: list[str] = []
     more_by_reference = False
     for match in _MORE_BY.finditer(cursor.rest()):
-        name = clean_name(match.group("name") or match.group("start"))
+        name = clean_name(match.group("name") or match.group("start") or match.group("own"))
         if _ORDINAL_REF.fullmatch(name) or _NUMBER_REF.fullmatch(name):
             more_by_reference = True  # "more by the first one": read with the references
             continue

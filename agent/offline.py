@@ -48,6 +48,7 @@ from tools.sound_tools import TOOL_NAME as SOUND_TOOL
 from tools.sound_tools import SoundSearchData, sound_index_of
 from tools.youtube import looks_like_url
 from vectorstore.cards import recommended_mostly_in
+from vectorstore.engine import work_by_artist
 
 Payload = TypeVar("Payload", bound=BaseModel)
 
@@ -183,7 +184,7 @@ class OfflineBrain(BaseChatModel):
         if turn.session.explained:
             return []  # "why the second one?" is answered from what the session kept
         # "what is Slowdive like?": its card first, then picks as for "I like Slowdive".
-        about = [(LOOKUP_TOOL, {"name": name, "k": 3}) for name in turn.asks_about]
+        about = [(LOOKUP_TOOL, {"name": _work_of(name), "k": 3}) for name in turn.asks_about]
         about = about if self._has(LOOKUP_TOOL) else []
         if turn.context.engine is not None and self._has(RECOMMEND_TOOL):
             args = turn.recommend_args()
@@ -349,7 +350,7 @@ class _Turn:
         matches = [m for found in self.data(LOOKUP_TOOL, LookupData) for m in found.matches]
         lines = []
         for name in self.asks_about:
-            card = next((m for m in matches if same_name(m.name, name)), None)
+            card = next((m for m in matches if same_name(m.name, _work_of(name))), None)
             lines.append(
                 about_sentence(card) if card else f"The threads never name {name}, so I "
                 "can't say what it is; here is what fits your words."
@@ -658,6 +659,12 @@ def _explanation(item: GivenItem) -> str:
     why = item.why or "I kept no reason for it."
     thread = f" The thread: {item.thread_url}" if item.thread_url else ""
     return f"#{item.position} {item.label}: {why}{thread}"
+
+
+def _work_of(name: str) -> str:
+    """The work a name asks about: "Kind of Blue by Miles Davis" → "Kind of Blue"."""
+    by_artist = work_by_artist(name)
+    return by_artist[0] if by_artist else name
 
 
 def _only_names(topic: str, names: Sequence[str]) -> bool:

@@ -82,6 +82,10 @@ def test_descriptors_genres_and_follow_ups():
     assert parse_message("dreamy shoegaze please").communities == ("indieheads",)
     assert parse_message("smooth R&B for tonight").communities == ("hiphopheads",)
     assert parse_message("more by Radiohead please").more_by == ("Radiohead",)
+    # "something by X", "songs by X" ask for X's own works too; "music from the 80s" does not.
+    assert parse_message("Something by Radiohead please").more_by == ("Radiohead",)
+    assert parse_message("any songs by Daft Punk?").more_by == ("Daft Punk",)
+    assert parse_message("songs from the 80s").more_by == ()
     # Asking where to start with an artist asks for that artist's own works.
     for text in (
         "what's a good starting point for Bach?",
@@ -111,6 +115,10 @@ def test_named_entities():
     ]
     assert named_entities("looking for something chill") == []
     assert named_entities("Ok, something like Björk") == ["Björk"]
+    # "by" joins a title and its artist (the engine reads a work by its artist).
+    assert named_entities("songs like Bohemian Rhapsody by Queen") == ["Bohemian Rhapsody by Queen"]
+    assert named_entities("Paranoid Android by Radiohead") == ["Paranoid Android by Radiohead"]
+    assert named_entities("Something by Radiohead, by the way") == ["Radiohead"]
     # A capital letter ends a title ("Kid A", "Plan B"); "I" is the speaker.
     assert named_entities("something like Kid A") == ["Kid A"]
     assert named_entities("I love Radiohead I think") == ["Radiohead"]
@@ -260,7 +268,7 @@ def test_no_or_nothing_before_a_style_refuses_it(text, refused):
     [
         ("what is Slowdive like?", ("Slowdive",)),
         ("who are Boards of Canada", ("Boards of Canada",)),
-        ("Tell me about Kind of Blue by Miles Davis", ("Kind of Blue",)),
+        ("Tell me about Kind of Blue by Miles Davis", ("Kind of Blue by Miles Davis",)),
         ('what do you know about "OK Computer"?', ("OK Computer",)),
         ("have you heard of Slowdive? I love them", ("Slowdive",)),
         ("what is good for studying?", ()),

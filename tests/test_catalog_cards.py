@@ -122,6 +122,17 @@ def test_a_card_cites_the_best_voted_thread_of_its_home_community():
     assert best_thread(bach.model_copy(update={"threads": elsewhere})).votes == 400
 
 
+def test_a_name_is_shown_as_most_people_spelled_it_and_a_tie_not_in_capitals():
+    threads = [
+        thread("t3_a", [{"songs": ["MY BODY IS A CAGE"]}, {"songs": ["my body is a cage"]}]),
+        thread("t3_b", [{"songs": ["My Body Is a Cage"]}, {"songs": ["Reckoner"]}]),
+        thread("t3_c", [{"songs": ["reckoner"]}, {"songs": ["reckoner"]}]),
+    ]
+    names = {c.id: c.name for c in cards_from_threads(threads)}
+    assert names["my body is a cage"] == "My Body Is a Cage"
+    assert names["reckoner"] == "reckoner"  # two comments against one: still the commonest
+
+
 def test_user_tracks_in_csv_and_jsonl(tmp_path):
     csv_file = tmp_path / "mine.csv"
     csv_file.write_text(

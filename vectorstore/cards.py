@@ -45,7 +45,7 @@ from vectorstore.entities import (
     read_threads,
 )
 from vectorstore.errors import CatalogError
-from vectorstore.text import entity_key
+from vectorstore.text import best_spelling, entity_key
 
 __all__ = ["KINDS", "Kind"]  # re-exported: the catalog's kinds live with the evidence
 TEXT_RELATED = 6  # related names shown in a card's text: enough context, still short
@@ -234,11 +234,6 @@ def spelling(name: str) -> tuple[str, str]:
     """A name as written (outer spaces and quotes dropped) and its key ("" if blank)."""
     clean = name.strip().strip('"\u201c\u201d').strip()
     return clean, entity_key(clean)
-
-
-def best_spelling(spellings: Counter[str]) -> str:
-    """The display name of an entity: its commonest spelling (ties: the first in order)."""
-    return min(spellings, key=lambda s: (-spellings[s], s))
 
 
 class _CardBuilder:

@@ -53,6 +53,7 @@ from vectorstore.errors import CatalogError
 from vectorstore.search import MAX_QUERY_CHARS, SearchHit, checked_query, community_name
 from vectorstore.text import (
     BM25Index,
+    best_spelling,
     entity_key,
     loose_key,
     plain_key,
@@ -88,6 +89,18 @@ _JOINERS = re.compile(r"\s*(?:,|&|\band\b|\bor\b)\s*", re.IGNORECASE)
 _BY_ARTIST = re.compile(
     r"^(?P<artist>.+?)(?:'s|’s|'|’)\s+(?P<work>.+)$|^(?P<work2>.+?)\s+by\s+(?P<artist2>.+)$"
 )
+
+
+def work_by_artist(name: str) -> tuple[str, str] | None:
+    """A name read as a work and its artist ("Kind of Blue by Miles Davis", "Radiohead's OK
+    Computer" → the work, the artist), or None; whether the artist exists is the caller's."""
+    found = _BY_ARTIST.match(name.strip())
+    if not found:
+        return None
+    return (
+        found.group("work") or found.group("work2"),
+        found.group("artist") or found.group("artist2"),
+    )
 
 
 @dataclass(frozen=True)
@@ -235,7 +248,7 @@ class EntityFacts:
 
     @property
     def name(self) -> str:
-        return min(self.spellings, key=lambda s: (-self.spellings[s], s))
+        return best_spelling(self.spellings)
 
     @property
     def kind(self) -> Kind:
@@ -529,14 +542,12 @@ class RecommendationEngine:
         missing: list[str] = []
         for name in names:
             position = self._position(name, admitted)
-            by_artist = _BY_ARTIST.match(name.strip()) if position is None else None
+            by_artist = work_by_artist(name) if position is None else None
             if by_artist:
                 # Only when the artist is known ("Stand by Me" is not "Stand" by "Me"): the
                 # work is the seed, or the artist when the work is unknown.
-                work = by_artist.group("work") or by_artist.group("work2")
-                artist = self._position(
-                    by_artist.group("artist") or by_artist.group("artist2"), admitted
-                )
+                work, artist_name = by_artist
+                artist = self._position(artist_name, admitted)
                 if artist is not None:
                     position = self._position(work, admitted)
                     position = artist if position is None else position

@@ -59,7 +59,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
-from vectorstore.text import entity_key, loose_key
+from vectorstore.text import best_spelling, entity_key, loose_key
 
 Kind = Literal["song", "album", "artist"]
 KINDS: tuple[Kind, ...] = ("song", "album", "artist")
@@ -537,7 +537,7 @@ def read_threads(threads: Iterable[object], merge_aliases: bool = True) -> Threa
     spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for mention in raw:
         spellings[canonical.get(mention.key, mention.key)][mention.name] += 1
-    names = {key: min(counts, key=lambda s: (-counts[s], s)) for key, counts in spellings.items()}
+    names = {key: best_spelling(counts) for key, counts in spellings.items()}
     aliases = {
         key: sorted(set(counts) - {names[key]}, key=lambda s: (-counts[s], s))
         for key, counts in spellings.items()

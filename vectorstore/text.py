@@ -20,7 +20,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +41,13 @@ def entity_key(name: str) -> str:
     """The normalised id of a name: NFKC, lower case, straight quotes, no ``"``, single spaces."""
     text = unicodedata.normalize("NFKC", name.lower()).lower().translate(_CURLY)
     return _SPACES.sub(" ", text.replace('"', " ")).strip()
+
+
+def best_spelling(spellings: Mapping[str, int]) -> str:
+    """The display name among an entity's spellings: the commonest; ties go to one in mixed
+    case ("My Body Is a Cage" over "MY BODY IS A CAGE" or "my body is a cage"), then to the
+    first in order, so a name never depends on input order."""
+    return min(spellings, key=lambda s: (-spellings[s], s.isupper() or s.islower(), s))
 
 
 def loose_key(name: str) -> str:

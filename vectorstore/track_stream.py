@@ -41,10 +41,10 @@ from vectorstore.cards import (
     TrackRow,
     _CardBuilder,
     add_track,
-    best_spelling,
     iter_user_tracks,
     spelling,
 )
+from vectorstore.text import best_spelling
 from vectorstore.workers import WorkerProcesses, serve, worker_count
 
 CHUNK_CARDS = 5000  # cards rendered at a time: a few MB of rows and facts
