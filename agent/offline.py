@@ -603,7 +603,7 @@ class _Turn:
         return (
             state.is_rejected(card.name, card.artists)
             or state.was_given(card.name, card.id)
-            or recommended_mostly_in(card.communities, state.refused_communities)
+            or recommended_mostly_in(card.threads_in, state.refused_communities)
             or (not state.more_by_seed_artists and any(
                 s.lower() in (a.lower() for a in [card.name, *card.artists]) for s in state.seeds
             ))

@@ -317,8 +317,9 @@ def test_upbeat_pop_then_artists(probe):
 
 
 def test_a_refused_style_leaves_out_what_its_fans_recommended_most(probe):
-    """After "nothing pop", no pick was recommended in more r/popheads threads than in any
-    other community (threads, not comments: one chatty thread does not make a pop star)."""
+    """After "nothing pop", every pick was recommended in more threads of some other
+    community than of r/popheads (threads, not comments: one chatty thread does not make a
+    pop star; a tie is as much pop as anything)."""
     from collections import Counter
 
     probe.say("I love Taylor Swift")
@@ -329,7 +330,7 @@ def test_a_refused_style_leaves_out_what_its_fans_recommended_most(probe):
         threads = probe.card(rec.entity_id).threads
         counts = Counter(t.community for t in threads if t.role == "recommended")
         others = max((n for c, n in counts.items() if c != "popheads"), default=0)
-        assert counts["popheads"] <= others, (rec.name, dict(counts))
+        assert counts["popheads"] < others, (rec.name, dict(counts))
 
 
 def test_what_is_an_artist_like_is_answered_from_the_threads_then_picks_follow(probe):

@@ -295,6 +295,28 @@ def test_a_refused_community_leaves_out_what_only_it_recommended():
     assert [i.card.name for i in engine.recommend(request).items] == ["Angel"]
 
 
+def test_a_refused_community_also_leaves_out_what_it_recommended_as_often_as_any():
+    """Toxic, recommended in one r/metal and one r/popheads thread, is as much pop as metal:
+    after "not pop" it goes (a tie is not "mostly elsewhere"), in either thread order."""
+    from vectorstore.testing import thread_record
+
+    def thread(i, sub, songs):
+        return thread_record(f"t3_{i}", sub, "loud songs", [{"songs": songs}], ["X"], ["X"])
+
+    for first, second in (("metal", "popheads"), ("popheads", "metal")):
+        engine = engine_of(
+            threads(
+                [
+                    thread(1, first, ["Toxic", "Angel"]),
+                    thread(2, second, ["Angel", "Toxic"]),
+                    thread(3, "metal", ["Angel"]),
+                ]
+            )
+        )
+        request = RecommendRequest(text="loud songs", k=5, exclude_communities=("popheads",))
+        assert [i.card.name for i in engine.recommend(request).items] == ["Angel"]
+
+
 def test_at_most_two_per_artist_in_the_top_five():
     engine = engine_of(threads(dataset()))
     for request in REQUESTS:

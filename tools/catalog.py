@@ -134,6 +134,8 @@ class CardFacts(BaseModel):
     kind: str
     artists: list[str] = []
     communities: list[str] = []
+    #: Community → threads recommending it there (empty when the card cites no threads).
+    threads_in: dict[str, int] = {}
     related: list[str] = []
     youtube_urls: list[str] = []
     mentions: int = 0
@@ -153,6 +155,15 @@ def best_thread(card: Any) -> ThreadCitation | None:
     return ThreadCitation(url=top.url, community=top.community, votes=top.votes)
 
 
+def threads_by_community(card: Any) -> dict[str, int]:
+    """Community → threads recommending ``card`` there (none for a card without threads)."""
+    counts: dict[str, int] = {}
+    for thread in getattr(card, "threads", ()) or ():
+        if thread.role == "recommended":
+            counts[thread.community] = counts.get(thread.community, 0) + 1
+    return counts
+
+
 def card_facts(card: Any, score: float | None = None) -> CardFacts:
     """:class:`CardFacts` of a card (any object with the ``EntityCard`` fields)."""
     return CardFacts(
@@ -162,6 +173,7 @@ def card_facts(card: Any, score: float | None = None) -> CardFacts:
         kind=card.kind,
         artists=list(getattr(card, "artists", ()) or ())[:3],
         communities=list(getattr(card, "communities", ()) or ())[:3],
+        threads_in=threads_by_community(card),
         related=list(getattr(card, "related", ()) or ())[:5],
         youtube_urls=list(getattr(card, "youtube_urls", ()) or ())[:1],
         mentions=int(getattr(card, "mentions", 0) or 0),
@@ -219,8 +231,9 @@ def search_catalog(
         kind: only artists, albums or songs.
 
     Returns {"ok": true, "data": {"hits": [{"id", "name", "kind", "artists",
-    "communities", "related", "youtube_urls", "mentions", "score", "best_thread": {"url",
-    "community", "votes"}}]}} or {"ok": false, "error"}.
+    "communities", "threads_in" (community → threads), "related", "youtube_urls",
+    "mentions", "score", "best_thread": {"url", "community", "votes"}}]}} or {"ok": false,
+    "error"}.
     """
 
     def run() -> SearchData:

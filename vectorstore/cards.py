@@ -224,10 +224,12 @@ class Cooccurrence:
         return [(other, sorted(mine.intersection(self.sources[other]))) for other, _ in ranked]
 
 
-def recommended_mostly_in(communities: Sequence[str], refused: Collection[str]) -> bool:
-    """True when the community that recommended an entity most is one of ``refused`` (a
-    card's ``communities`` are ordered by how many threads recommended it there)."""
-    return bool(communities) and communities[0] in refused
+def recommended_mostly_in(threads_in: Mapping[str, int], refused: Collection[str]) -> bool:
+    """True when one of ``refused`` recommended an entity in as many threads as any other
+    community (``threads_in``: community → threads recommending it there). A tie counts:
+    what r/indieheads recommends as often as anyone is not "nothing indie"."""
+    most = max(threads_in.values(), default=0)
+    return most > 0 and any(threads_in.get(community, 0) == most for community in refused)
 
 
 def spelling(name: str) -> tuple[str, str]:

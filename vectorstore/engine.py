@@ -1013,7 +1013,8 @@ class RecommendationEngine:
                 continue
             if community and community not in card.communities:
                 continue
-            if recommended_mostly_in(card.communities, request.exclude_communities):
+            facts = self.facts(key, excluded) if request.exclude_communities else None
+            if facts and recommended_mostly_in(facts.communities, request.exclude_communities):
                 continue
             artists = self.artist_keys(key, excluded, card)
             if artists & banned_artists:
