@@ -18,14 +18,18 @@ Conventions
   seed or a seed's artist → what they recommended; threads that recommended a seed → what
   the same comments recommended beside it, the rest of the thread weighing less),
   ``graph_walk`` (personalised PageRank from the seeds on the entity–thread graph, for thin
-  direct evidence), ``popularity`` (most recommended in the request's community) and
-  ``search`` (the catalog's hybrid search, for purely descriptive requests). The seed-based
+  direct evidence), ``popularity`` (most recommended in the request's community),
+  ``example`` (the names a style is best known by, ``RecommendRequest.examples``: seeds for
+  the other sources, and picks themselves) and ``search`` (the catalog's hybrid search, for
+  purely descriptive requests). The seed-based
   sources are weighed by genre coherence: the cosine of each entity's community profile
   (where it was recommended) with the seeds'. They are fused
   by weighted reciprocal rank; the weights were chosen on the dev split only (see
   :class:`Weights`).
-- Then hard constraints: excluded entities and artists, the seeds, the seeds' artists
-  (unless ``more_by_seed_artists``), kind, community; then diversity: at most
+- Then hard constraints: excluded entities and artists (typed names resolved as seeds are:
+  "Radiohead and Portishead" is both), the seeds, the seeds' artists (unless
+  ``more_by_seed_artists``), kind, community, refused communities (what one of them
+  recommended in as many threads as any other); then diversity: at most
   :data:`PER_ARTIST_TOP` entities per artist in the first :data:`DIVERSITY_TOP`.
 - Replay of the ranking benchmark uses :func:`engine_for_view`: the fold's threads with
   every pool entity removed from them, the view's search and the view's cards, so the engine
