@@ -31,7 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.grammar import STYLE_EXAMPLES, Kind, ParsedMessage, words_of
+from agent.grammar import GENRES, STYLE_EXAMPLES, Kind, ParsedMessage, words_of
 from vectorstore.text import loose_key
 
 #: How many items of the last list "more like those" uses as seeds.
@@ -324,6 +324,9 @@ class SessionState(BaseModel):
         update["refused_communities"] = tuple(c for c in refused if c not in message.communities)
         if update.get("community", self.community) in update["refused_communities"]:
             update["community"] = None
+        style = update.get("style", self.style)
+        if style and GENRES[style] in update["refused_communities"]:
+            update["style"] = None  # "some shoegaze", then "nothing indie": the style goes too
         if message.descriptors:
             update["descriptors"] = message.descriptors
         if message.kind:

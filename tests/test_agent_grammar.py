@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.grammar import (
+    GENRES,
     STYLE_EXAMPLES,
     named_entities,
     parse_message,
@@ -297,10 +298,13 @@ def test_a_style_no_request_names_goes_by_the_names_it_is_known_by():
     state = SessionState().begin_turn(parse_message("some shoegaze please"))
     assert state.style == "shoegaze" and state.community == "indieheads"
     assert "My Bloody Valentine" in STYLE_EXAMPLES["shoegaze"]
+    assert set(STYLE_EXAMPLES) <= set(GENRES)  # every style has its community
     assert state.seeds == () and "shoegaze" in render_state(state)
     assert state.begin_turn(parse_message("darker")).style == "shoegaze"
     assert state.begin_turn(parse_message("trip-hop then")).style == "trip-hop"
     assert state.begin_turn(parse_message("some modal jazz")).style is None
+    refused = state.begin_turn(parse_message("nothing indie"))
+    assert refused.style is None and refused.community is None
 
 
 def test_state_keeps_rejections_and_follow_ups_but_replaces_the_topic():
