@@ -245,19 +245,24 @@ GENRES: dict[str, str] = {
 #: Styles no request of the data names, and the names each is best known by (general
 #: knowledge; each checked in the MusiCRS catalog by tests/test_agent_probes.py): what
 #: those were recommended with stands for the style, and they may be picks themselves.
-STYLE_EXAMPLES: dict[str, tuple[str, ...]] = {
+_STYLE_NAMES: dict[str, tuple[str, ...]] = {
     "shoegaze": ("My Bloody Valentine", "Slowdive"),
     "dream pop": ("Beach House", "Cocteau Twins", "Mazzy Star", "Alvvays"),
-    "dream-pop": ("Beach House", "Cocteau Twins", "Mazzy Star", "Alvvays"),
     "trip hop": ("Portishead", "Massive Attack", "Tricky"),
-    "trip-hop": ("Portishead", "Massive Attack", "Tricky"),
-    "triphop": ("Portishead", "Massive Attack", "Tricky"),
     "post-punk": ("Joy Division", "Interpol", "The Cure", "Wire", "Television"),
     "math rock": ("Battles", "American Football", "Toe"),
     "downtempo": ("Bonobo", "Emancipator", "Tycho"),
     "lo-fi hip hop": ("Nujabes", "J Dilla"),
-    "lofi hip hop": ("Nujabes", "J Dilla"),
-    "lofi": ("Nujabes", "J Dilla"),
+}
+_STYLE_SPELLINGS = {
+    "dream-pop": "dream pop",
+    "trip-hop": "trip hop",
+    "triphop": "trip hop",
+    "lofi hip hop": "lo-fi hip hop",
+    "lofi": "lo-fi hip hop",
+}
+STYLE_EXAMPLES: dict[str, tuple[str, ...]] = _STYLE_NAMES | {
+    spelling: _STYLE_NAMES[style] for spelling, style in _STYLE_SPELLINGS.items()
 }
 _GENRE_WORDS = "|".join(re.escape(g) for g in sorted(GENRES, key=len, reverse=True))
 _GENRE = re.compile(r"(?<![\w-])(" + _GENRE_WORDS + r")(?![\w-])", re.IGNORECASE)

@@ -351,10 +351,8 @@ class _Turn:
         lines = []
         for name in self.asks_about:
             card = next((m for m in matches if same_name(m.name, _work_of(name))), None)
-            lines.append(
-                about_sentence(card) if card else f"The threads never name {name}, so I "
-                "can't say what it is; here is what fits your words."
-            )  # fmt: skip
+            unknown = f"The threads never name {name}, so I can't say what it is."
+            lines.append(about_sentence(card) if card else unknown)
         return lines
 
     def data(self, name: str, model: type[Payload]) -> list[Payload]:
