@@ -23,6 +23,20 @@ def test_results_come_back_in_the_order_sent_and_every_worker_gets_tasks():
     assert workers.in_flight == 0
 
 
+def test_pipelined_jobs_come_back_in_order_with_a_bounded_number_waiting():
+    waiting = []
+
+    def jobs():
+        for number in range(7):
+            waiting.append(workers.in_flight)  # before this job is sent
+            yield [number, -number]
+
+    with WorkerProcesses("tests.worker_fixture", ["work"], 2, DIED) as workers:
+        answers = [[task for _, task in job] for job in workers.pipelined(jobs(), ahead=2)]
+    assert answers == [[n, -n] for n in range(7)]
+    assert max(waiting) == 2 and workers.in_flight == 0
+
+
 def test_more_tasks_than_workers_in_one_job_is_refused():
     with (
         WorkerProcesses("tests.worker_fixture", ["work"], 1, DIED) as workers,

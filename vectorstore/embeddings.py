@@ -138,14 +138,16 @@ class MiniLMEmbeddingFunction(_Dual):
         arguments = [str(self.batch_size), *([self.model_path] if self.model_path else [])]
         died = "An embedding worker process died (out of memory?); run the build again to resume."
         with WorkerProcesses("vectorstore.embed_worker", arguments, count, died) as workers:
-            for batch in itertools.chain([first, upcoming], batches):
-                share = -(-len(batch) // count)  # split evenly: every worker gets a part
-                parts = [list(batch[n * share : (n + 1) * share]) for n in range(count)]
-                workers.send([part for part in parts if part])
-                if workers.in_flight > BATCHES_AHEAD:
-                    yield np.concatenate(workers.receive())
-            while workers.in_flight:
-                yield np.concatenate(workers.receive())
+            jobs = (_split(batch, count) for batch in itertools.chain([first, upcoming], batches))
+            for parts in workers.pipelined(jobs, BATCHES_AHEAD):
+                yield np.concatenate(parts)
+
+
+def _split(batch: Sequence[str], count: int) -> list[list[str]]:
+    """``batch`` in at most ``count`` even parts, none empty: one per worker."""
+    share = -(-len(batch) // count)
+    parts = [list(batch[n * share : (n + 1) * share]) for n in range(count)]
+    return [part for part in parts if part]
 
 
 class MiniLMOnnx:

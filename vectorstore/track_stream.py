@@ -167,12 +167,10 @@ def _rendered(
         return
     died = "A card render process died (out of memory?); run the build again."
     with WorkerProcesses(__name__, [str(rows_file)], worker_count(), died) as workers:
-        for bounds in ranges:
-            workers.send([bounds])
-            if workers.in_flight > 2 * len(workers.processes):  # few rendered chunks held
-                yield workers.receive()[0]
-        while workers.in_flight:
-            yield workers.receive()[0]
+        jobs = ([bounds] for bounds in ranges)
+        # Few rendered chunks held: two per worker waiting.
+        for (cards,) in workers.pipelined(jobs, 2 * len(workers.processes)):
+            yield cards
 
 
 def _render_range(database: sqlite3.Connection, bounds: tuple[str, str]) -> list[tuple[str, str]]:

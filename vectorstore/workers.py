@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -84,6 +84,16 @@ class WorkerProcesses:
                 process.stdin.flush()  # type: ignore[union-attr]
             given.append(process)
         self.sent.append(given)
+
+    def pipelined(self, jobs: Iterable[Sequence[Any]], ahead: int) -> Iterator[list[Any]]:
+        """The results of each job, in order, sent while earlier ones are still worked on:
+        at most ``ahead`` jobs wait beyond the one whose results are being received."""
+        for tasks in jobs:
+            self.send(tasks)
+            if self.in_flight > ahead:
+                yield self.receive()
+        while self.in_flight:
+            yield self.receive()
 
     def receive(self) -> list[Any]:
         """The results of the oldest job sent and not yet received, task by task."""
