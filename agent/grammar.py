@@ -7,8 +7,9 @@ It recognises what a conversation about music keeps coming back to, and nothing 
 - references to earlier recommendations: "the second one", "the 2nd", "#2", "number 2",
   "the first/last one", "more like that" / "more like those" (the whole last list); a
   reference in a question ("why the first one?", "how come #2?") asks for the reason
-  (``asks_why``), not for more; one after a rejecting word ("not that first one", "skip
-  #2", "I don't like the third") refuses that pick (``refused_references``);
+  (``asks_why``), not for more, and "who sings the third one?" who made it (``asks_who``);
+  one after a rejecting word ("not that first one", "skip #2", "I don't like the third")
+  refuses that pick (``refused_references``);
 - questions about a name ("what is Slowdive like?", "who are Boards of Canada", "tell me
   about Kind of Blue": ``asks_about``; the name is a seed too);
 - a wish for something else ("other bands", "something different", "not that", "nah, not
@@ -304,6 +305,14 @@ _NOT_THAT = re.compile(
 )
 #: "why the first one?", "how come #2?": a question about an earlier pick, not a request.
 _WHY = re.compile(r"^\W*(?:why|how come|what makes|what's special about|explain)\b", re.I)
+#: "who sings the third one?", "who made #2": a question about who made an earlier pick.
+_WHO = re.compile(
+    r"^\W*(?:who(?:'s|\s+is|\s+are)?\s+(?:sings?|sang|made|makes|plays?|played|performs?|"
+    r"performed|wrote|writes|did|does|recorded|behind|it\s+by|by)|who(?:'s|\s+is|\s+are)\s+"
+    r"(?=the\s+\w+\s+(?:one|pick|song|album|track)|#|number)|what\s+(?:band|artist|group|"
+    r"singer|rapper|composer)\b)",
+    re.IGNORECASE,
+)
 #: "what is Slowdive like?", "who are Boards of Canada", "tell me about Kind of Blue": a
 #: question about a name (the first one named after it), answered from its card.
 _ABOUT = re.compile(
@@ -486,6 +495,7 @@ class ParsedMessage:
     references: tuple[int, ...] = ()
     refused_references: tuple[int, ...] = ()  # "not that first one": picks to leave out
     asks_why: bool = False  # "why the second one?": explain those picks, recommend nothing
+    asks_who: bool = False  # "who sings the third one?": say who made those picks, and why
     asks_about: tuple[str, ...] = ()  # "what is Slowdive like?": what the threads say of it
     wants_others: bool = False  # "other bands", "something else"
     more_by: tuple[str, ...] = ()
@@ -688,7 +698,8 @@ def parse_message(text: str) -> ParsedMessage:
         refused_communities=tuple(dict.fromkeys(GENRES[g] for g in refused_genres)),
         references=tuple(dict.fromkeys(references)),
         refused_references=tuple(dict.fromkeys(refused_references)),
-        asks_why=bool(references) and bool(_WHY.match(music)),
+        asks_why=bool(references) and bool(_WHY.match(music) or _WHO.match(music)),
+        asks_who=bool(references) and bool(_WHO.match(music)),
         asks_about=tuple(dict.fromkeys(asks_about)),
         wants_others=bool(not_that) or bool(_WANTS_OTHERS.search(music)),
         more_by=tuple(dict.fromkeys(more_by)),

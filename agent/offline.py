@@ -29,6 +29,7 @@ message that mixes an injection with a music request gets the refusal and the mu
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -64,6 +65,7 @@ MAX_RECOMMENDATIONS = 5
 RECOMMEND_K = 8
 #: How many picks the reply names; all of them, with reasons, are the structured cards.
 PICKS_IN_REPLY = 3
+THREAD_QUOTE_CHARS = 90  # a thread's request quoted in a reply line
 #: Indexed recordings a clip's reply names as sounding alike.
 SOUNDS_LIKE_IN_REPLY = 3
 OFFLINE_BRAIN = "Offline brain (no language model)"
@@ -254,7 +256,8 @@ class OfflineBrain(BaseChatModel):
             if turn.injection_only:
                 return ChatAnswer(reply="\n".join(lines))
         if turn.session.explained:
-            lines += [_explanation(item) for item in turn.session.explained]
+            who = turn.session.asks_who
+            lines += [_explanation(item, who) for item in turn.session.explained]
             return ChatAnswer(reply="\n".join(lines))
         # Nothing was picked for these two: the note says only which brain answers.
         if turn.thanked:
@@ -282,9 +285,9 @@ class OfflineBrain(BaseChatModel):
             ]
             more = len(recommendations) - len(top)
             lines.append("Top picks: " + ", ".join(top) + (f" and {more} more." if more else "."))
-            credited = turn.credited_to_seed(recommendations)
-            if credited:
-                lines.append(credited)
+            for note in (turn.credited_to_seed(recommendations), turn.one_thread(recommendations)):
+                if note:
+                    lines.append(note)
             return ChatAnswer(reply="\n".join(lines), recommendations=recommendations)
         failure = turn.error_of(RECOMMEND_TOOL) or turn.error_of(SEARCH_TOOL)
         if failure:
@@ -582,6 +585,32 @@ class _Turn:
             "the rest is what their fans were recommended."
         )
 
+    def one_thread(self, picks: Sequence[RecommendationOut]) -> str:
+        """When the picks a reply names all come from one thread (a seed the threads name
+        once, say): that thread, so the user weighs them as one conversation's opinion."""
+        shown = picks[:PICKS_IN_REPLY]
+        urls = {p.thread_url for p in shown}
+        if len(shown) < 2 or len(urls) != 1:
+            return ""
+        evidence = next(
+            (
+                e
+                for found in self.data(RECOMMEND_TOOL, RecommendData)
+                for item in found.items
+                for e in item.evidence
+                if e.thread_url and e.thread_url in urls
+            ),
+            None,
+        )
+        if evidence is None or not evidence.request:
+            return ""
+        every = "Both" if len(shown) == 2 else f"All {len(shown)}"
+        request = textwrap.shorten(evidence.request, THREAD_QUOTE_CHARS, placeholder="…")
+        return (
+            f"{every} come from one r/{evidence.community} thread (“{request}”), so weigh "
+            "them as one conversation's opinion."
+        )
+
     def recommendations(self) -> list[RecommendationOut]:
         hits = [h for data in self.data(SEARCH_TOOL, SearchData) for h in data.hits]
         hits = [h for h in hits if not self._excluded(h)]
@@ -652,11 +681,24 @@ class _Turn:
         )
 
 
-def _explanation(item: GivenItem) -> str:
-    """Why an earlier pick was made, as it was shown, with the thread to read."""
+def _explanation(item: GivenItem, who: bool = False) -> str:
+    """Why an earlier pick was made, as it was shown, with the thread to read; first who
+    made it when ``who`` was asked (as the threads credit it, or that they do not say)."""
     why = item.why or "I kept no reason for it."
     thread = f" The thread: {item.thread_url}" if item.thread_url else ""
+    if who:
+        return f"{_credit(item)} Why I picked it: {why}{thread}"
     return f"#{item.position} {item.label}: {why}{thread}"
+
+
+def _credit(item: GivenItem) -> str:
+    """Who made an earlier pick, as far as the threads say."""
+    if item.kind == "artist":
+        return f"#{item.position} {item.name} is an artist, not a record."
+    if item.artists:
+        by = ", ".join(item.artists)
+        return f"#{item.position} {item.name} is by {by}, as the threads credit it."
+    return f"Nobody in the threads said who made #{item.position} {item.name}."
 
 
 def _work_of(name: str) -> str:

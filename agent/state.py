@@ -32,6 +32,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from agent.grammar import GENRES, STYLE_EXAMPLES, Kind, ParsedMessage, words_of
+from vectorstore.engine import typed_parts
 from vectorstore.text import loose_key
 
 #: How many items of the last list "more like those" uses as seeds.
@@ -112,6 +113,23 @@ def names_it(title: str, name: str) -> bool:
     return f" {' '.join(words)} " in f" {loose_key(title)} "
 
 
+def names_part(name: str, rejected: str) -> bool:
+    """True when the ``rejected`` name is ``name``, or its first or last words ("Kanye" for
+    "Kanye West", "Swift" for "Taylor Swift"): a user refusing an artist calls it as they
+    please."""
+    words, refused = loose_key(name).split(), loose_key(rejected).split()
+    return bool(refused) and (words[: len(refused)] == refused or words[-len(refused) :] == refused)
+
+
+def without_rejected(seed: str, rejected: Sequence[str]) -> str:
+    """``seed`` less the names it joins that a rejection names (:func:`names_part`):
+    "Daft Punk and Justice" after "not Justice" is "Daft Punk"; "Kanye West" after "I don't
+    like Kanye" is empty."""
+    parts = typed_parts(seed)
+    kept = [part for part in parts if not any(names_part(part, r) for r in rejected)]
+    return seed if len(kept) == len(parts) else " and ".join(kept)
+
+
 def _merged(old: Iterable[str], new: Iterable[str]) -> tuple[str, ...]:
     out: list[str] = []
     for name in [*old, *new]:
@@ -145,6 +163,7 @@ class SessionState(BaseModel):
     feedback: tuple[Feedback, ...] = ()
     referenced: tuple[GivenItem, ...] = ()
     explained: tuple[GivenItem, ...] = ()  # "why the second one?": only explain these
+    asks_who: bool = False  # "who sings the third one?": say who made the explained picks
     unresolved_references: tuple[int, ...] = ()
     artist_unknown: tuple[GivenItem, ...] = ()  # "more by #2", whose artist nobody named
     injection: bool = False
@@ -271,6 +290,7 @@ class SessionState(BaseModel):
                     "feedback": (),
                     "referenced": (),
                     "explained": referenced,
+                    "asks_who": message.asks_who,
                     "unresolved_references": unresolved,
                     "artist_unknown": (),
                     "injection": message.injection,
@@ -285,6 +305,7 @@ class SessionState(BaseModel):
             "feedback": self.pending,
             "referenced": referenced,
             "explained": (),
+            "asks_who": False,
             "unresolved_references": unresolved,
             "artist_unknown": (),
             "injection": message.injection,
@@ -340,7 +361,7 @@ class SessionState(BaseModel):
         dropped += refused_names
         dropped += [item.name for item in state.feedback_of("dislike")]
         seeds = _merged(state.seeds, (item.name for item in state.feedback_of("like")))
-        seeds = tuple(s for s in seeds if not any(same_name(s, r) for r in dropped))
+        seeds = tuple(kept for seed in seeds if (kept := without_rejected(seed, dropped)))
         # "I like Slowdive", then "more like #4": Slowdive is still not news to the user.
         return state.model_copy(update={"seeds": seeds, "tastes": _merged(self.tastes, seeds)})
 
@@ -392,7 +413,8 @@ def render_state(state: SessionState) -> str:
     if state.explained:
         asked = "; ".join(f"#{i.position} = {i.label} (shown because: {i.why or 'no reason kept'})"
                           for i in state.explained)  # fmt: skip
-        lines.append(f"- The latest message asks why you recommended: {asked}")
+        question = "who made and why you recommended" if state.asks_who else "why you recommended"
+        lines.append(f"- The latest message asks {question}: {asked}")
     if state.unresolved_references:
         nums = ", ".join(f"#{n}" for n in state.unresolved_references)
         lines.append(f"- The latest message refers to {nums}, which the last list does not have")

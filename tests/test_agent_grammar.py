@@ -190,6 +190,25 @@ def test_questions_about_earlier_picks(text, asks_why):
     assert parse_message(text).asks_why is asks_why
 
 
+@pytest.mark.parametrize(
+    ("text", "asks_who"),
+    [
+        ("who sings the third one?", True),
+        ("who made #2", True),
+        ("who's the first one by?", True),
+        ("who is the second one?", True),
+        ("what band is the last one?", True),
+        ("who is Bach?", False),  # a name, not a pick: asks_about
+        ("why the first one?", False),
+        ("more like the third one", False),
+    ],
+)
+def test_questions_about_who_made_an_earlier_pick(text, asks_who):
+    parsed = parse_message(text)
+    assert parsed.asks_who is asks_who
+    assert parsed.asks_why is (asks_who or text.startswith("why"))
+
+
 def test_a_why_question_explains_and_leaves_the_request_alone():
     given_list = given("A", "B", turn=2)
     state = SessionState(turn=2, topic="modal jazz", seeds=("Kind of Blue",), given=given_list)
@@ -207,6 +226,21 @@ def test_not_x_other_bands_departs_from_x_only_when_nothing_else_was_asked():
     later = SessionState(topic="dream pop", seeds=("Slowdive",))
     later = later.begin_turn(parse_message("not Radiohead, something else"))
     assert later.seeds == ("Slowdive",) and later.rejected == ("Radiohead",)
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message", "left"),
+    [
+        (("Kanye West",), "I don't like Kanye", ()),  # a first name is the artist
+        (("Daft Punk and Justice",), "not Justice", ("Daft Punk",)),  # one of two typed
+        (("Taylor Swift", "Lorde"), "no more Swift", ("Lorde",)),
+        (("Slowdive",), "not Radiohead", ("Slowdive",)),
+        (("Bill Evans",), "I already know Bill Evans", ("Bill Evans",)),  # still a taste
+    ],
+)
+def test_a_rejected_name_stops_being_a_seed_however_it_is_called(seeds, message, left):
+    state = SessionState(turn=2, seeds=seeds, given=given("A", "B", turn=2))
+    assert state.begin_turn(parse_message(message)).seeds == left
 
 
 def test_a_negated_descriptor_is_not_asked_for():

@@ -182,6 +182,35 @@ def test_why_the_first_one_explains_it_and_changes_nothing(probe):
     assert probe.recommend_args(follow)["seeds"] == [first.recommendations[1].name]
 
 
+def test_who_made_a_pick_is_answered_from_its_credit(probe):
+    first = probe.say("any good jazz albums for beginners?")
+    credited = next(r for r in first.recommendations if r.artist)
+    position = first.recommendations.index(credited) + 1
+    who = probe.say(f"who made #{position}?")
+    assert not who.recommendations
+    assert f"#{position} {credited.name} is by {credited.artist}" in who.reply
+
+
+def test_an_artist_called_by_first_name_is_no_longer_a_seed(probe):
+    probe.say("I'm into 90s hip hop")
+    probe.say("more like the first one")
+    seed = probe.state.seeds[0]
+    refused = probe.say(f"I don't like {seed.split()[0]}")
+    assert seed not in probe.recommend_args(refused).get("seeds", [])
+    assert f"Going by {seed}" not in refused.reply
+
+
+def test_picks_that_all_come_from_one_thread_are_said_to(probe):
+    # The data names this song in few threads: what it gives rests on one of them.
+    thin = probe.say("songs similar to Smells Like Teen Spirit")
+    shown = thin.recommendations[:3]
+    assert len({r.thread_url for r in shown}) == 1
+    assert "All 3 come from one r/" in thin.reply
+    wide = probe.say("I like Radiohead")
+    assert len({r.thread_url for r in wide.recommendations[:3]}) > 1
+    assert "come from one r/" not in wide.reply
+
+
 def test_a_known_seed_is_said_to_be_left_out_not_rejected(probe):
     result = probe.say("I already know Bill Evans, something more modern")
     assert "but none of Bill Evans's own music" in result.reply

@@ -122,6 +122,20 @@ def test_a_card_cites_the_best_voted_thread_of_its_home_community():
     assert best_thread(bach.model_copy(update={"threads": elsewhere})).votes == 400
 
 
+def test_a_tie_of_communities_goes_to_the_better_voted_thread():
+    """ "Happy", one thread in each of two communities, is first where its comment was
+    upvoted most: the engine's seed community and the cited thread follow that order."""
+
+    def voted(name, subreddit, votes):
+        record = thread_record(name, subreddit, "q", [{"songs": ["Happy"]}], ["x"], ["x"])
+        record["comments"][0]["score"] = float(votes)
+        return parse_line(json.dumps(record), 1)
+
+    threads = [voted("t3_c", "classicalmusic", 2), voted("t3_i", "indieheads", 19)]
+    happy = next(c for c in cards_from_threads(threads) if c.id == "happy")
+    assert happy.communities == ["indieheads", "classicalmusic"]
+
+
 def test_a_name_is_shown_as_most_people_spelled_it_and_a_tie_not_in_capitals():
     threads = [
         thread("t3_a", [{"songs": ["MY BODY IS A CAGE"]}, {"songs": ["my body is a cage"]}]),

@@ -43,6 +43,8 @@ JUNK = {
     "this one": "pointing",
     "Any song": "pointing",
     "All Songs": "pointing",
+    "Pretty Much Any Song": "pointing",
+    "literally any track": "pointing",
     "Their": "pointing",
     "Their first album": "pointing",
     "her debut solo album": "pointing",
@@ -71,6 +73,8 @@ TITLES = [
     "His Latest Flame",
     "My Bloody Valentine",
     "Her Name is Calla",
+    "Really Love",
+    "Pretty Much Amazing",
 ]
 
 

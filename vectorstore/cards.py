@@ -6,7 +6,8 @@ Conventions
   ``kind`` is the kind it was most often mentioned as (ties: song, album, artist).
 - Lists that carry counts (``artists``, ``albums``, ``communities``, ``related``) are most
   frequent first, ties by name, so a card never depends on input order. ``communities``
-  counts the threads recommending the entity there (not the comments).
+  counts the threads recommending the entity there (not the comments); its ties go first
+  to the community of the better-voted recommending comment.
 - ``provenance`` maps each fact to the sorted sources it came from: ``"mention"``,
   ``"artist:<name>"``, ``"album:<name>"``, ``"community:<name>"``, ``"youtube:<url>"``,
   ``"related:<name>"``, ``"tag:<name>"``. A MusiCRS source is a thread id (``t3_…``); a user
@@ -301,7 +302,7 @@ class _CardBuilder:
                     kind=kind,
                     artists=[display[k] for k in ordered(facts.artists)],
                     albums=[display[k] for k in ordered(facts.albums)],
-                    communities=ordered(facts.communities),
+                    communities=_by_threads_then_votes(facts.communities, facts.threads),
                     tags=ordered(facts.tags),
                     mentions=facts.mentions,
                     youtube_urls=list(dict.fromkeys(facts.youtube)),
@@ -315,6 +316,19 @@ class _CardBuilder:
                 )
             )
         return cards
+
+
+def _by_threads_then_votes(
+    communities: Counter[str], threads: Mapping[str, ThreadRef]
+) -> list[str]:
+    """Communities by threads recommending the entity there; a tie goes to the one whose
+    best recommending comment has more votes ("Happy", one thread in each of four
+    communities, is first r/indieheads', +19), then by name."""
+    votes: Counter[str] = Counter()
+    for thread in threads.values():
+        if thread.role == "recommended":
+            votes[thread.community] = max(votes[thread.community], thread.votes)
+    return sorted(communities, key=lambda c: (-communities[c], -votes[c], c))
 
 
 def cards_from_threads(threads: Iterable[object], related_cap: int | None = 40) -> list[EntityCard]:

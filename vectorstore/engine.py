@@ -88,6 +88,13 @@ LOW_VOTED_WEIGHT = 0.1
 
 #: Words that join several names in one typed seed ("X and Y", "X & Y", "X, Y").
 _JOINERS = re.compile(r"\s*(?:,|&|\band\b|\bor\b)\s*", re.IGNORECASE)
+
+
+def typed_parts(name: str) -> list[str]:
+    """The names a typed seed joins ("Slowdive and Beach House" → both; one name → itself)."""
+    return [part for part in _JOINERS.split(name) if part.strip()] or [name]
+
+
 #: A work named with its artist: "Miles Davis' Kind of Blue", "Radiohead's OK Computer",
 #: "Kind of Blue by Miles Davis".
 _BY_ARTIST = re.compile(
@@ -555,9 +562,9 @@ class RecommendationEngine:
                 if artist is not None:
                     position = self._position(work, admitted)
                     position = artist if position is None else position
-            parts = [] if position is not None else _JOINERS.split(name)
+            parts = [] if position is not None else typed_parts(name)
             if position is None and len(parts) > 1:
-                more, unknown = self.resolve([p for p in parts if p.strip()], admitted)
+                more, unknown = self.resolve(parts, admitted)
                 found += [p for p in more if p not in found]
                 missing += unknown
             elif position is None:

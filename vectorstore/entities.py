@@ -10,8 +10,9 @@ Conventions
   descriptor words ("Hip Hop", "jazz band", "piano tunes", "techno", "Greatest Hits": a
   compilation title says nothing without its artist), or of at most two words that only
   point ("That", "It", "this one", "Any song", "All Songs": :data:`POINTING_WORDS`, with
-  at most one form word), or a possessive alone or before career words ("Their first
-  album", "his best song": :data:`POSSESSIVES`, :data:`CAREER_WORDS`). An article or any other
+  at most one form word; hedges aside: "Pretty Much Any Song"), or a possessive alone or
+  before career words ("Their first album", "his best song": :data:`POSSESSIVES`,
+  :data:`CAREER_WORDS`). An article or any other
   word makes a name ("The Band", "Some Rap Songs", "Blue in Green", "Love"). "Jazz" (also a
   Queen album) goes: by name alone it is the genre, and in MusiCRS it is only ever the genre.
 - A :class:`Mention` is one naming of one entity in one thread: in the request (the
@@ -147,6 +148,11 @@ POINTING_WORDS = frozenset(
     "that this these those it its tha thats that's any every all one ones".split()
 )
 POINTING_NAME_WORDS = 2
+#: Words that only hedge a pointing name ("Pretty Much Any Song", "Literally Anything"):
+#: they do not count towards :data:`POINTING_NAME_WORDS`.
+HEDGE_WORDS = frozenset(
+    "pretty much basically literally almost nearly honestly probably definitely really".split()
+)
 #: A possessive alone, or before words that only place a record in a career ("Their first
 #: album", "his best song", "her debut solo album"), refers to what the comment named
 #: elsewhere. A title needs a word of its own: "Your Song", "His Latest Flame" stay.
@@ -201,10 +207,11 @@ def junk_reason(name: str) -> str | None:
     if lowered and only_descriptors and not MOOD_WORDS.issuperset(lowered):
         return "descriptor"
     pointing = [w for w in lowered if w in POINTING_WORDS]
+    unhedged = [w for w in lowered if w not in HEDGE_WORDS]
     if (
         pointing
-        and len(lowered) <= POINTING_NAME_WORDS
-        and all(w in POINTING_WORDS or w in FORM_WORDS for w in lowered)
+        and len(unhedged) <= POINTING_NAME_WORDS
+        and all(w in POINTING_WORDS or w in FORM_WORDS for w in unhedged)
     ):
         return "pointing"
     rest = lowered[1:]

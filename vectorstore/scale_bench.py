@@ -32,6 +32,9 @@ Conventions
   library of N tracks into DIR in this process with a wall-clock timer around each step of
   the build (:func:`build_split`) and prints where the time went, and the CPU seconds of the
   build process and of its worker processes (render and embedding).
+- ``python -m vectorstore.scale_bench hnsw --tracks N --path DIR`` compares Chroma's HNSW
+  settings on the card vectors of N synthetic tracks (:func:`hnsw_tradeoff`): upsert CPU
+  per record, recall@20 against exact search and time per query.
 """
 
 from __future__ import annotations
@@ -505,6 +508,85 @@ def embedding_sweep(
                 yield runtime, batch, count, len(sample) / best
 
 
+#: (ef_construction, ef_search) pairs :func:`hnsw_tradeoff` compares: Chroma's defaults
+#: first, then the cards' own (:data:`vectorstore.store.CARD_INDEX`) and what is between.
+HNSW_SETTINGS = ((100, 100), (50, 100), (50, 200))
+HNSW_HELD_OUT = 300  # card vectors kept out of the index as queries
+HNSW_TOP = 20
+
+
+def hnsw_tradeoff(path: Path, tracks: int) -> Iterator[dict[str, float]]:
+    """For each of :data:`HNSW_SETTINGS`: the CPU and wall time of upserting the card
+    vectors of a synthetic library of ``tracks`` tracks into a fresh embedded collection
+    (in batches of Chroma's maximum, as the build writes them), then, in a fresh process
+    (Chroma reads ``ef_search`` when it loads the index), recall@20 of
+    :data:`HNSW_HELD_OUT` held-out card vectors against exact search, and the time per
+    query. Yielded as measured."""
+    import chromadb
+    import numpy as np
+
+    from vectorstore.cards import cards_from_tracks
+    from vectorstore.embeddings import MiniLMEmbeddingFunction
+    from vectorstore.synthetic import synthetic_tracks
+
+    path.mkdir(parents=True, exist_ok=True)
+    texts = [card.embedding_text for card in cards_from_tracks(synthetic_tracks(tracks))]
+    batches = [texts[i : i + 1024] for i in range(0, len(texts), 1024)]
+    vectors = np.concatenate(list(MiniLMEmbeddingFunction().encode_ahead(batches)))
+    base, queries = vectors[:-HNSW_HELD_OUT], vectors[-HNSW_HELD_OUT:]
+    exact = np.argsort(-(queries @ base.T), axis=1)[:, :HNSW_TOP]
+    np.save(path / "queries.npy", queries)
+    np.save(path / "exact.npy", exact)
+    built: set[int] = set()
+    for construction, search in HNSW_SETTINGS:
+        store = path / f"hnsw-{construction}"
+        client = chromadb.PersistentClient(str(store))
+        figures: dict[str, float] = {"ef_construction": construction, "ef_search": search}
+        if construction not in built:
+            if "cards" in [c.name for c in client.list_collections()]:
+                client.delete_collection("cards")  # a run before in the same folder
+            collection = client.create_collection(
+                "cards",
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine", "ef_construction": construction}},
+            )
+            step, cpu, wall = client.get_max_batch_size(), time.process_time(), time.perf_counter()
+            for start in range(0, len(base), step):
+                chunk = base[start : start + step]
+                ids = [f"{i:08d}" for i in range(start, start + len(chunk))]
+                collection.upsert(ids=ids, embeddings=chunk, metadatas=[{"k": 1}] * len(chunk))
+            figures["upsert_cpu_ms"] = 1000 * (time.process_time() - cpu) / len(base)
+            figures["upserts_per_s"] = len(base) / (time.perf_counter() - wall)
+            built.add(construction)
+        client.get_collection("cards").modify(configuration={"hnsw": {"ef_search": search}})
+        _, _, out = timed_process(
+            ["hnsw-probe", "--path", str(store)], dict(os.environ), "vectorstore.scale_bench"
+        )
+        yield figures | json.loads(out)
+
+
+def _probe_hnsw(store: Path) -> dict[str, float]:
+    """Recall@20 and ms per query of the held-out vectors in a fresh process (see
+    :func:`hnsw_tradeoff`)."""
+    import chromadb
+    import numpy as np
+
+    queries, exact = np.load(store.parent / "queries.npy"), np.load(store.parent / "exact.npy")
+    collection = chromadb.PersistentClient(str(store)).get_collection("cards")
+    collection.query(query_embeddings=queries[:WARMUP], n_results=HNSW_TOP)  # loads the index
+    began = time.perf_counter()
+    found = [
+        collection.query(query_embeddings=query[None], n_results=HNSW_TOP)["ids"][0]
+        for query in queries
+    ]
+    per_query = 1000 * (time.perf_counter() - began) / len(queries)
+    shared = [
+        len({int(i) for i in ids} & set(best.tolist()))
+        for ids, best in zip(found, exact, strict=True)
+    ]
+    return {"recall_at_20": sum(shared) / (HNSW_TOP * len(queries)), "query_ms": per_query}
+
+
 @dataclass(frozen=True)
 class IndexPoint:
     """The card index alone (no embedding, no Chroma) at one library size."""
@@ -684,8 +766,12 @@ def main(argv: list[str] | None = None) -> None:
     build's time goes."""
     parser = argparse.ArgumentParser(prog="python -m vectorstore.scale_bench")
     parser.add_argument(
-        "what", choices=["probe", "engine", "threads", "sweep", "index", "index-probe", "split"]
-    )
+        "what",
+        choices=[
+            "probe", "engine", "threads", "sweep", "index", "index-probe", "split", "hnsw",
+            "hnsw-probe",
+        ],
+    )  # fmt: skip
     parser.add_argument("--path")
     parser.add_argument("--data")
     parser.add_argument("--tracks", type=int, default=0)
@@ -704,6 +790,22 @@ def main(argv: list[str] | None = None) -> None:
         whole = next(seconds for step, seconds, _ in split if step == "whole build")
         for step, seconds, calls in split:
             print(f"{seconds:8.1f} s  {100 * seconds / whole:5.1f} %  {calls:6d}  {step}")
+        return
+    if args.what == "hnsw":
+        for row in hnsw_tradeoff(Path(args.path), args.tracks or 70_000):
+            upsert = (
+                f"upsert {row['upsert_cpu_ms']:.2f} ms CPU/record, {row['upserts_per_s']:6.0f}/s"
+                if "upsert_cpu_ms" in row
+                else "(the same index)"
+            )
+            print(
+                f"ef_construction {row['ef_construction']:4.0f}  ef_search {row['ef_search']:4.0f}"
+                f"  {upsert}  recall@20 {row['recall_at_20']:.3f}  {row['query_ms']:.2f} ms/query",
+                flush=True,
+            )
+        return
+    if args.what == "hnsw-probe":
+        print(json.dumps(_probe_hnsw(Path(args.path))))
         return
     if args.what == "threads":
         _write_threads(args.path, args.data)

@@ -77,6 +77,11 @@ EMBED_CHUNK = 1024  # records embedded while the previous ones are written: a sh
 # tracks this cut the build process's CPU by 16 % and the track file's staging by half
 # (docs/scale.md); the settings are restored when the build ends.
 BUILD_GC_THRESHOLDS = (100_000, 50, 1000)
+#: The cards' HNSW index: half Chroma's default construction effort (``ef_construction``
+#: 100) and twice its search effort (``ef_search`` 100). On 100,000 synthetic card vectors
+#: (docs/scale.md) that is 40 % less CPU per upsert and a better recall@20 against exact
+#: search (0.933 against 0.917 with the defaults), for about 2 ms more per query.
+CARD_INDEX = {"hnsw": {"space": "cosine", "ef_construction": 50, "ef_search": 200}}
 LOOKUP_FLOOR = 70.0  # token-sort ratios below this are different names, not typos
 Embedder = MiniLMEmbeddingFunction | OpenAIEmbeddingFunction
 
@@ -285,7 +290,7 @@ def _build_catalog(
         store = client.get_or_create_collection(
             location.collection,
             embedding_function=embedder,
-            configuration={"hnsw": {"space": "cosine"}},
+            configuration=CARD_INDEX,
         )
         previous = _read_manifest(store)
         if previous.get("embedding") not in (None, embedder.name()):
@@ -294,7 +299,7 @@ def _build_catalog(
             store = client.create_collection(
                 location.collection,
                 embedding_function=embedder,
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration=CARD_INDEX,
             )
         index = card_index_path(location)
         if previous.get("state") == "complete" and previous.get("catalog_hash") == catalog_hash:
