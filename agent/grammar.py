@@ -16,6 +16,8 @@ It recognises what a conversation about music keeps coming back to, and nothing 
   those": ``wants_others``);
 - refused styles: "not pop", "no more metal", "nothing indie" (``refused_communities``, by
   genre word);
+- "surprise me", "dealer's choice", "something random" (``surprise``): a community's most
+  recommended names, the community chosen in turn (:data:`SURPRISE_COMMUNITIES`);
 - "more by X" / "other songs by X" / "something by X" (the seed's own artist is then allowed back);
 - the kind asked for: albums, artists (bands, singers), songs (tracks); a kind after
   "rather than", "instead of" or "not" is the one *not* wanted;
@@ -265,6 +267,14 @@ _STYLE_SPELLINGS = {
 STYLE_EXAMPLES: dict[str, tuple[str, ...]] = _STYLE_NAMES | {
     spelling: _STYLE_NAMES[style] for spelling, style in _STYLE_SPELLINGS.items()
 }
+#: The communities a surprise draws from, in the order it goes through them.
+SURPRISE_COMMUNITIES: tuple[str, ...] = tuple(sorted(set(GENRES.values())))
+#: "surprise me", "dealer's choice": nothing to go on but a wish to be surprised.
+_SURPRISE = re.compile(
+    r"\b(?:surprise me|dealer'?s choice|you (?:pick|choose|decide)|something random|"
+    r"anything random|random (?:music|stuff|songs?|picks?|albums?|artists?))\b",
+    re.IGNORECASE,
+)
 _GENRE_WORDS = "|".join(re.escape(g) for g in sorted(GENRES, key=len, reverse=True))
 _GENRE = re.compile(r"(?<![\w-])(" + _GENRE_WORDS + r")(?![\w-])", re.IGNORECASE)
 #: "nothing indie", "no jazz please": "no" refuses a style word as it refuses a capitalised
@@ -498,6 +508,7 @@ class ParsedMessage:
     asks_who: bool = False  # "who sings the third one?": say who made those picks, and why
     asks_about: tuple[str, ...] = ()  # "what is Slowdive like?": what the threads say of it
     wants_others: bool = False  # "other bands", "something else"
+    surprise: bool = False  # "surprise me": a community's most recommended, chosen for them
     more_by: tuple[str, ...] = ()
     more_by_reference: bool = False  # "more by the second one": by the referenced pick's artist
     kind: Kind | None = None
@@ -662,6 +673,10 @@ def parse_message(text: str) -> ParsedMessage:
             references.append(0)
         cursor.take(*match.span())
 
+    surprises = list(_SURPRISE.finditer(cursor.rest()))
+    for match in surprises:
+        cursor.take(*match.span())
+
     rest = cursor.rest()
     kinds = [KIND_WORDS[m.group(1).lower()] for m in _KIND.finditer(rest)]
     kind = next((k for k in kinds if k not in refused_kinds), None)
@@ -702,6 +717,7 @@ def parse_message(text: str) -> ParsedMessage:
         asks_who=bool(references) and bool(_WHO.match(music)),
         asks_about=tuple(dict.fromkeys(asks_about)),
         wants_others=bool(not_that) or bool(_WANTS_OTHERS.search(music)),
+        surprise=bool(surprises),
         more_by=tuple(dict.fromkeys(more_by)),
         more_by_reference=more_by_reference,
         kind=kind,

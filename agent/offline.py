@@ -540,7 +540,9 @@ class _Turn:
             parts.append(
                 f"{state.style}, as in " + (f"{', '.join(most)} and " if most else "") + last
             )
-        if state.community:
+        if state.surprise and state.community:
+            parts.append(f"a surprise: what r/{state.community} recommends most")
+        elif state.community:
             parts.append(f"from r/{state.community}")
         if state.refused_communities:
             refused = " or ".join(f"r/{c}" for c in state.refused_communities)

@@ -31,7 +31,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.grammar import GENRES, STYLE_EXAMPLES, Kind, ParsedMessage, words_of
+from agent.grammar import (
+    GENRES,
+    STYLE_EXAMPLES,
+    SURPRISE_COMMUNITIES,
+    Kind,
+    ParsedMessage,
+    words_of,
+)
 from vectorstore.engine import typed_parts
 from vectorstore.text import loose_key
 
@@ -164,6 +171,7 @@ class SessionState(BaseModel):
     referenced: tuple[GivenItem, ...] = ()
     explained: tuple[GivenItem, ...] = ()  # "why the second one?": only explain these
     asks_who: bool = False  # "who sings the third one?": say who made the explained picks
+    surprise: bool = False  # "surprise me": the community was chosen for the user
     unresolved_references: tuple[int, ...] = ()
     artist_unknown: tuple[GivenItem, ...] = ()  # "more by #2", whose artist nobody named
     injection: bool = False
@@ -306,6 +314,7 @@ class SessionState(BaseModel):
             "referenced": referenced,
             "explained": (),
             "asks_who": False,
+            "surprise": False,
             "unresolved_references": unresolved,
             "artist_unknown": (),
             "injection": message.injection,
@@ -326,6 +335,13 @@ class SessionState(BaseModel):
                 update["artist_unknown"] = tuple(i for i in referenced if i not in known_by)
         elif message.more_by:
             update |= {"topic": message.topic, "seeds": message.more_by}
+        elif message.surprise and not (message.seeds or message.genres):
+            # "surprise me" (also "no idea what I want, surprise me again"): a community's
+            # canon, another community each time.
+            update |= {"topic": "", "seeds": (), "descriptors": (), "style": None}
+            refused = (*self.refused_communities, *message.refused_communities)
+            update |= {"kind": message.kind, "community": self._surprise_community(refused)}
+            update["surprise"] = True
         elif message.is_follow_up:
             update["seeds"] = _merged(self.seeds, message.known)
         else:
@@ -364,6 +380,12 @@ class SessionState(BaseModel):
         seeds = tuple(kept for seed in seeds if (kept := without_rejected(seed, dropped)))
         # "I like Slowdive", then "more like #4": Slowdive is still not news to the user.
         return state.model_copy(update={"seeds": seeds, "tastes": _merged(self.tastes, seeds)})
+
+    def _surprise_community(self, refused: Sequence[str]) -> str | None:
+        """The community a surprise draws from: the next of :data:`SURPRISE_COMMUNITIES`
+        by turn, never a ``refused`` one nor the one of the request before."""
+        options = [c for c in SURPRISE_COMMUNITIES if c not in refused and c != self.community]
+        return options[self.turn % len(options)] if options else None
 
     def _resolve(self, references: Sequence[int]) -> tuple[tuple[GivenItem, ...], tuple[int, ...]]:
         shown = self.last_list
@@ -430,7 +452,8 @@ def render_state(state: SessionState) -> str:
             f"- Style asked for: {state.style}, best known by {names} (recommend's examples)"
         )
     if state.community:
-        lines.append(f"- Community: r/{state.community}")
+        chosen = " (chosen for the user, who asked to be surprised)" if state.surprise else ""
+        lines.append(f"- Community: r/{state.community}{chosen}")
     if state.refused_communities:
         refused = ", ".join(f"r/{c}" for c in state.refused_communities)
         lines.append(f"- Styles refused: leave out what is recommended mostly in {refused}")

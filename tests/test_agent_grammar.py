@@ -243,6 +243,20 @@ def test_a_rejected_name_stops_being_a_seed_however_it_is_called(seeds, message,
     assert state.begin_turn(parse_message(message)).seeds == left
 
 
+def test_a_surprise_draws_from_a_community_another_each_time_never_a_refused_one():
+    first = SessionState().begin_turn(parse_message("surprise me"))
+    assert first.surprise and first.community and first.seeds == () and first.topic == ""
+    again = first.begin_turn(parse_message("no idea what I want, surprise me again"))
+    assert again.surprise and again.community not in (None, first.community)
+    refused = first.begin_turn(parse_message("surprise me, nothing indie"))
+    assert refused.community not in (None, "indieheads", first.community)
+    follow = again.begin_turn(parse_message("darker"))
+    assert not follow.surprise and follow.community == again.community
+    # A name or a style said with it is the request, not a surprise.
+    assert not SessionState().begin_turn(parse_message("surprise me with some jazz")).surprise
+    assert not SessionState().begin_turn(parse_message("surprise me, I like Slowdive")).surprise
+
+
 def test_a_negated_descriptor_is_not_asked_for():
     assert parse_message("metal that isn't too heavy, like Deftones").descriptors == ()
     assert parse_message("not too fast please").descriptors == ()

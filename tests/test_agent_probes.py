@@ -211,6 +211,17 @@ def test_picks_that_all_come_from_one_thread_are_said_to(probe):
     assert "come from one r/" not in wide.reply
 
 
+def test_surprise_me_gives_a_communitys_most_recommended_and_says_which(probe):
+    first = probe.say("surprise me")
+    community = probe.state.community
+    assert f"A surprise: what r/{community} recommends most" in first.reply
+    assert first.recommendations and all(
+        community in probe.card(r.entity_id).communities for r in first.recommendations
+    )
+    again = probe.say("surprise me again")
+    assert probe.state.community != community and again.recommendations
+
+
 def test_a_known_seed_is_said_to_be_left_out_not_rejected(probe):
     result = probe.say("I already know Bill Evans, something more modern")
     assert "but none of Bill Evans's own music" in result.reply
