@@ -11,7 +11,9 @@ It recognises what a conversation about music keeps coming back to, and nothing 
   one after a rejecting word ("not that first one", "skip #2", "I don't like the third")
   refuses that pick (``refused_references``);
 - questions about a name ("what is Slowdive like?", "who are Boards of Canada", "tell me
-  about Kind of Blue": ``asks_about``; the name is a seed too);
+  about Kind of Blue": ``asks_about``; the name is a seed too), or about a pick ("tell me
+  more about the first one": ``asks_about_pick``, explained as "why" is); a bare "why?"
+  after picks asks about the whole list;
 - a wish for something else ("other bands", "something different", "not that", "nah, not
   those": ``wants_others``);
 - refused styles: "not pop", "no more metal", "nothing indie" (``refused_communities``, by
@@ -344,7 +346,19 @@ _MORE_BY = re.compile(
     # "where do I start with Bach?", "a good starting point for Bach": Bach's own works.
     r"|\b(?:start(?:ing)?\s+point|entry\s+point|where\s+(?:do\s+i\s+|should\s+i\s+|to\s+)?"
     r"start|introduction|get(?:ting)?\s+into)\s+(?:for|with|to|into|on)?\s*"
-    r"(?P<start>[^,.;!?]+)",
+    r"(?P<start>[^,.;!?]+)"
+    # "the best Beatles album", "Radiohead's best songs": the artist's own (the kind word
+    # stays to be read).
+    r"|\b(?:best|favou?rite|greatest|top|essential)\s+(?P<best>(?-i:[A-Z])[^,.;!?]*?)"
+    r"(?=\s+(?:albums?|songs?|tracks?|records?)\b)"
+    r"|(?P<whose>(?-i:[A-Z])[^,.;!?]*?)['’]s\s+(?=(?:best|greatest|top|essential)\s+"
+    r"(?:albums?|songs?|tracks?|records?)\b)",
+    re.IGNORECASE,
+)
+#: "more by them", "something else by that band": the artist the request goes by.
+_SAME_ARTIST = re.compile(
+    r"^(?:them|him|her|it|(?:that|this|the same) (?:artist|band|singer|rapper|group|guy|guys|"
+    r"composer))$",
     re.IGNORECASE,
 )
 
@@ -507,10 +521,12 @@ class ParsedMessage:
     asks_why: bool = False  # "why the second one?": explain those picks, recommend nothing
     asks_who: bool = False  # "who sings the third one?": say who made those picks, and why
     asks_about: tuple[str, ...] = ()  # "what is Slowdive like?": what the threads say of it
+    asks_about_pick: bool = False  # "tell me about the first one": its card, and why
     wants_others: bool = False  # "other bands", "something else"
     surprise: bool = False  # "surprise me": a community's most recommended, chosen for them
     more_by: tuple[str, ...] = ()
     more_by_reference: bool = False  # "more by the second one": by the referenced pick's artist
+    more_by_same: bool = False  # "more by them": by the artist the request already goes by
     kind: Kind | None = None
     refused_kinds: tuple[Kind, ...] = ()
     descriptors: tuple[str, ...] = ()
@@ -643,15 +659,19 @@ def parse_message(text: str) -> ParsedMessage:
             cursor.take(*match.span())
 
     more_by: list[str] = []
-    more_by_reference = False
+    more_by_reference = more_by_same = False
     for match in _MORE_BY.finditer(cursor.rest()):
-        name = clean_name(match.group("name") or match.group("start") or match.group("own"))
+        group = next(g for g in ("name", "start", "own", "best", "whose") if match.group(g))
+        name = clean_name(match.group(group))
         if _ORDINAL_REF.fullmatch(name) or _NUMBER_REF.fullmatch(name):
             more_by_reference = True  # "more by the first one": read with the references
             continue
-        if name and not _is_kind_or_genre(name):
-            more_by.append(name)
+        if _SAME_ARTIST.match(name):
+            more_by_same = True  # "more by them": by the artist already asked about
             cursor.take(*match.span())
+        elif name and not _is_kind_or_genre(name):
+            more_by.append(name)
+            cursor.take(*(match.span(group) if group in ("best", "whose") else match.span()))
 
     references: list[int] = []
     refused_references: list[int] = []
@@ -672,6 +692,15 @@ def parse_message(text: str) -> ParsedMessage:
         if not references:  # "the second one …, more like that": that is the second one
             references.append(0)
         cursor.take(*match.span())
+
+    why = _WHY.match(music)
+    if why and not references and only_filler(cursor.rest()[why.end() :]):
+        references.append(0)  # a bare "why?" / "why those?" after picks: the whole list
+        cursor.take(*why.span())
+    # "tell me more about the first one": a question about a pick, answered from its card.
+    about_pick = bool(references) and any(
+        not named_entities(m.group("rest"), 1) for m in _ABOUT.finditer(music)
+    )
 
     surprises = list(_SURPRISE.finditer(cursor.rest()))
     for match in surprises:
@@ -713,13 +742,15 @@ def parse_message(text: str) -> ParsedMessage:
         refused_communities=tuple(dict.fromkeys(GENRES[g] for g in refused_genres)),
         references=tuple(dict.fromkeys(references)),
         refused_references=tuple(dict.fromkeys(refused_references)),
-        asks_why=bool(references) and bool(_WHY.match(music) or _WHO.match(music)),
+        asks_why=bool(references) and bool(why or _WHO.match(music) or about_pick),
         asks_who=bool(references) and bool(_WHO.match(music)),
         asks_about=tuple(dict.fromkeys(asks_about)),
+        asks_about_pick=about_pick,
         wants_others=bool(not_that) or bool(_WANTS_OTHERS.search(music)),
         surprise=bool(surprises),
         more_by=tuple(dict.fromkeys(more_by)),
         more_by_reference=more_by_reference,
+        more_by_same=more_by_same,
         kind=kind,
         refused_kinds=tuple(dict.fromkeys(refused_kinds)),
         descriptors=tuple(descriptors),

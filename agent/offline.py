@@ -176,6 +176,20 @@ class OfflineBrain(BaseChatModel):
         if retry:
             return [(RECOMMEND_TOOL, retry)]
         if (
+            turn.session.more_by_seed_artists
+            and turn.ran(RECOMMEND_TOOL)
+            and not turn.ran(SEARCH_TOOL)
+            and self._has(SEARCH_TOOL)
+        ):
+            # "more by X": the recommender found the company X keeps; the catalog's artist
+            # filter, by the name the recommender resolved ("Beatles" → "The Beatles"),
+            # finds X's own works, which come first.
+            artist = turn.seed_artist()
+            search = {"query": artist, "k": MAX_K, "artist": artist}
+            if turn.session.kind:
+                search["kind"] = turn.session.kind
+            return [(SEARCH_TOOL, search)]
+        if (
             turn.ran(RECOMMEND_TOOL)
             or turn.ran(SEARCH_TOOL)
             or turn.injection_only
@@ -183,23 +197,16 @@ class OfflineBrain(BaseChatModel):
             or turn.thanked
         ):
             return []
-        if turn.session.explained:
-            return []  # "why the second one?" is answered from what the session kept
         # "what is Slowdive like?": its card first, then picks as for "I like Slowdive".
         about = [(LOOKUP_TOOL, {"name": _work_of(name), "k": 3}) for name in turn.asks_about]
         about = about if self._has(LOOKUP_TOOL) else []
+        if turn.session.explained:
+            # "why the second one?" is answered from what the session kept; "tell me about
+            # the second one" also from its card.
+            return [] if turn.ran(LOOKUP_TOOL) else about
         if turn.context.engine is not None and self._has(RECOMMEND_TOOL):
             args = turn.recommend_args()
-            calls = about + ([(RECOMMEND_TOOL, args)] if args else [])
-            if turn.session.more_by_seed_artists and self._has(SEARCH_TOOL):
-                # "more by X": the recommender finds the company X keeps; the catalog's
-                # artist filter finds X's own works, which come first.
-                artist = turn.session.seeds[0]
-                search = {"query": artist, "k": MAX_K, "artist": artist}
-                if turn.session.kind:
-                    search["kind"] = turn.session.kind
-                calls.append((SEARCH_TOOL, search))
-            return calls
+            return about + ([(RECOMMEND_TOOL, args)] if args else [])
         query = turn.search_query()
         return about + ([(SEARCH_TOOL, {"query": query, "k": RECOMMEND_K})] if query else [])
 
@@ -257,6 +264,7 @@ class OfflineBrain(BaseChatModel):
                 return ChatAnswer(reply="\n".join(lines))
         if turn.session.explained:
             who = turn.session.asks_who
+            lines += turn.about_lines()
             lines += [_explanation(item, who) for item in turn.session.explained]
             return ChatAnswer(reply="\n".join(lines))
         # Nothing was picked for these two: the note says only which brain answers.
@@ -343,8 +351,14 @@ class _Turn:
 
     @property
     def asks_about(self) -> tuple[str, ...]:
-        """The names a chat message asks about ("what is Slowdive like?")."""
-        return () if self.context.candidates else self.context.message.asks_about[:MAX_LOOKUPS]
+        """The names a chat message asks about ("what is Slowdive like?", or the picks of
+        "tell me about the first one")."""
+        message = self.context.message
+        if self.context.candidates:
+            return ()
+        if message.asks_about_pick:
+            return tuple(item.name for item in self.session.explained)[:MAX_LOOKUPS]
+        return message.asks_about[:MAX_LOOKUPS]
 
     def about_lines(self) -> list[str]:
         """What the threads say of each name asked about, or that they never name it."""
@@ -467,6 +481,13 @@ class _Turn:
             return {}
         return args
 
+    def seed_artist(self) -> str:
+        """The first seed as the catalog names it ("The Beatles" for "beatles"), or as typed
+        when the recommender did not know it."""
+        found = self.data(RECOMMEND_TOOL, RecommendData)
+        known = found[0].seeds if found else []
+        return known[0].name if known else self.session.seeds[0]
+
     def unknown_seeds(self) -> tuple[str, ...]:
         """The seeds the catalog does not know (the first ``recommend`` call's unresolved)."""
         found = self.data(RECOMMEND_TOOL, RecommendData)
@@ -572,7 +593,7 @@ class _Turn:
         state = self.session
         if not (state.more_by_seed_artists and state.seeds and picks):
             return ""
-        artist = state.seeds[0]
+        artist = self.seed_artist()
         own = sum(bool(p.artist and same_name(p.artist, artist)) for p in picks)
         if own == len(picks):
             return ""
@@ -671,7 +692,7 @@ class _Turn:
             why = f"Recommended {times} in the catalog's threads, best in r/{thread.community}"
             why += f" — top reply +{thread.votes}." if thread.votes else "."
         if self.session.more_by_seed_artists and self.session.seeds:
-            why = f"By {self.session.seeds[0]}. {why}"
+            why = f"By {_artist_of(hit) or self.seed_artist()}. {why}"
         return RecommendationOut(
             name=hit.name,
             artist=_artist_of(hit),

@@ -335,6 +335,9 @@ class SessionState(BaseModel):
                 update["artist_unknown"] = tuple(i for i in referenced if i not in known_by)
         elif message.more_by:
             update |= {"topic": message.topic, "seeds": message.more_by}
+        elif message.more_by_same and self.seeds:
+            # "more by them": the artist the request went by, its own works now.
+            update |= {"topic": "", "seeds": self.seeds[:1], "more_by_seed_artists": True}
         elif message.surprise and not (message.seeds or message.genres):
             # "surprise me" (also "no idea what I want, surprise me again"): a community's
             # canon, another community each time.

@@ -257,6 +257,44 @@ def test_a_surprise_draws_from_a_community_another_each_time_never_a_refused_one
     assert not SessionState().begin_turn(parse_message("surprise me, I like Slowdive")).surprise
 
 
+@pytest.mark.parametrize(
+    ("text", "references", "about_pick"),
+    [
+        ("why?", (0,), False),  # a bare why: the whole last list
+        ("why those?", (0,), False),
+        ("why jazz?", (), False),  # says something: an ordinary request
+        ("tell me more about the first one", (1,), True),
+        ("what is the second one like?", (2,), True),
+        ("tell me about Slowdive", (), False),  # a name: asks_about
+    ],
+)
+def test_questions_about_the_last_list_explain_it(text, references, about_pick):
+    parsed = parse_message(text)
+    assert parsed.references == references and parsed.asks_about_pick is about_pick
+    assert parsed.asks_why is bool(references)
+
+
+@pytest.mark.parametrize(
+    ("text", "more_by", "kind"),
+    [
+        ("best Beatles album?", ("Beatles",), "album"),
+        ("Taylor Swift's best songs", ("Taylor Swift",), "song"),
+        ("what's your favourite Radiohead record?", ("Radiohead",), "album"),
+        ("the best jazz albums", (), "album"),  # a style, not an artist
+    ],
+)
+def test_the_best_album_of_an_artist_asks_for_its_own(text, more_by, kind):
+    parsed = parse_message(text)
+    assert parsed.more_by == more_by and parsed.kind == kind
+
+
+def test_more_by_them_goes_on_with_the_artist_of_the_request():
+    state = SessionState(turn=2, seeds=("Slowdive",), given=given("A", "B", turn=2))
+    after = state.begin_turn(parse_message("more by them"))
+    assert after.seeds == ("Slowdive",) and after.more_by_seed_artists
+    assert parse_message("more by that band").more_by_same
+
+
 def test_a_negated_descriptor_is_not_asked_for():
     assert parse_message("metal that isn't too heavy, like Deftones").descriptors == ()
     assert parse_message("not too fast please").descriptors == ()

@@ -222,6 +222,23 @@ def test_surprise_me_gives_a_communitys_most_recommended_and_says_which(probe):
     assert probe.state.community != community and again.recommendations
 
 
+def test_questions_about_the_last_list_are_answered_from_it(probe):
+    first = probe.say("I like Radiohead, what else?")
+    shown = first.recommendations
+    about = probe.say("tell me more about the first one")
+    assert not about.recommendations
+    assert f"About {shown[0].name} (" in about.reply and shown[0].why in about.reply
+    why = probe.say("why?")
+    assert not why.recommendations
+    assert all(f"#{n} {r.name}" in why.reply for n, r in enumerate(shown[:3], 1))
+
+
+def test_the_best_album_of_an_artist_is_its_own_first(probe):
+    best = probe.say("best Beatles album?")
+    assert best.recommendations[0].artist == "The Beatles"
+    assert best.recommendations[0].why.startswith("By The Beatles.")
+
+
 def test_a_known_seed_is_said_to_be_left_out_not_rejected(probe):
     result = probe.say("I already know Bill Evans, something more modern")
     assert "but none of Bill Evans's own music" in result.reply
