@@ -317,6 +317,31 @@ def test_a_refused_community_also_leaves_out_what_it_recommended_as_often_as_any
         assert [i.card.name for i in engine.recommend(request).items] == ["Angel"]
 
 
+def test_a_refused_community_is_no_evidence_either():
+    """After "not pop", Angel (recommended in r/metal) may come, but never because of what
+    an r/popheads thread recommended: no reason cites one."""
+    from vectorstore.testing import thread_record
+
+    def thread(i, sub, songs):
+        return thread_record(f"t3_{i}", sub, "loud songs", [{"songs": songs}], ["X"], ["X"])
+
+    engine = engine_of(
+        threads(
+            [
+                thread(1, "popheads", ["Toxic", "Angel", "Halo"]),
+                thread(2, "popheads", ["Toxic", "Angel"]),
+                thread(3, "metal", ["Angel", "Halo"]),
+                thread(4, "metal", ["Halo"]),
+            ]
+        )
+    )
+    asked = RecommendRequest(text="loud songs", seeds=("Toxic",), k=5)
+    assert any(e.community == "popheads" for i in engine.recommend(asked).items for e in i.evidence)
+    refused = engine.recommend(dataclasses.replace(asked, exclude_communities=("popheads",)))
+    assert refused.items and refused.seeds[0].name == "Toxic"
+    assert all(e.community != "popheads" for i in refused.items for e in i.evidence)
+
+
 def test_at_most_two_per_artist_in_the_top_five():
     engine = engine_of(threads(dataset()))
     for request in REQUESTS:

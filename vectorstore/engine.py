@@ -29,7 +29,8 @@ Conventions
 - Then hard constraints: excluded entities and artists (typed names resolved as seeds are:
   "Radiohead and Portishead" is both), the seeds, the seeds' artists (unless
   ``more_by_seed_artists``), kind, community, refused communities (what one of them
-  recommended in as many threads as any other); then diversity: at most
+  recommended in as many threads as any other; their threads are no evidence for any
+  source either); then diversity: at most
   :data:`PER_ARTIST_TOP` entities per artist in the first :data:`DIVERSITY_TOP`.
 - Replay of the ranking benchmark uses :func:`engine_for_view`: the fold's threads with
   every pool entity removed from them, the view's search and the view's cards, so the engine
@@ -935,6 +936,11 @@ class RecommendationEngine:
         excluded = frozenset(request.exclude_threads)
         threads = self._thread_mask(excluded)
         admitted = self._admitted(threads)
+        refused = [community_name(c) for c in request.exclude_communities]
+        if refused:
+            # "not pop": what r/popheads conversations recommended is no evidence either
+            # (their entities stay known, so a seed discussed there still resolves).
+            threads = threads & ~np.isin(self.communities, refused)
         community = community_name(request.community) if request.community else None
         prefer = community_name(request.prefer_community) if request.prefer_community else community
         seeds, unresolved = self.resolve(request.seeds, admitted)
