@@ -168,6 +168,7 @@ _NEGATED = re.compile(
 #: Genre words and the catalog community (subreddit) where such requests are answered.
 GENRES: dict[str, str] = {
     "jazz": "jazz",
+    "jazzier": "jazz",  # "like Radiohead but jazzier" ("jazzy hip hop" stays hip hop)
     "bebop": "jazz",
     "hard bop": "jazz",
     "modal jazz": "jazz",
@@ -355,6 +356,24 @@ _MORE_BY = re.compile(
     r"(?:albums?|songs?|tracks?|records?)\b)",
     re.IGNORECASE,
 )
+#: What points at a taste: "I like …", "I'm into …", "songs like …" (the names after it
+#: may be typed in lower case, which the capitalised-run reading misses).
+_TASTE = re.compile(
+    r"\b(?:i\s+(?:really\s+|also\s+)?(?:like|love|dig|enjoy|adore)|i'?m\s+(?:really\s+)?"
+    r"(?:into|a\s+(?:big\s+|huge\s+)?fan\s+of|obsessed\s+with)|(?:big\s+)?fan\s+of|"
+    r"(?:something|anything|songs?|music|stuff|artists?|bands?|albums?|more)\s+"
+    r"(?:like|similar\s+to))\s+(?P<taste>[^,.;!?]+)",
+    re.IGNORECASE,
+)
+#: Where a taste's names end: "radiohead but jazzier", "bjork for a rainy day".
+_TASTE_END = re.compile(
+    r"\s+(?:but|for|with|because|though|although|when|while|that|who|which|if|so|please|"
+    r"lately|recently|a lot|too|as well)\b.*$",
+    re.IGNORECASE,
+)
+#: A message this short with nothing else in it may be a name alone ("radiohead").
+LONE_NAME_WORDS = 4
+
 #: "more by them", "something else by that band": the artist the request goes by.
 _SAME_ARTIST = re.compile(
     r"^(?:them|him|her|it|(?:that|this|the same) (?:artist|band|singer|rapper|group|guy|guys|"
@@ -622,6 +641,33 @@ def _is_kind_or_genre(name: str) -> bool:
     return bool(words) and all(
         w in KIND_WORDS or w in GENRES or w in DESCRIPTORS or w in _FILLER for w in words
     )
+
+
+def typed_names(message: ParsedMessage) -> tuple[str, ...]:
+    """Phrases that may be names the grammar could not read as such (typed in lower case,
+    or misspelt): what follows "I like", "I'm into", "songs like" (split at "and", "or" and
+    commas, cut at "but", "for", …), or a short message that is nothing else; never one
+    already read as a seed, nor one made only of genre, mood, kind or filler words. The
+    catalog decides which are names (:mod:`agent.names`)."""
+    seeds = {s.lower() for s in message.seeds}
+    found = [m.group("taste") for m in _TASTE.finditer(message.music)]
+    bare = not (message.seeds or message.genres or message.descriptors or message.kind)
+    short = len(words_of(message.music)) <= LONE_NAME_WORDS
+    if not found and bare and short and message.topic and not message.references:
+        found = [message.music]
+    phrases: list[str] = []
+    for taste in found:
+        for part in _ALTERNATIVES.split(_TASTE_END.sub("", taste)):
+            for piece in re.split(r"\s*(?:,|&|\band\b)\s*", part, flags=re.IGNORECASE):
+                name = clean_name(re.sub(r"[^\w\s'’&.-]", " ", piece)).strip()
+                words = words_of(name)
+                read = any(name.lower() in seed for seed in seeds)  # "Radiohead and Low"
+                if not words or read or _is_kind_or_genre(name):
+                    continue
+                if all(w in NOT_NAMES or w in _FILLER or w in DESCRIPTORS for w in words):
+                    continue
+                phrases.append(name)
+    return tuple(dict.fromkeys(phrases))
 
 
 def parse_message(text: str) -> ParsedMessage:

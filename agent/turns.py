@@ -48,6 +48,7 @@ from agent.brains import describe_failure
 from agent.context import TurnContext
 from agent.grammar import parse_message
 from agent.guard import CheckedRecommendation
+from agent.names import with_catalog_names
 from agent.offline import DEFAULT_AUDIO_REQUEST, DESCRIBE_TOOL, FETCH_TOOL
 from agent.schemas import CandidateRanking, ChatAnswer
 from agent.settings import Settings
@@ -200,6 +201,8 @@ class MusicAgent:
         with self._session_lock(session_id):
             if not candidates:  # replay turns are one-shot: no conversation to remember
                 context.message = parse_message(words)
+                if context.catalog is not None:
+                    context.message = with_catalog_names(context.message, context.catalog)
                 previous = self.session_state(session_id)
                 context.session = previous.begin_turn(context.message)
                 context.exclude_entities = context.session.excluded_entities()

@@ -239,6 +239,15 @@ def test_the_best_album_of_an_artist_is_its_own_first(probe):
     assert best.recommendations[0].why.startswith("By The Beatles.")
 
 
+def test_names_typed_in_lower_case_or_misspelt_are_names(probe):
+    typo = probe.say("i like radiohed")
+    assert probe.recommend_args(typo)["seeds"] == ["Radiohead"]
+    assert "Going by Radiohead" in typo.reply
+    probe.assert_no_seed(typo, "Radiohead")
+    both = probe.say("something like portishead and pink floyd")
+    assert probe.recommend_args(both)["seeds"] == ["Portishead", "Pink Floyd"]
+
+
 def test_a_known_seed_is_said_to_be_left_out_not_rejected(probe):
     result = probe.say("I already know Bill Evans, something more modern")
     assert "but none of Bill Evans's own music" in result.reply

@@ -1,0 +1,43 @@
+"""Names the grammar could not read as names, read against the catalog.
+
+Conventions:
+
+- The grammar (:mod:`agent.grammar`) takes capitalised word runs and quotes for names and
+  never reads the catalog; a name typed in lower case or misspelt ("i like radiohed", "pink
+  floyd") is only a phrase to it (:func:`agent.grammar.typed_names`).
+- :func:`with_catalog_names` looks each phrase up in the catalog (its fuzzy name lookup) and
+  makes it a seed, spelt as the catalog spells it, when the best match scores at least
+  :data:`NAME_MATCH`; a one-word phrase only when that match is an artist ("radiohed" is
+  Radiohead; "love" or "music" alone are words, whatever songs bear those titles). The
+  phrase in the topic becomes that name, so the turn reads as if the name had been typed
+  so. Phrases the catalog does not match closely stay words of the request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from agent.grammar import ParsedMessage, typed_names
+from tools.catalog import CatalogLike
+
+#: The lowest lookup score (token-sort ratio, 0–1) that makes a typed phrase a name:
+#: "radiohed" → Radiohead scores 0.94; "sad" → Sade 0.86 and "kanye" → Keane 0.80 do not.
+NAME_MATCH = 0.9
+
+
+def with_catalog_names(message: ParsedMessage, catalog: CatalogLike) -> ParsedMessage:
+    """``message`` with the phrases the catalog knows as names added to its seeds."""
+    seeds, topic = list(message.seeds), message.topic
+    for phrase in typed_names(message):
+        hits = catalog.lookup(phrase, 1)
+        if not hits or hits[0].score < NAME_MATCH:
+            continue
+        card = hits[0].card
+        if len(phrase.split()) == 1 and card.kind != "artist":
+            continue
+        seeds.append(card.name)
+        topic = re.sub(re.escape(phrase), card.name.replace("\\", r"\\"), topic, flags=re.I)
+    if len(seeds) == len(message.seeds):
+        return message
+    return dataclasses.replace(message, seeds=tuple(dict.fromkeys(seeds)), topic=topic)

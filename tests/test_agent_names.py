@@ -1,0 +1,91 @@
+"""Names typed in lower case or misspelt, read against the catalog (agent.names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from agent.grammar import parse_message, typed_names
+from agent.names import NAME_MATCH, with_catalog_names
+
+
+@dataclass
+class Card:
+    name: str
+    kind: str
+
+
+@dataclass
+class Hit:
+    card: Card
+    score: float
+
+
+class Catalog:
+    """A lookup over a few names, scored as the catalog's is: 1.0 for the name itself."""
+
+    def __init__(self, scores: dict[str, tuple[str, str, float]]) -> None:
+        self.scores = scores
+        self.asked: list[str] = []
+
+    def lookup(self, name: str, k: int = 5) -> list[Hit]:
+        self.asked.append(name)
+        found = self.scores.get(name.lower())
+        return [Hit(Card(found[0], found[1]), found[2])] if found else []
+
+
+CATALOG = {
+    "radiohed": ("Radiohead", "artist", 0.94),
+    "portishead": ("Portishead", "artist", 1.0),
+    "pink floyd": ("Pink Floyd", "artist", 1.0),
+    "love": ("Love", "song", 1.0),
+    "hotline bling": ("Hotline Bling", "song", 1.0),
+    "kanye": ("Keane", "artist", 0.8),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "phrases"),
+    [
+        ("i like radiohed", ("radiohed",)),
+        ("something like radiohead and portishead but jazzier", ("radiohead", "portishead")),
+        ("i love bjork 🎶", ("bjork",)),
+        ("pink floyd", ("pink floyd",)),  # a short message that is nothing else
+        ("i like sad songs", ()),  # moods and kinds are no names
+        ("i love jazz", ()),
+        ("I like Slowdive", ()),  # already a seed
+        ("thanks!", ()),
+    ],
+)
+def test_phrases_that_may_be_names(text, phrases):
+    assert typed_names(parse_message(text)) == phrases
+
+
+def test_a_close_match_becomes_a_seed_spelt_as_the_catalog_spells_it():
+    message = with_catalog_names(parse_message("i like radiohed"), Catalog(CATALOG))
+    assert message.seeds == ("Radiohead",) and "Radiohead" in message.topic
+    assert not message.is_follow_up
+
+
+def test_names_joined_in_one_taste_are_each_looked_up():
+    text = "something like radiohed and portishead but jazzier"
+    message = with_catalog_names(parse_message(text), Catalog(CATALOG))
+    assert message.seeds == ("Radiohead", "Portishead") and "jazzier" in message.topic
+    assert message.communities == ("jazz",)
+
+
+def test_a_loose_match_or_a_lone_word_that_is_no_artist_stays_words():
+    catalog = Catalog(CATALOG)
+    for text in ("i like kanye", "love", "i like hotlin bling"):
+        message = parse_message(text)
+        assert with_catalog_names(message, catalog) == message
+    assert CATALOG["kanye"][2] < NAME_MATCH
+    # Two words may name a song: the catalog's own spelling is the seed.
+    assert with_catalog_names(parse_message("hotline bling"), catalog).seeds == ("Hotline Bling",)
+
+
+def test_a_message_with_its_names_capitalised_asks_the_catalog_nothing():
+    catalog = Catalog(CATALOG)
+    message = parse_message("I like Radiohead and Portishead")
+    assert with_catalog_names(message, catalog) is message and catalog.asked == []
