@@ -373,6 +373,15 @@ _TASTE_END = re.compile(
 )
 #: A message this short with nothing else in it may be a name alone ("radiohead").
 LONE_NAME_WORDS = 4
+#: When to listen, not whom: never read as a name when typed in lower case ("rain" is a
+#: mood here, not the singer Rain).
+_OCCASIONS = frozenset(
+    """
+    rain rainy storm snow summer winter autumn fall spring night nights morning evening
+    sunday weekend party parties gym workout running run study studying sleep sleeping work
+    working driving drive road trip beach coffee dinner cooking reading focus travel
+    """.split()
+)
 
 #: "more by them", "something else by that band": the artist the request goes by.
 _SAME_ARTIST = re.compile(
@@ -657,6 +666,8 @@ def typed_names(message: ParsedMessage) -> tuple[str, ...]:
         found = [message.music]
     phrases: list[str] = []
     for taste in found:
+        if _ORDINAL_REF.search(taste) or _NUMBER_REF.search(taste) or _SAME_ARTIST.match(taste):
+            continue  # "I like the first one", "I like them": a pick, not a name
         for part in _ALTERNATIVES.split(_TASTE_END.sub("", taste)):
             for piece in re.split(r"\s*(?:,|&|\band\b)\s*", part, flags=re.IGNORECASE):
                 name = clean_name(re.sub(r"[^\w\s'’&.-]", " ", piece)).strip()
@@ -664,7 +675,8 @@ def typed_names(message: ParsedMessage) -> tuple[str, ...]:
                 read = any(name.lower() in seed for seed in seeds)  # "Radiohead and Low"
                 if not words or read or _is_kind_or_genre(name):
                     continue
-                if all(w in NOT_NAMES or w in _FILLER or w in DESCRIPTORS for w in words):
+                ignored = NOT_NAMES | _FILLER | _OCCASIONS
+                if all(w in ignored or w in DESCRIPTORS for w in words):
                     continue
                 phrases.append(name)
     return tuple(dict.fromkeys(phrases))

@@ -56,6 +56,9 @@ CATALOG = {
         ("i love jazz", ()),
         ("I like Slowdive", ()),  # already a seed
         ("thanks!", ()),
+        ("i like the first one", ()),  # a pick
+        ("rain", ()),  # when to listen, not whom
+        ("songs for a rainy night", ()),
     ],
 )
 def test_phrases_that_may_be_names(text, phrases):
