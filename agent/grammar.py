@@ -292,6 +292,13 @@ _ORDINALS = {
     "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5,
     "6th": 6, "7th": 7, "8th": 8, "9th": 9, "10th": 10,
 }  # fmt: skip
+_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
+#: "not the first two", "more like the top three": the first N picks.
+_FIRST_N = re.compile(
+    r"\b(?:the\s+)?(?:first|top)\s+(" + "|".join(_COUNTS) + r")\b"
+    r"(?:\s+(?:ones|picks|songs|albums|artists|tracks|bands))?",
+    re.IGNORECASE,
+)
 _ORDINAL_REF = re.compile(
     r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r"|last)\s+(one|pick|suggestion|recommendation"
     r"|song|album|artist|track|band|card)\b|\b(?:the\s+)?("
@@ -340,7 +347,7 @@ _THAT_REF = re.compile(
     re.IGNORECASE,
 )
 _MORE_BY = re.compile(
-    r"\b(?:more|other|another|different)\s+(?:\w+\s+)?(?:by|from)\s+(?P<name>[^,.;!?]+)"
+    r"\b(?:more|other|another|different|else)\s+(?:\w+\s+)?(?:by|from)\s+(?P<name>[^,.;!?]+)"
     # "something by Radiohead", "songs by Daft Punk" (a name: "songs from the 80s" is none).
     r"|\b(?:something|anything|songs?|albums?|tracks?|stuff)\s+(?:by|from)\s+"
     r"(?P<own>(?-i:[A-Z\"“])[^,.;!?]+)"
@@ -371,6 +378,12 @@ _TASTE_END = re.compile(
     r"lately|recently|a lot|too|as well)\b.*$",
     re.IGNORECASE,
 )
+#: "play something by radiohead": an artist's own works, the name in lower case.
+_BY_TYPED = re.compile(
+    r"\b(?:something|anything|songs?|albums?|tracks?|stuff|music)\s+(?:by|from)\s+"
+    r"(?P<name>[^,.;!?]+)",
+    re.IGNORECASE,
+)
 #: A message this short with nothing else in it may be a name alone ("radiohead").
 LONE_NAME_WORDS = 4
 #: When to listen, not whom: never read as a name when typed in lower case ("rain" is a
@@ -395,7 +408,8 @@ _SAME_ARTIST = re.compile(
 _REJECT_BEFORE = re.compile(
     r"(?:(?i:\b(?:not|other than|except(?: for)?|besides|apart from|anything but|without|"
     r"nothing (?:by|from)|no more(?: of)?|enough(?: of)?|skip|avoid|"
-    r"(?:i|i've|i have|i'm|im)\s+(?:already\s+)?(?:know|heard|have heard|tired of|sick of)|"
+    r"(?:i|i've|i have|i'm|im)\s+(?:already\s+(?:have|own)|(?:already\s+)?(?:know|heard|"
+    r"have heard|tired of|sick of))|"
     r"i (?:do not|don't|dont) (?:like|want|care for)|i (?:hate|dislike))\s+)"
     r"|\b(?i:no)\s+(?=[\"“A-Z]))"
     r"(?!(?i:sure|really|too|very|so|quite|that|this|much|bad|into|a|an|just|only|"
@@ -405,7 +419,7 @@ _REJECT_BEFORE = re.compile(
     r"|(?i:the|their|his|her|its|your|our)\s+[a-z])"
     r"(?P<name>[^,.;!?]+)",
 )
-_KNOWN = re.compile(r"\b(?:already\s+(?:know|heard|have)|know|heard|tired of|sick of)\b", re.I)
+_KNOWN = re.compile(r"\b(?:already\s+(?:know|heard|have|own)|know|heard|tired of|sick of)\b", re.I)
 _REJECT_AFTER = re.compile(
     r"(?P<name>[\"“]?[A-Z][^,.;!?]*?)\s+(?:is|are|was|were)\s+(?:not for me|not my thing|too \w+|"
     r"boring|overrated|not what i want)",
@@ -682,6 +696,17 @@ def typed_names(message: ParsedMessage) -> tuple[str, ...]:
     return tuple(dict.fromkeys(phrases))
 
 
+def typed_artists(message: ParsedMessage) -> tuple[str, ...]:
+    """Lower-case phrases that may name the artist whose own works are asked for ("play
+    something by radiohead"), when the grammar read none; the catalog decides."""
+    if message.more_by or message.more_by_same:
+        return ()
+    typed = _BY_TYPED.finditer(message.music)
+    found = [clean_name(_TASTE_END.sub("", m.group("name"))) for m in typed]
+    names = [n for n in found if n and not all(_not_part_of_a_name(w) for w in n.split())]
+    return tuple(dict.fromkeys(names))
+
+
 def parse_message(text: str) -> ParsedMessage:
     """Read one user message (see the module docstring for what is recognised)."""
     music, injection = split_injection(text)
@@ -727,6 +752,8 @@ def parse_message(text: str) -> ParsedMessage:
         if _SAME_ARTIST.match(name):
             more_by_same = True  # "more by them": by the artist already asked about
             cursor.take(*match.span())
+        elif all(_not_part_of_a_name(word) for word in name.split()):
+            continue  # "more from the 80s": a decade, no artist
         elif name and not _is_kind_or_genre(name):
             more_by.append(name)
             cursor.take(*(match.span(group) if group in ("best", "whose") else match.span()))
@@ -739,6 +766,10 @@ def parse_message(text: str) -> ParsedMessage:
         (refused_references if refused else references).append(position)
         cursor.take(refused.start() if refused else match.start(), match.end())
 
+    rest = cursor.rest()
+    for match in _FIRST_N.finditer(rest):
+        for position in range(1, _COUNTS[match.group(1).lower()] + 1):
+            note_reference(match, position, rest)
     rest = cursor.rest()
     for match in _ORDINAL_REF.finditer(rest):
         word = (match.group(1) or match.group(3)).lower()

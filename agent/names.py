@@ -11,14 +11,18 @@ Conventions:
   Radiohead; "love" or "music" alone are words, whatever songs bear those titles). The
   phrase in the topic becomes that name, so the turn reads as if the name had been typed
   so. Phrases the catalog does not match closely stay words of the request.
+- "play something by radiohead" (:func:`agent.grammar.typed_artists`) asks for an artist's
+  own works: a close match that is an artist goes to ``more_by``, as "something by
+  Radiohead" would.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Any
 
-from agent.grammar import ParsedMessage, typed_names
+from agent.grammar import ParsedMessage, typed_artists, typed_names
 from tools.catalog import CatalogLike
 
 #: The lowest lookup score (token-sort ratio, 0–1) that makes a typed phrase a name:
@@ -27,17 +31,29 @@ NAME_MATCH = 0.9
 
 
 def with_catalog_names(message: ParsedMessage, catalog: CatalogLike) -> ParsedMessage:
-    """``message`` with the phrases the catalog knows as names added to its seeds."""
-    seeds, topic = list(message.seeds), message.topic
-    for phrase in typed_names(message):
-        hits = catalog.lookup(phrase, 1)
-        if not hits or hits[0].score < NAME_MATCH:
+    """``message`` with the phrases the catalog knows as names added to its seeds, and the
+    artist of "play something by radiohead" to its ``more_by``."""
+    seeds, more_by, topic = list(message.seeds), list(message.more_by), message.topic
+    for phrase, artists_only in [
+        *((p, False) for p in typed_names(message)),
+        *((p, True) for p in typed_artists(message)),
+    ]:
+        card = _close_match(catalog, phrase)
+        if card is None or (card.kind != "artist" and (artists_only or " " not in phrase)):
             continue
-        card = hits[0].card
-        if len(phrase.split()) == 1 and card.kind != "artist":
-            continue
-        seeds.append(card.name)
+        (more_by if artists_only else seeds).append(card.name)
         topic = re.sub(re.escape(phrase), card.name.replace("\\", r"\\"), topic, flags=re.I)
-    if len(seeds) == len(message.seeds):
+    if (seeds, more_by) == (list(message.seeds), list(message.more_by)):
         return message
-    return dataclasses.replace(message, seeds=tuple(dict.fromkeys(seeds)), topic=topic)
+    return dataclasses.replace(
+        message,
+        seeds=tuple(dict.fromkeys(seeds)),
+        more_by=tuple(dict.fromkeys(more_by)),
+        topic=topic,
+    )
+
+
+def _close_match(catalog: CatalogLike, phrase: str) -> Any:
+    """The catalog's card for ``phrase`` when its best match scores :data:`NAME_MATCH`."""
+    hits = catalog.lookup(phrase, 1)
+    return hits[0].card if hits and hits[0].score >= NAME_MATCH else None

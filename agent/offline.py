@@ -41,7 +41,7 @@ from pydantic import BaseModel, ValidationError
 from agent.context import TurnContext
 from agent.grammar import named_entities, only_filler, only_thanks, unchecked_wishes
 from agent.schemas import CandidateRanking, ChatAnswer, RecommendationOut
-from agent.state import GivenItem, same_name
+from agent.state import GivenItem, names_part, same_name
 from tools.catalog import MAX_K, CardFacts, LookupData, RankData, SearchData
 from tools.outcome import ToolOutcome
 from tools.recommend import EvidenceFacts, RecommendData, RecommendedFacts
@@ -594,7 +594,8 @@ class _Turn:
         if not (state.more_by_seed_artists and state.seeds and picks):
             return ""
         artist = self.seed_artist()
-        own = sum(bool(p.artist and same_name(p.artist, artist)) for p in picks)
+        # "Miles" is Miles Davis here: the name the user asked by may be part of the credit.
+        own = sum(bool(p.artist and names_part(p.artist, artist)) for p in picks)
         if own == len(picks):
             return ""
         if not own:

@@ -295,6 +295,18 @@ def test_more_by_them_goes_on_with_the_artist_of_the_request():
     assert parse_message("more by that band").more_by_same
 
 
+def test_the_first_few_picks_can_be_refused_or_followed_together():
+    assert parse_message("not the first two").refused_references == (1, 2)
+    assert parse_message("more like the top 3").references == (1, 2, 3)
+
+
+def test_what_else_from_an_artist_asks_for_its_own_and_a_decade_is_no_artist():
+    asked = parse_message("I already have Kind of Blue, what else from Miles?")
+    assert asked.more_by == ("Miles",) and asked.known == ("Kind of Blue",)
+    assert parse_message("anything else from the 80s?").more_by == ()
+    assert parse_message("I already own OK Computer").known == ("OK Computer",)
+
+
 def test_a_negated_descriptor_is_not_asked_for():
     assert parse_message("metal that isn't too heavy, like Deftones").descriptors == ()
     assert parse_message("not too fast please").descriptors == ()

@@ -42,6 +42,8 @@ CATALOG = {
     "love": ("Love", "song", 1.0),
     "hotline bling": ("Hotline Bling", "song", 1.0),
     "kanye": ("Keane", "artist", 0.8),
+    "daft punk": ("Daft Punk", "artist", 1.0),
+    "the 80s": ("The 80s", "song", 1.0),
 }
 
 
@@ -92,3 +94,12 @@ def test_a_message_with_its_names_capitalised_asks_the_catalog_nothing():
     catalog = Catalog(CATALOG)
     message = parse_message("I like Radiohead and Portishead")
     assert with_catalog_names(message, catalog) is message and catalog.asked == []
+
+
+def test_something_by_an_artist_typed_in_lower_case_asks_for_its_own_works():
+    catalog = Catalog(CATALOG)
+    message = with_catalog_names(parse_message("play something by daft punk"), catalog)
+    assert message.more_by == ("Daft Punk",)
+    # A decade is no artist, and only an artist has works of its own.
+    assert with_catalog_names(parse_message("songs from the 80s"), catalog).more_by == ()
+    assert with_catalog_names(parse_message("music by hotline bling"), catalog).more_by == ()
