@@ -614,8 +614,8 @@ class _Turn:
         once, say): that thread, so the user weighs them as one conversation's opinion."""
         shown = picks[:PICKS_IN_REPLY]
         urls = {p.thread_url for p in shown}
-        if len(shown) < 2 or len(urls) != 1:
-            return ""
+        if len(shown) < 2 or len(urls) != 1 or self.session.more_by_seed_artists:
+            return ""  # (an artist's own records are picked for being theirs)
         evidence = next(
             (
                 e
@@ -658,8 +658,11 @@ class _Turn:
             or (not state.more_by_seed_artists and any(
                 s.lower() in (a.lower() for a in [card.name, *card.artists]) for s in state.seeds
             ))
-            # "more by Tom Waits" asks for his works, not for Tom Waits again.
-            or (state.more_by_seed_artists and any(same_name(s, card.name) for s in state.seeds))
+            # "more by Tom Waits" asks for his works, not for Tom Waits again (nor Miles Davis
+            # for "more by Miles").
+            or (state.more_by_seed_artists and any(
+                same_name(s, card.name) for s in (*state.seeds, self.seed_artist())
+            ))
         )  # fmt: skip
 
     def _heard_clause(self) -> str:

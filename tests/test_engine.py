@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+import numpy as np
 import pytest
 
 from tests.test_catalog_leakfree import dataset, threads
@@ -340,6 +341,26 @@ def test_a_refused_community_is_no_evidence_either():
     refused = engine.recommend(dataclasses.replace(asked, exclude_communities=("popheads",)))
     assert refused.items and refused.seeds[0].name == "Toxic"
     assert all(e.community != "popheads" for i in refused.items for e in i.evidence)
+
+
+def test_a_spelling_merged_into_an_entity_resolves_to_it():
+    """ "Kendrick" (a nickname merged into Kendrick Lamar, who is recommended more) is
+    Kendrick Lamar when typed as a seed."""
+    from vectorstore.testing import thread_record
+
+    def thread(i, song, artist):
+        comments = [{"songs": [song], "artists": [artist]}]
+        return thread_record(f"t3_{i}", "hiphopheads", "rap", comments, ["X"], ["X"])
+
+    named = [("Alright", "Kendrick Lamar"), ("HUMBLE.", "Kendrick Lamar"), ("DNA", "Kendrick")]
+    conversations = threads([thread(i, song, artist) for i, (song, artist) in enumerate(named)])
+    embedder = HashEmbeddingFunction()
+    records = thread_records(conversations)  # aliases merged, as the catalog's engine has them
+    vectors = embedder.encode([r.request for r in records])
+    engine = RecommendationEngine(records, vectors, embedder, key_vectors=embedder.encode)
+    admitted = np.ones(len(engine.keys), dtype=bool)
+    found, missing = engine.resolve(["Kendrick"], admitted)
+    assert [engine.keys[i] for i in found] == ["kendrick lamar"] and missing == []
 
 
 def test_at_most_two_per_artist_in_the_top_five():

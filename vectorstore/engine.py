@@ -454,6 +454,14 @@ class RecommendationEngine:
         for i, key in enumerate(self.keys):
             self.by_loose_key.setdefault(loose_key(key), []).append(i)
             self.by_plain_key.setdefault(plain_key(key), []).append(i)
+        # Then the other spellings merged into an entity ("Miles", "Kendrick"), after every
+        # name, so a name of its own still wins.
+        for i, key in enumerate(self.keys):
+            for spelling in self.totals[key].spellings:
+                for index, form in ((self.by_loose_key, loose_key), (self.by_plain_key, plain_key)):
+                    found = index.setdefault(form(spelling), [])
+                    if i not in found:
+                        found.append(i)
         self._name_index: tuple[BM25Index, np.ndarray] | None = None
 
     def _matrices(self) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:

@@ -99,6 +99,7 @@ NICKNAMES: dict[str, str] = {
     "Monk": "Thelonious Monk",
     "Coltrane": "John Coltrane",
     "Trane": "John Coltrane",
+    "Miles": "Miles Davis",
     "Rach": "Rachmaninoff",
     "Tchaik": "Tchaikovsky",
     "EITS": "Explosions in the Sky",
