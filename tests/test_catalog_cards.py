@@ -194,3 +194,10 @@ def test_a_malformed_user_row_gets_one_sentence_naming_it(tmp_path, content, suf
     with pytest.raises(CatalogError, match=sentence) as caught:
         read_user_tracks(path)
     assert "\n" not in str(caught.value)
+
+
+def test_html_entities_in_names_are_read():
+    """Reddit's text escapes "&": a name shows "Armor & Sword", not "Armor &amp; Sword"."""
+    threads = [thread("t3_a", [{"songs": ["Armor &amp; Sword"]}, {"songs": ["Here &amp; Now"]}])]
+    names = {c.name for c in cards_from_threads(threads)}
+    assert names == {"Armor & Sword", "Here & Now"}

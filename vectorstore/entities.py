@@ -50,6 +50,7 @@ Conventions
 from __future__ import annotations
 
 import argparse
+import html
 import math
 import re
 import unicodedata
@@ -406,9 +407,10 @@ WRAPPERS = {
 
 
 def clean_name(name: str) -> str:
-    """A name as the catalog shows it: trimmed, without wrapping quotes or emphasis
+    """A name as the catalog shows it: trimmed, HTML entities read ("Armor &amp; Sword" is
+    "Armor & Sword": Reddit's text escapes them), without wrapping quotes or emphasis
     ("*Kind of Blue*"); a lone leading apostrophe stays ("'Round Midnight")."""
-    text = name.strip().strip('"\u201c\u201d').strip()
+    text = html.unescape(name).strip().strip('"\u201c\u201d').strip()
     while len(text) > 2 and WRAPPERS.get(text[0]) == text[-1]:
         text = text[1:-1].strip()
     return text
