@@ -334,7 +334,9 @@ class SessionState(BaseModel):
             if message.more_by_reference:
                 update["artist_unknown"] = tuple(i for i in referenced if i not in known_by)
         elif message.more_by:
-            update |= {"topic": message.topic, "seeds": message.more_by}
+            # "more by Radiohead" is a new request: nothing of the one before carries over.
+            update |= {"topic": message.topic, "seeds": message.more_by, "descriptors": ()}
+            update |= {"community": None, "style": None, "kind": None}
         elif message.more_by_same and self.seeds:
             # "more by them": the artist the request went by, its own works now.
             update |= {"topic": "", "seeds": self.seeds[:1], "more_by_seed_artists": True}

@@ -307,6 +307,14 @@ def test_what_else_from_an_artist_asks_for_its_own_and_a_decade_is_no_artist():
     assert parse_message("I already own OK Computer").known == ("OK Computer",)
 
 
+def test_more_by_an_artist_is_a_new_request():
+    state = SessionState(turn=2, topic="sad jazz", community="jazz", descriptors=("sad",))
+    state = state.model_copy(update={"kind": "song", "given": given("A", turn=2)})
+    after = state.begin_turn(parse_message("best Beatles album?"))
+    assert after.seeds == ("Beatles",) and after.more_by_seed_artists
+    assert (after.community, after.descriptors, after.kind) == (None, (), "album")
+
+
 def test_a_negated_descriptor_is_not_asked_for():
     assert parse_message("metal that isn't too heavy, like Deftones").descriptors == ()
     assert parse_message("not too fast please").descriptors == ()
