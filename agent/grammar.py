@@ -346,11 +346,12 @@ _THAT_REF = re.compile(
     r"|\bmore of (that|those|these|them)\b",
     re.IGNORECASE,
 )
+#: "something by …", "songs from …": an artist's own works follow.
+_WORKS_BY = r"\b(?:something|anything|songs?|albums?|tracks?|stuff|music)\s+(?:by|from)\s+"
 _MORE_BY = re.compile(
     r"\b(?:more|other|another|different|else)\s+(?:\w+\s+)?(?:by|from)\s+(?P<name>[^,.;!?]+)"
     # "something by Radiohead", "songs by Daft Punk" (a name: "songs from the 80s" is none).
-    r"|\b(?:something|anything|songs?|albums?|tracks?|stuff)\s+(?:by|from)\s+"
-    r"(?P<own>(?-i:[A-Z\"“])[^,.;!?]+)"
+    r"|" + _WORKS_BY + r"(?P<own>(?-i:[A-Z\"“])[^,.;!?]+)"
     # "where do I start with Bach?", "a good starting point for Bach": Bach's own works.
     r"|\b(?:start(?:ing)?\s+point|entry\s+point|where\s+(?:do\s+i\s+|should\s+i\s+|to\s+)?"
     r"start|introduction|get(?:ting)?\s+into)\s+(?:for|with|to|into|on)?\s*"
@@ -380,8 +381,7 @@ _TASTE_END = re.compile(
 )
 #: "play something by radiohead": an artist's own works, the name in lower case.
 _BY_TYPED = re.compile(
-    r"\b(?:something|anything|songs?|albums?|tracks?|stuff|music)\s+(?:by|from)\s+"
-    r"(?P<name>[^,.;!?]+)",
+    _WORKS_BY + r"(?P<name>[^,.;!?]+)",
     re.IGNORECASE,
 )
 #: A message this short with nothing else in it may be a name alone ("radiohead").
