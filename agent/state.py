@@ -120,12 +120,11 @@ def names_it(title: str, name: str) -> bool:
     return f" {' '.join(words)} " in f" {loose_key(title)} "
 
 
-def names_part(name: str, rejected: str) -> bool:
-    """True when the ``rejected`` name is ``name``, or its first or last words ("Kanye" for
-    "Kanye West", "Swift" for "Taylor Swift"): a user refusing an artist calls it as they
-    please."""
-    words, refused = loose_key(name).split(), loose_key(rejected).split()
-    return bool(refused) and (words[: len(refused)] == refused or words[-len(refused) :] == refused)
+def names_part(name: str, part: str) -> bool:
+    """True when ``part`` is ``name``, or its first or last words ("Kanye" for "Kanye West",
+    "Miles" for "Miles Davis"): a user calls an artist as they please."""
+    words, called = loose_key(name).split(), loose_key(part).split()
+    return bool(called) and (words[: len(called)] == called or words[-len(called) :] == called)
 
 
 def without_rejected(seed: str, rejected: Sequence[str]) -> str:
