@@ -135,7 +135,7 @@ def check_recommendations(
                 or (thread.url if thread else None),
             )
         artists = tuple(card.artists or ()) if card is not None else (item.artist or "",)
-        if session.is_rejected(result.name, artists) or session.was_given(
+        if session.is_rejected(result.name, artists, result.kind) or session.was_given(
             result.name, result.entity_id
         ):
             continue

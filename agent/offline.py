@@ -652,7 +652,7 @@ class _Turn:
     def _excluded(self, card: CardFacts) -> bool:
         state = self.session
         return (
-            state.is_rejected(card.name, card.artists)
+            state.is_rejected(card.name, card.artists, card.kind)
             or state.was_given(card.name, card.id)
             or recommended_mostly_in(card.threads_in, state.refused_communities)
             or (not state.more_by_seed_artists and any(

@@ -185,11 +185,15 @@ class SessionState(BaseModel):
         last = max(item.turn for item in self.given)
         return tuple(item for item in self.given if item.turn == last)
 
-    def is_rejected(self, name: str, artists: Sequence[str] = ()) -> bool:
-        """True when ``name`` or one of its ``artists`` was rejected in this session, or
-        ``name`` contains a rejected name (:func:`names_it`)."""
-        return any(same_name(r, n) for r in self.rejected for n in (name, *artists)) or any(
-            names_it(name, r) for r in self.rejected
+    def is_rejected(self, name: str, artists: Sequence[str] = (), kind: str | None = None) -> bool:
+        """True when ``name`` or one of its ``artists`` was rejected in this session, an
+        artist (one of ``artists``, or ``name`` of ``kind`` "artist") by part of its name
+        ("not Kanye": Kanye West; :func:`names_part`), or ``name`` contains a rejected name
+        (:func:`names_it`)."""
+        credits = (*artists, name) if kind == "artist" else tuple(artists)
+        return any(
+            same_name(r, name) or names_it(name, r) or any(names_part(a, r) for a in credits)
+            for r in self.rejected
         )
 
     def was_given(self, name: str, entity_id: str | None = None) -> bool:
@@ -383,7 +387,14 @@ class SessionState(BaseModel):
         seeds = _merged(state.seeds, (item.name for item in state.feedback_of("like")))
         seeds = tuple(kept for seed in seeds if (kept := without_rejected(seed, dropped)))
         # "I like Slowdive", then "more like #4": Slowdive is still not news to the user.
-        return state.model_copy(update={"seeds": seeds, "tastes": _merged(self.tastes, seeds)})
+        return state.model_copy(
+            update={
+                "seeds": seeds,
+                "tastes": _merged(self.tastes, seeds),
+                # "more by Kanye West", then "not Kanye": nobody's own records are asked for.
+                "more_by_seed_artists": state.more_by_seed_artists and bool(seeds),
+            }
+        )
 
     def _surprise_community(self, refused: Sequence[str]) -> str | None:
         """The community a surprise draws from: the next of :data:`SURPRISE_COMMUNITIES`

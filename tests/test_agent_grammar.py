@@ -315,6 +315,16 @@ def test_more_by_an_artist_is_a_new_request():
     assert (after.community, after.descriptors, after.kind) == (None, (), "album")
 
 
+def test_an_artist_refused_by_part_of_its_name_is_left_out_with_its_records():
+    state = SessionState(turn=2, seeds=("Kanye West",), more_by_seed_artists=True)
+    after = state.model_copy(update={"given": given("A", turn=2)})
+    after = after.begin_turn(parse_message("not Kanye"))
+    assert after.seeds == () and not after.more_by_seed_artists  # nobody's own records now
+    assert after.is_rejected("Runaway", ("Kanye West",))
+    assert after.is_rejected("Kanye West", kind="artist")
+    assert not after.is_rejected("Kanye West Tribute")  # a title: only a whole name counts
+
+
 def test_a_negated_descriptor_is_not_asked_for():
     assert parse_message("metal that isn't too heavy, like Deftones").descriptors == ()
     assert parse_message("not too fast please").descriptors == ()
