@@ -484,7 +484,8 @@ _UNCHECKABLE = (
     ),
     (
         re.compile(
-            r"\b(?:modern|recent|newer|contemporary|older|vintage)\b"
+            r"\b(?:modern|recent|newer|contemporary|older|vintage|trending|latest)\b"
+            r"|\bnew (?:releases?|music|stuff|songs|albums)\b|\b(?:this|last) year\b"
             r"|\b(?:early|earlier|later|late)\s+(?:stuff|work|albums?|records?|songs?|"
             r"material|years|period|days|era|(?-i:[A-Z]))"
             r"|(?:\B'|\b)(?:\d{2}|1\d{3}|20\d{2})'?s\b|\b(?:sixties|seventies|eighties|nineties)\b",

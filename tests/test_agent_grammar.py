@@ -518,6 +518,8 @@ def test_names_starting_with_common_words_are_still_rejected():
         ("something more modern", ["how old a record is"]),
         ("upbeat 80s synthpop for a party", ["how old a record is"]),
         ("'90s hip hop like Nas", ["how old a record is"]),
+        ("what's trending?", ["how old a record is"]),
+        ("any good new releases this year?", ["how old a record is"]),
         ("songs from the seventies", ["how old a record is"]),
         ("bands like early Radiohead, not their later stuff", ["how old a record is"]),
         ("his earlier albums please", ["how old a record is"]),
