@@ -47,6 +47,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from vectorstore.engine import typed_parts
 from vectorstore.entities import RANK
 
 Kind = Literal["song", "album", "artist"]
@@ -679,19 +680,17 @@ def typed_names(message: ParsedMessage) -> tuple[str, ...]:
     short = len(words_of(message.music)) <= LONE_NAME_WORDS
     if not found and bare and short and message.topic and not message.references:
         found = [message.music]
+    ignored = NOT_NAMES | _FILLER | _OCCASIONS | set(DESCRIPTORS)
     phrases: list[str] = []
     for taste in found:
         if _ORDINAL_REF.search(taste) or _NUMBER_REF.search(taste) or _SAME_ARTIST.match(taste):
             continue  # "I like the first one", "I like them": a pick, not a name
         for part in _ALTERNATIVES.split(_TASTE_END.sub("", taste)):
-            for piece in re.split(r"\s*(?:,|&|\band\b)\s*", part, flags=re.IGNORECASE):
+            for piece in typed_parts(part):
                 name = clean_name(re.sub(r"[^\w\s'’&.-]", " ", piece)).strip()
                 words = words_of(name)
                 read = any(name.lower() in seed for seed in seeds)  # "Radiohead and Low"
-                if not words or read or _is_kind_or_genre(name):
-                    continue
-                ignored = NOT_NAMES | _FILLER | _OCCASIONS
-                if all(w in ignored or w in DESCRIPTORS for w in words):
+                if not words or read or _is_kind_or_genre(name) or ignored.issuperset(words):
                     continue
                 phrases.append(name)
     return tuple(dict.fromkeys(phrases))
@@ -783,7 +782,7 @@ def parse_message(text: str) -> ParsedMessage:
             references.append(0)
         cursor.take(*match.span())
 
-    why = _WHY.match(music)
+    why, who = _WHY.match(music), _WHO.match(music)
     if why and not references and only_filler(cursor.rest()[why.end() :]):
         references.append(0)  # a bare "why?" / "why those?" after picks: the whole list
         cursor.take(*why.span())
@@ -832,8 +831,8 @@ def parse_message(text: str) -> ParsedMessage:
         refused_communities=tuple(dict.fromkeys(GENRES[g] for g in refused_genres)),
         references=tuple(dict.fromkeys(references)),
         refused_references=tuple(dict.fromkeys(refused_references)),
-        asks_why=bool(references) and bool(why or _WHO.match(music) or about_pick),
-        asks_who=bool(references) and bool(_WHO.match(music)),
+        asks_why=bool(references) and bool(why or who or about_pick),
+        asks_who=bool(references) and bool(who),
         asks_about=tuple(dict.fromkeys(asks_about)),
         asks_about_pick=about_pick,
         wants_others=bool(not_that) or bool(_WANTS_OTHERS.search(music)),

@@ -28,6 +28,7 @@ message that mixes an injection with a music request gets the refusal and the mu
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 from collections.abc import Sequence
@@ -184,7 +185,7 @@ class OfflineBrain(BaseChatModel):
             # "more by X": the recommender found the company X keeps; the catalog's artist
             # filter, by the name the recommender resolved ("Beatles" → "The Beatles"),
             # finds X's own works, which come first.
-            artist = turn.seed_artist()
+            artist = turn.seed_artist
             search = {"query": artist, "k": MAX_K, "artist": artist}
             if turn.session.kind:
                 search["kind"] = turn.session.kind
@@ -481,9 +482,10 @@ class _Turn:
             return {}
         return args
 
+    @functools.cached_property
     def seed_artist(self) -> str:
         """The first seed as the catalog names it ("The Beatles" for "beatles"), or as typed
-        when the recommender did not know it."""
+        when the recommender did not know it (read once: the card filters ask per card)."""
         found = self.data(RECOMMEND_TOOL, RecommendData)
         known = found[0].seeds if found else []
         return known[0].name if known else self.session.seeds[0]
@@ -593,7 +595,7 @@ class _Turn:
         state = self.session
         if not (state.more_by_seed_artists and state.seeds and picks):
             return ""
-        artist = self.seed_artist()
+        artist = self.seed_artist
         # "Miles" is Miles Davis here: the name the user asked by may be part of the credit.
         own = sum(bool(p.artist and names_part(p.artist, artist)) for p in picks)
         if own == len(picks):
@@ -661,7 +663,7 @@ class _Turn:
             # "more by Tom Waits" asks for his works, not for Tom Waits again (nor Miles Davis
             # for "more by Miles").
             or (state.more_by_seed_artists and any(
-                same_name(s, card.name) for s in (*state.seeds, self.seed_artist())
+                same_name(s, card.name) for s in (*state.seeds, self.seed_artist)
             ))
         )  # fmt: skip
 
@@ -696,7 +698,7 @@ class _Turn:
             why = f"Recommended {times} in the catalog's threads, best in r/{thread.community}"
             why += f" — top reply +{thread.votes}." if thread.votes else "."
         if self.session.more_by_seed_artists and self.session.seeds:
-            why = f"By {_artist_of(hit) or self.seed_artist()}. {why}"
+            why = f"By {_artist_of(hit) or self.seed_artist}. {why}"
         return RecommendationOut(
             name=hit.name,
             artist=_artist_of(hit),
