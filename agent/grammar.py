@@ -34,7 +34,11 @@ It recognises what a conversation about music keeps coming back to, and nothing 
 - prompt injection: sentences that ask for the prompt, instructions or a key are set apart
   (``injection``) and left out of ``music``, so a mixed message still has its music part;
 - seeds: names the user likes (quoted titles and capitalised word runs that are not
-  rejections), plus what "I already know X" names (a taste, though never recommended).
+  rejections), plus what "I already know X" names (a taste, though never recommended);
+  a genre or mood word inside a name is the name's ("MF DOOM" asks for no doom metal);
+- phrases that may be names typed in lower case, for the catalog to decide
+  (:mod:`agent.names`): after "I like" and the like, or alone (:func:`typed_names`),
+  anywhere else (:func:`loose_names`), after "something by" (:func:`typed_artists`).
 
 Conventions: pure functions, no catalog access (names are resolved later, by the engine
 and the guard); the same text always gives the same result; rejection and seed names keep
@@ -44,7 +48,7 @@ the user's spelling; descriptors and kinds are lower-case canonical words.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from vectorstore.engine import typed_parts
@@ -326,9 +330,11 @@ _NOT_THAT = re.compile(
 )
 #: "why the first one?", "how come #2?": a question about an earlier pick, not a request.
 _WHY = re.compile(r"^\W*(?:why|how come|what makes|what's special about|explain)\b", re.I)
-#: "who sings the third one?", "who made #2": a question about who made an earlier pick.
+#: "who sings the third one?", "who made #2", "the second one, who is it by?": a question
+#: about who made an earlier pick.
 _WHO = re.compile(
-    r"^\W*(?:who(?:'s|\s+is|\s+are)?\s+(?:sings?|sang|made|makes|plays?|played|performs?|"
+    r"(?:^\W*|[,;:.!?-]\s*|\b(?:and|so|but)\s+)"  # opening the message or a clause
+    r"(?:who(?:'s|\s+is|\s+are)?\s+(?:sings?|sang|made|makes|plays?|played|performs?|"
     r"performed|wrote|writes|did|does|recorded|behind|it\s+by|by)|who(?:'s|\s+is|\s+are)\s+"
     r"(?=the\s+\w+\s+(?:one|pick|song|album|track)|#|number)|what\s+(?:band|artist|group|"
     r"singer|rapper|composer)\b)",
@@ -396,6 +402,9 @@ _OCCASIONS = frozenset(
     working driving drive road trip beach coffee dinner cooking reading focus travel
     """.split()
 )
+
+#: Words of a chat that join no lower-case name ("what should I play at a party").
+_CHAT_WORDS = frozenset("play playing put at as should would will need".split())
 
 #: "more by them", "something else by that band": the artist the request goes by.
 _SAME_ARTIST = re.compile(
@@ -468,8 +477,13 @@ _FILLER = _THANKING | frozenset(
     "sure think guess maybe either neither "
     "in on it that this those these them is are be by from of similar "
     "been listening listen lot lately into enjoy enjoying fan dig about "
-    "hey hi hello yo hiya howdy there help do does who what's whats wow".split()
+    "hey hi hello yo hiya howdy there help do does who what's whats wow "
+    # "the best album?", "his greatest songs": the best of what is asked for already
+    "best greatest favourite favorite his her their its your".split()
 )
+#: Words that name nothing typed in lower case: around a name, or between two.
+_NO_NAME_WORDS = NOT_NAMES | _FILLER | _OCCASIONS | _CHAT_WORDS | frozenset(DESCRIPTORS)
+
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
 
@@ -662,9 +676,36 @@ def named_entities(text: str, limit: int = 4) -> list[str]:
 
 
 def _is_kind_or_genre(name: str) -> bool:
-    words = name.lower().split()
-    return bool(words) and all(
-        w in KIND_WORDS or w in GENRES or w in DESCRIPTORS or w in _FILLER for w in words
+    """Whether ``name`` is only genre ("indie rock"), mood, kind and filler words."""
+    words = _GENRE.sub(" ", name.lower()).split()
+    return bool(name.strip()) and all(
+        w in KIND_WORDS or w in DESCRIPTORS or w in _FILLER for w in words
+    )
+
+
+def _wishes_outside(text: str, names: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The descriptors and genre words of ``text`` outside ``names``: a genre or mood word
+    inside a name is the name's ("MF DOOM" asks for no doom metal, "Dark Tranquillity" for
+    nothing dark). A descriptor after a negation ("less dark") is none."""
+    for name in names:
+        text = re.sub(re.escape(name), " ", text, flags=re.IGNORECASE)
+    descriptors = (DESCRIPTORS[m.group(1).lower()]
+                   for m in _DESCRIPTOR.finditer(text)
+                   if not _NEGATED.search(text[: m.start()]))  # fmt: skip
+    genres = (m.group(1).lower() for m in _GENRE.finditer(text))
+    return tuple(dict.fromkeys(descriptors)), tuple(dict.fromkeys(genres))
+
+
+def read_as_names(message: ParsedMessage, phrases: list[str]) -> ParsedMessage:
+    """``message`` once ``phrases`` it typed are known to be names ("i love mf doom"): their
+    genre and mood words are no longer wishes of the request."""
+    descriptors, genres = _wishes_outside(message.music, phrases)
+    kept = tuple(g for g in message.genres if g in genres)
+    return replace(
+        message,
+        descriptors=tuple(d for d in message.descriptors if d in descriptors),
+        genres=kept,
+        communities=tuple(dict.fromkeys(GENRES[g] for g in kept)),
     )
 
 
@@ -679,21 +720,61 @@ def typed_names(message: ParsedMessage) -> tuple[str, ...]:
     bare = not (message.seeds or message.genres or message.descriptors or message.kind)
     short = len(words_of(message.music)) <= LONE_NAME_WORDS
     if not found and bare and short and message.topic and not message.references:
-        found = [message.music]
-    ignored = NOT_NAMES | _FILLER | _OCCASIONS | set(DESCRIPTORS)
+        # "hotline bling" alone; "what about sufjan stevens" is left to loose_names
+        alone = _as_phrase(message.music)
+        found = [message.music] if _without_edge_words(alone) == alone else []
     phrases: list[str] = []
     for taste in found:
         if _ORDINAL_REF.search(taste) or _NUMBER_REF.search(taste) or _SAME_ARTIST.match(taste):
             continue  # "I like the first one", "I like them": a pick, not a name
         for part in _ALTERNATIVES.split(_TASTE_END.sub("", taste)):
             for piece in typed_parts(part):
-                name = clean_name(re.sub(r"[^\w\s'’&.-]", " ", piece)).strip()
-                words = words_of(name)
+                name = _without_edge_words(_as_phrase(piece))
                 read = any(name.lower() in seed for seed in seeds)  # "Radiohead and Low"
-                if not words or read or _is_kind_or_genre(name) or ignored.issuperset(words):
+                if not name or read or _is_kind_or_genre(name):
                     continue
                 phrases.append(name)
     return tuple(dict.fromkeys(phrases))
+
+
+def _as_phrase(text: str) -> str:
+    """``text`` as a phrase to look up: no emoji or punctuation a name does not use."""
+    return clean_name(re.sub(r"[^\w\s'’&.-]", " ", text))
+
+
+def _without_edge_words(phrase: str) -> str:
+    """``phrase`` without the words around a name that name nothing ("what about sufjan
+    stevens", "play some daft punk"): empty when no word is left."""
+    words = phrase.split()
+    while words and words[0].lower() in _NO_NAME_WORDS:
+        words.pop(0)
+    while words and words[-1].lower() in _NO_NAME_WORDS:
+        words.pop()
+    return " ".join(words)
+
+
+def loose_names(message: ParsedMessage) -> tuple[str, ...]:
+    """Runs of two or more words anywhere in what is left of the message (the words of its
+    ``topic``, not across punctuation) that are no filler, occasion, mood, genre or kind
+    word, and not read already as a seed, a typed name or the artist whose works are asked
+    for: names typed in lower case where no "I like" says so ("recommend me some kendrick
+    lamar"). The catalog takes them only as artists (:mod:`agent.names`): a song title is
+    too easily a phrase of a chat."""
+    left = set(words_of(message.topic))
+    read = " | ".join([*message.seeds, *typed_names(message), *typed_artists(message)]).lower()
+    runs: list[str] = []
+    for clause in re.split(r"[,.;:!?()\[\]\"“”]", message.music.lower()):
+        run: list[str] = []
+        for word in [*_WORD.findall(clause), ""]:
+            if word in left and word not in _NO_NAME_WORDS and word not in KIND_WORDS:
+                run.append(word)
+                continue
+            name = " ".join(run)
+            named = len(run) >= 2 and not _is_kind_or_genre(name)  # "daft punk", not "indie rock"
+            if named and name not in read and not any(w.isdigit() for w in run):
+                runs.append(name)
+            run = []
+    return tuple(dict.fromkeys(runs))
 
 
 def typed_artists(message: ParsedMessage) -> tuple[str, ...]:
@@ -782,13 +863,15 @@ def parse_message(text: str) -> ParsedMessage:
             references.append(0)
         cursor.take(*match.span())
 
-    why, who = _WHY.match(music), _WHO.match(music)
+    why, who = _WHY.match(music), _WHO.search(music)
     if why and not references and only_filler(cursor.rest()[why.end() :]):
         references.append(0)  # a bare "why?" / "why those?" after picks: the whole list
         cursor.take(*why.span())
     # "tell me more about the first one": a question about a pick, answered from its card.
-    about_pick = bool(references) and any(
-        not named_entities(m.group("rest"), 1) for m in _ABOUT.finditer(music)
+    about_pick = (
+        bool(references)
+        and not who
+        and any(not named_entities(m.group("rest"), 1) for m in _ABOUT.finditer(music))
     )
 
     surprises = list(_SURPRISE.finditer(cursor.rest()))
@@ -802,15 +885,10 @@ def parse_message(text: str) -> ParsedMessage:
         # "no more songs" alone: albums are the natural other choice of a listener
         others = [k for k in ("album", "artist", "song") if k not in refused_kinds]
         kind = others[0] if len(refused_kinds) == 1 and refused_kinds[0] == "song" else None
-    descriptors = list(dict.fromkeys(DESCRIPTORS[m.group(1).lower()]
-                                     for m in _DESCRIPTOR.finditer(rest)
-                                     if not _NEGATED.search(rest[: m.start()])))  # fmt: skip
-    genres = list(dict.fromkeys(m.group(1).lower() for m in _GENRE.finditer(rest)))
-    communities = list(dict.fromkeys(GENRES[g] for g in genres))
-
     rejected = {r.lower() for r in rejections}
     seeds = [n for n in named_entities(rest) if n.lower() not in rejected]
     seeds = [s for s in seeds if not _is_kind_or_genre(s)]
+    descriptors, genres = _wishes_outside(rest, seeds)
     asked = (named_entities(m.group("rest"), 1) for m in _ABOUT.finditer(rest))
     asks_about = [names[0] for names in asked if names and names[0] in seeds]
     topic_words = [
@@ -842,9 +920,9 @@ def parse_message(text: str) -> ParsedMessage:
         more_by_same=more_by_same,
         kind=kind,
         refused_kinds=tuple(dict.fromkeys(refused_kinds)),
-        descriptors=tuple(descriptors),
-        genres=tuple(genres),
-        communities=tuple(communities),
+        descriptors=descriptors,
+        genres=genres,
+        communities=tuple(dict.fromkeys(GENRES[g] for g in genres)),
         # The words as typed (names keep their "of"), once something beyond filler is left.
         topic=" ".join(_WORD.findall(rest)) if topic_words else "",
     )

@@ -11,6 +11,9 @@ Conventions:
   Radiohead; "love" or "music" alone are words, whatever songs bear those titles). The
   phrase in the topic becomes that name, so the turn reads as if the name had been typed
   so. Phrases the catalog does not match closely stay words of the request.
+- Two or more such words anywhere else ("recommend me some kendrick lamar",
+  :func:`agent.grammar.loose_names`) are a seed only when the match is an artist: a
+  song's title is too easily a phrase of a chat ("sunday morning", "so what").
 - "play something by radiohead" (:func:`agent.grammar.typed_artists`) asks for an artist's
   own works: a close match that is an artist goes to ``more_by``, as "something by
   Radiohead" would.
@@ -22,7 +25,13 @@ import dataclasses
 import re
 from typing import Any
 
-from agent.grammar import ParsedMessage, typed_artists, typed_names
+from agent.grammar import (
+    ParsedMessage,
+    loose_names,
+    read_as_names,
+    typed_artists,
+    typed_names,
+)
 from tools.catalog import CatalogLike
 
 #: The lowest lookup score (token-sort ratio, 0–1) that makes a typed phrase a name:
@@ -34,19 +43,22 @@ def with_catalog_names(message: ParsedMessage, catalog: CatalogLike) -> ParsedMe
     """``message`` with the phrases the catalog knows as names added to its seeds, and the
     artist of "play something by radiohead" to its ``more_by``."""
     seeds, more_by, topic = list(message.seeds), list(message.more_by), message.topic
-    for phrase, artists_only in [
-        *((p, False) for p in typed_names(message)),
-        *((p, True) for p in typed_artists(message)),
+    names: list[str] = []
+    for phrase, artists_only, found in [
+        *((p, False, seeds) for p in typed_names(message)),
+        *((p, True, seeds) for p in loose_names(message)),
+        *((p, True, more_by) for p in typed_artists(message)),
     ]:
         card = _close_match(catalog, phrase)
         if card is None or (card.kind != "artist" and (artists_only or " " not in phrase)):
             continue
-        (more_by if artists_only else seeds).append(card.name)
+        found.append(card.name)
+        names.append(phrase)
         topic = re.sub(re.escape(phrase), card.name.replace("\\", r"\\"), topic, flags=re.I)
-    if (seeds, more_by) == (list(message.seeds), list(message.more_by)):
+    if not names:
         return message
     return dataclasses.replace(
-        message,
+        read_as_names(message, names),
         seeds=tuple(dict.fromkeys(seeds)),
         more_by=tuple(dict.fromkeys(more_by)),
         topic=topic,

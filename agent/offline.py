@@ -552,8 +552,15 @@ class _Turn:
         refused = [r for r in state.rejected if r not in known]
         if refused:
             parts.append("leaving out " + ", ".join(refused) + " as you asked")
-        if known:
-            parts.append("but none of " + ", ".join(f"{k}'s own music" for k in known))
+        # An artist known is a taste without its records; a record known is only left out.
+        found = self.data(RECOMMEND_TOOL, RecommendData)
+        artists = [c.name for c in (found[0].seeds if found else []) if c.kind == "artist"]
+        known_artists = [k for k in known if any(same_name(k, a) for a in artists)]
+        if known_artists:
+            parts.append("but none of " + ", ".join(f"{k}'s own music" for k in known_artists))
+        known_works = [k for k in known if k not in known_artists]
+        if known_works:
+            parts.append("leaving out " + ", ".join(known_works) + ", which you know")
         if state.kind:
             parts.append(f"{state.kind}s only")
         if state.descriptors:
@@ -630,10 +637,13 @@ class _Turn:
         )
         if evidence is None or not evidence.request:
             return ""
-        every = "Both" if len(shown) == 2 else f"All {len(shown)}"
+        if len({p.thread_url for p in picks}) == 1:
+            every = "Both" if len(picks) == 2 else f"All {len(picks)}"
+        else:
+            every = f"The top {len(shown)}"
         request = textwrap.shorten(evidence.request, THREAD_QUOTE_CHARS, placeholder="…")
         return (
-            f"{every} come from one r/{evidence.community} thread (“{request}”), so weigh "
+            f"{every} picks come from one r/{evidence.community} thread (“{request}”), so weigh "
             "them as one conversation's opinion."
         )
 

@@ -82,6 +82,12 @@ def test_descriptors_genres_and_follow_ups():
     # styles no request of the data names go where their bands are recommended
     assert parse_message("dreamy shoegaze please").communities == ("indieheads",)
     assert parse_message("smooth R&B for tonight").communities == ("hiphopheads",)
+    # A genre or mood word inside a name is the name's: MF DOOM is no doom metal.
+    for text in ("I love MF DOOM", "I like Swing Out Sister", "I like Dark Tranquillity"):
+        named = parse_message(text)
+        assert named.seeds and (named.genres, named.descriptors) == ((), ()), text
+    heavier = parse_message("like Dark Tranquillity but darker, more doom")
+    assert heavier.descriptors == ("darker",) and heavier.communities == ("metal",)
     assert parse_message("more by Radiohead please").more_by == ("Radiohead",)
     # "something by X", "songs by X" ask for X's own works too; "music from the 80s" does not.
     assert parse_message("Something by Radiohead please").more_by == ("Radiohead",)
@@ -198,6 +204,9 @@ def test_questions_about_earlier_picks(text, asks_why):
         ("who's the first one by?", True),
         ("who is the second one?", True),
         ("what band is the last one?", True),
+        ("the second one, who is it by?", True),
+        ("i like the third one - who sings it?", True),
+        ("the first one is great, but who made it?", True),
         ("who is Bach?", False),  # a name, not a pick: asks_about
         ("why the first one?", False),
         ("more like the third one", False),
@@ -483,6 +492,9 @@ def test_asking_more_by_an_artist_holds_through_follow_ups():
     assert state.seeds == ("Bach",) and state.more_by_seed_artists
     albums = state.end_turn(given("Mass in B Minor"), None).begin_turn(parse_message("albums"))
     assert albums.more_by_seed_artists and albums.kind == "album"
+    for text in ("the best album?", "his greatest songs", "your favourite albums?"):
+        best = state.begin_turn(parse_message(text))  # the best of Bach's, not of anyone's
+        assert best.more_by_seed_artists and best.seeds == ("Bach",) and best.kind, text
     fresh = albums.begin_turn(parse_message("something like Slowdive"))
     assert not fresh.more_by_seed_artists
 

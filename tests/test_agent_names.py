@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from agent.grammar import parse_message, typed_names
+from agent.grammar import loose_names, parse_message, typed_names
 from agent.names import NAME_MATCH, with_catalog_names
 
 
@@ -44,6 +44,9 @@ CATALOG = {
     "kanye": ("Keane", "artist", 0.8),
     "daft punk": ("Daft Punk", "artist", 1.0),
     "the 80s": ("The 80s", "song", 1.0),
+    "mf doom": ("MF DOOM", "artist", 1.0),
+    "kendrick lamar": ("Kendrick Lamar", "artist", 1.0),
+    "film scores": ("Film Scores", "song", 1.0),
 }
 
 
@@ -67,6 +70,34 @@ def test_phrases_that_may_be_names(text, phrases):
     assert typed_names(parse_message(text)) == phrases
 
 
+@pytest.mark.parametrize(
+    ("text", "runs"),
+    [
+        ("recommend me some kendrick lamar", ("kendrick lamar",)),
+        ("any film scores, kendrick lamar too?", ("film scores", "kendrick lamar")),
+        ("what about sufjan stevens", ("sufjan stevens",)),
+        ("play some daft punk", ("daft punk",)),  # a genre word inside a name
+        ("upbeat indie rock for running", ()),  # a genre
+        ("I need some songs for a rainy sunday morning", ()),  # when, not whom
+        ("so what should I play at a party?", ()),
+        ("dark ambient music for studying", ()),  # moods and genres
+        ("i like radiohed", ()),  # one word, and a taste already
+        ("play something by daft punk", ()),  # read as whose works are asked for
+        ("not kanye west, something else", ()),  # refused, not liked
+    ],
+)
+def test_runs_of_words_anywhere_that_may_be_names(text, runs):
+    assert loose_names(parse_message(text)) == runs
+
+
+def test_a_run_of_words_anywhere_is_a_name_only_when_the_catalog_knows_an_artist_so():
+    catalog = Catalog(CATALOG)
+    message = with_catalog_names(parse_message("recommend me some kendrick lamar"), catalog)
+    assert message.seeds == ("Kendrick Lamar",) and message.more_by == ()
+    # A song's title is too easily a phrase of a chat: "any film scores?" names none.
+    assert with_catalog_names(parse_message("any film scores?"), catalog).seeds == ()
+
+
 def test_a_close_match_becomes_a_seed_spelt_as_the_catalog_spells_it():
     message = with_catalog_names(parse_message("i like radiohed"), Catalog(CATALOG))
     assert message.seeds == ("Radiohead",) and "Radiohead" in message.topic
@@ -78,6 +109,14 @@ def test_names_joined_in_one_taste_are_each_looked_up():
     message = with_catalog_names(parse_message(text), Catalog(CATALOG))
     assert message.seeds == ("Radiohead", "Portishead") and "jazzier" in message.topic
     assert message.communities == ("jazz",)
+
+
+def test_a_genre_word_inside_a_name_read_in_the_catalog_is_the_names():
+    message = with_catalog_names(parse_message("i love mf doom"), Catalog(CATALOG))
+    assert message.seeds == ("MF DOOM",) and message.communities == message.genres == ()
+    # The same word outside the name is still a wish.
+    heavier = with_catalog_names(parse_message("i like mf doom but more doom"), Catalog(CATALOG))
+    assert heavier.seeds == ("MF DOOM",) and heavier.communities == ("metal",)
 
 
 def test_a_loose_match_or_a_lone_word_that_is_no_artist_stays_words():

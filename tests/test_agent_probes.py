@@ -191,6 +191,15 @@ def test_who_made_a_pick_is_answered_from_its_credit(probe):
     assert f"#{position} {credited.name} is by {credited.artist}" in who.reply
 
 
+def test_who_a_pick_is_by_asked_after_naming_it_is_answered_alone(probe):
+    first = probe.say("any good jazz albums for beginners?")
+    credited = next(r for r in first.recommendations if r.artist)
+    ordinal = ("first", "second", "third", "fourth", "fifth")[first.recommendations.index(credited)]
+    who = probe.say(f"the {ordinal} one, who is it by?")
+    assert f"{credited.name} is by {credited.artist}" in who.reply
+    assert "About " not in who.reply  # the answer, not the card read out before it
+
+
 def test_an_artist_called_by_first_name_is_no_longer_a_seed(probe):
     probe.say("I'm into 90s hip hop")
     probe.say("more like the first one")
@@ -205,7 +214,9 @@ def test_picks_that_all_come_from_one_thread_are_said_to(probe):
     thin = probe.say("songs similar to Smells Like Teen Spirit")
     shown = thin.recommendations[:3]
     assert len({r.thread_url for r in shown}) == 1
-    assert "All 3 come from one r/" in thin.reply
+    every = len({r.thread_url for r in thin.recommendations}) == 1
+    said = f"All {len(thin.recommendations)}" if every else "The top 3"
+    assert f"{said} picks come from one r/" in thin.reply
     wide = probe.say("I like Radiohead")
     assert len({r.thread_url for r in wide.recommendations[:3]}) > 1
     assert "come from one r/" not in wide.reply
@@ -252,6 +263,31 @@ def test_a_known_seed_is_said_to_be_left_out_not_rejected(probe):
     result = probe.say("I already know Bill Evans, something more modern")
     assert "but none of Bill Evans's own music" in result.reply
     assert "leaving out Bill Evans" not in result.reply
+
+
+def test_a_known_record_is_said_to_be_left_out_as_a_record(probe):
+    probe.say("I like Radiohead")
+    known = probe.say("I already have OK Computer")
+    assert not any(same_name(r.name, "OK Computer") for r in known.recommendations)
+    assert "OK Computer's own music" not in known.reply
+    assert "leaving out OK Computer, which you know" in known.reply
+
+
+def test_a_name_with_a_genre_word_in_it_is_the_name_not_the_genre(probe):
+    doom = probe.say("i love mf doom, what else would I like?")
+    assert probe.recommend_args(doom)["seeds"] == ["MF DOOM"]
+    assert "community" not in probe.recommend_args(doom) and "r/metal" not in doom.reply
+    probe.assert_community_share(doom, "hiphopheads")
+
+
+@pytest.mark.parametrize(
+    "text", ["I need some songs for a rainy sunday morning", "so what should I play at a party?"]
+)
+def test_the_words_of_a_chat_are_no_song_titles(probe, text):
+    result = probe.say(text)
+    whys = " ".join(r.why for r in result.recommendations)
+    assert result.recommendations and "beside" not in whys  # no seed was read from the words
+    assert not probe.recommend_args(result).get("seeds")
 
 
 def test_albums_rather_than_songs(probe):

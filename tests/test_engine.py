@@ -120,6 +120,19 @@ def test_entities_the_text_names_come_back_only_when_allowed():
     assert named & {i.card.id for i in again.items}
 
 
+def test_a_chat_whose_names_were_read_already_is_not_read_for_names_again():
+    engine = engine_of(threads(dataset()), Weights(co_recommendation=1.0, similar_request=1.0))
+    # A Reddit request's lower-case names are read ("sunday morning" in a chat is words).
+    request = RecommendRequest(text="music for when the sun hits, a glory box", k=40)
+    assert {entity_key("When the Sun Hits"), entity_key("Glory Box")} <= {
+        c.id for c in engine.recommend(request).seeds
+    }
+    words = engine.recommend(dataclasses.replace(request, names_in_text=False))
+    assert not words.seeds and words.items  # the words still find similar requests
+    named = dataclasses.replace(request, seeds=("Glory Box",), names_in_text=False)
+    assert [c.id for c in engine.recommend(named).seeds] == [entity_key("Glory Box")]
+
+
 def test_kind_community_and_excluded_entities_are_hard():
     engine = engine_of(threads(dataset()))
     answer = engine.recommend(

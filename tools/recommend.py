@@ -163,6 +163,7 @@ def recommend(
             more_by_seed_artists=more_by_seed_artists,
             k=max(1, min(int(k), MAX_RECOMMEND_K)),
             clip=heard_clip(engine, clip),
+            names_in_text=False,  # seeds are the names the conversation was read for
         )
         try:
             response = engine.recommend(request)

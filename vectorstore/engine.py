@@ -155,6 +155,11 @@ class RecommendRequest:
     #: to Reddit requests often re-recommend what the request named (chosen on dev for the
     #: recommend task: Hit@20 7.34 % against 6.52 % when they are excluded).
     named_may_return: bool = False
+    #: Whether names are read from ``text`` as seeds: a Reddit request names what it likes
+    #: in any case. A chat turn whose names were read already (by the agent's grammar and
+    #: the catalog lookup, or by a model) passes False: in "songs for a rainy sunday
+    #: morning" or "so what should I play?" the words are no song titles.
+    names_in_text: bool = True
     #: The user's clip as the sound index heard it (``vectorstore.sound.SoundEmbedding``):
     #: with an engine that has a sound index, the ``sound`` source joins the fusion.
     clip: Any = None
@@ -957,7 +962,8 @@ class RecommendationEngine:
         seeds += examples
         text = " ".join([request.text.strip(), *request.heard_tags]).strip()
         given = len(seeds)  # seeds named as seeds (or examples); the rest are read from the text
-        for position in self.mentioned(request.text, admitted):
+        mentioned = self.mentioned(request.text, admitted) if request.names_in_text else []
+        for position in mentioned:
             if position not in seeds:
                 seeds.append(position)
         seed_cards = [self.card(self.keys[s], excluded) for s in seeds]
