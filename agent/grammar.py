@@ -24,7 +24,9 @@ It recognises what a conversation about music keeps coming back to, and nothing 
 - the kind asked for: albums, artists (bands, singers), songs (tracks); a kind after
   "rather than", "instead of" or "not" is the one *not* wanted;
 - mood, tempo and instrument descriptors ("darker", "more upbeat", "slower", "chill",
-  "with piano"); one after a negation ("isn't too heavy", "less dark") is not asked for;
+  "with piano"); one after a negation ("isn't too heavy", "less dark") is not asked for
+  and takes back the same mood asked before (``refused_descriptors``), and the reply says
+  that what a record does not sound like is not checked;
 - wishes the catalog cannot check (vocals, a record's age or decade, "early Radiohead",
   how well known it is: "less mainstream"): named by :func:`unchecked_wishes` and no topic
   of their own, so "something more modern" adjusts the request it follows;
@@ -144,6 +146,8 @@ DESCRIPTORS: dict[str, str] = {
     "atmospheric": "atmospheric",
     "melancholic": "melancholic",
     "uplifting": "uplifting",
+    "hopeful": "uplifting",
+    "cheerful": "happy",
     "romantic": "romantic",
     # Instruments refine a request as moods do: "something with piano" after jazz picks.
     "piano": "piano",
@@ -164,11 +168,11 @@ _DESCRIPTOR = re.compile(
     r"\b(" + "|".join(sorted(DESCRIPTORS, key=len, reverse=True)) + r")\b", re.IGNORECASE
 )
 #: Before a descriptor, a negation that takes it back ("isn't too heavy", "less dark").
-_NEGATED = re.compile(
+_NEGATION = (
     r"\b(?:not|isn't|isnt|aren't|arent|never|no|less|without|nothing)"
-    r"(?:\s+(?:too|so|very|that|overly|being|as|all that))?\s*$",
-    re.IGNORECASE,
+    r"(?:\s+(?:too|so|very|that|overly|being|as|all that))?"
 )
+_NEGATED = re.compile(_NEGATION + r"\s*$", re.IGNORECASE)
 
 #: Genre words and the catalog community (subreddit) where such requests are answered.
 GENRES: dict[str, str] = {
@@ -368,7 +372,10 @@ _MORE_BY = re.compile(
     r"|\b(?:best|favou?rite|greatest|top|essential)\s+(?P<best>(?-i:[A-Z])[^,.;!?]*?)"
     r"(?=\s+(?:albums?|songs?|tracks?|records?)\b)"
     r"|(?P<whose>(?-i:[A-Z])[^,.;!?]*?)['’]s\s+(?=(?:best|greatest|top|essential)\s+"
-    r"(?:albums?|songs?|tracks?|records?)\b)",
+    r"(?:albums?|songs?|tracks?|records?)\b)"
+    # "their best album?", "his songs": the works of the artist the request goes by.
+    r"|\b(?P<their>their|his|her|its)\s+(?=(?:(?:best|greatest|top|essential|favou?rite|"
+    r"other|own)\s+)?(?:albums?|songs?|tracks?|records?)\b)",
     re.IGNORECASE,
 )
 #: What points at a taste: "I like …", "I'm into …", "songs like …" (the names after it
@@ -408,8 +415,8 @@ _CHAT_WORDS = frozenset("play playing put at as should would will need".split())
 
 #: "more by them", "something else by that band": the artist the request goes by.
 _SAME_ARTIST = re.compile(
-    r"^(?:them|him|her|it|(?:that|this|the same) (?:artist|band|singer|rapper|group|guy|guys|"
-    r"composer))$",
+    r"^(?:them|him|her|it|their|his|its|(?:that|this|the same) (?:artist|band|singer|rapper|"
+    r"group|guy|guys|composer))$",
     re.IGNORECASE,
 )
 
@@ -479,7 +486,8 @@ _FILLER = _THANKING | frozenset(
     "been listening listen lot lately into enjoy enjoying fan dig about "
     "hey hi hello yo hiya howdy there help do does who what's whats wow "
     # "the best album?", "his greatest songs": the best of what is asked for already
-    "best greatest favourite favorite his her their its your".split()
+    "best greatest favourite favorite his her their its your "
+    "nothing very".split()  # "nothing too heavy", "not very sad": a mood taken back
 )
 #: Words that name nothing typed in lower case: around a name, or between two.
 _NO_NAME_WORDS = NOT_NAMES | _FILLER | _OCCASIONS | _CHAT_WORDS | frozenset(DESCRIPTORS)
@@ -516,6 +524,11 @@ _UNCHECKABLE = (
             re.IGNORECASE,
         ),
         "how well known a record is",
+    ),
+    (
+        # "nothing too heavy": a mood taken back leaves the request, it filters nothing.
+        re.compile(_NEGATION + r"\s*" + _DESCRIPTOR.pattern, re.IGNORECASE),
+        "what a record does not sound like",
     ),
 )
 
@@ -588,6 +601,7 @@ class ParsedMessage:
     kind: Kind | None = None
     refused_kinds: tuple[Kind, ...] = ()
     descriptors: tuple[str, ...] = ()
+    refused_descriptors: tuple[str, ...] = ()  # "less dark", "nothing too heavy"
     genres: tuple[str, ...] = ()
     communities: tuple[str, ...] = ()
     topic: str = ""
@@ -683,27 +697,45 @@ def _is_kind_or_genre(name: str) -> bool:
     )
 
 
-def _wishes_outside(text: str, names: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The descriptors and genre words of ``text`` outside ``names``: a genre or mood word
-    inside a name is the name's ("MF DOOM" asks for no doom metal, "Dark Tranquillity" for
-    nothing dark). A descriptor after a negation ("less dark") is none."""
+@dataclass(frozen=True)
+class _Wishes:
+    """The moods and genres a text asks for, and the moods it takes back ("less dark")."""
+
+    descriptors: tuple[str, ...]
+    refused_descriptors: tuple[str, ...]
+    genres: tuple[str, ...]
+
+
+def _wishes_outside(text: str, names: list[str]) -> _Wishes:
+    """The wishes of ``text`` outside ``names``: a genre or mood word inside a name is the
+    name's ("MF DOOM" asks for no doom metal, "Dark Tranquillity" for nothing dark)."""
     for name in names:
         text = re.sub(re.escape(name), " ", text, flags=re.IGNORECASE)
-    descriptors = (DESCRIPTORS[m.group(1).lower()]
-                   for m in _DESCRIPTOR.finditer(text)
-                   if not _NEGATED.search(text[: m.start()]))  # fmt: skip
+    asked: list[str] = []
+    refused: list[str] = []
+    for match in _DESCRIPTOR.finditer(text):
+        negated = _NEGATED.search(text[: match.start()])
+        (refused if negated else asked).append(DESCRIPTORS[match.group(1).lower()])
     genres = (m.group(1).lower() for m in _GENRE.finditer(text))
-    return tuple(dict.fromkeys(descriptors)), tuple(dict.fromkeys(genres))
+    return _Wishes(
+        tuple(dict.fromkeys(asked)), tuple(dict.fromkeys(refused)), tuple(dict.fromkeys(genres))
+    )
+
+
+def same_mood(descriptor: str, other: str) -> bool:
+    """Whether two descriptors are one mood, plain or comparative ("sad", "sadder"): a
+    mood taken back ("less sad") takes both back."""
+    return descriptor[:4] == other[:4]
 
 
 def read_as_names(message: ParsedMessage, phrases: list[str]) -> ParsedMessage:
     """``message`` once ``phrases`` it typed are known to be names ("i love mf doom"): their
     genre and mood words are no longer wishes of the request."""
-    descriptors, genres = _wishes_outside(message.music, phrases)
-    kept = tuple(g for g in message.genres if g in genres)
+    outside = _wishes_outside(message.music, phrases)
+    kept = tuple(g for g in message.genres if g in outside.genres)
     return replace(
         message,
-        descriptors=tuple(d for d in message.descriptors if d in descriptors),
+        descriptors=tuple(d for d in message.descriptors if d in outside.descriptors),
         genres=kept,
         communities=tuple(dict.fromkeys(GENRES[g] for g in kept)),
     )
@@ -825,7 +857,8 @@ def parse_message(text: str) -> ParsedMessage:
     more_by: list[str] = []
     more_by_reference = more_by_same = False
     for match in _MORE_BY.finditer(cursor.rest()):
-        group = next(g for g in ("name", "start", "own", "best", "whose") if match.group(g))
+        groups = ("name", "start", "own", "best", "whose", "their")
+        group = next(g for g in groups if match.group(g))
         name = clean_name(match.group(group))
         if _ORDINAL_REF.fullmatch(name) or _NUMBER_REF.fullmatch(name):
             more_by_reference = True  # "more by the first one": read with the references
@@ -888,7 +921,7 @@ def parse_message(text: str) -> ParsedMessage:
     rejected = {r.lower() for r in rejections}
     seeds = [n for n in named_entities(rest) if n.lower() not in rejected]
     seeds = [s for s in seeds if not _is_kind_or_genre(s)]
-    descriptors, genres = _wishes_outside(rest, seeds)
+    wishes = _wishes_outside(rest, seeds)
     asked = (named_entities(m.group("rest"), 1) for m in _ABOUT.finditer(rest))
     asks_about = [names[0] for names in asked if names and names[0] in seeds]
     topic_words = [
@@ -920,9 +953,10 @@ def parse_message(text: str) -> ParsedMessage:
         more_by_same=more_by_same,
         kind=kind,
         refused_kinds=tuple(dict.fromkeys(refused_kinds)),
-        descriptors=descriptors,
-        genres=genres,
-        communities=tuple(dict.fromkeys(GENRES[g] for g in genres)),
+        descriptors=wishes.descriptors,
+        refused_descriptors=wishes.refused_descriptors,
+        genres=wishes.genres,
+        communities=tuple(dict.fromkeys(GENRES[g] for g in wishes.genres)),
         # The words as typed (names keep their "of"), once something beyond filler is left.
         topic=" ".join(_WORD.findall(rest)) if topic_words else "",
     )

@@ -37,6 +37,7 @@ from agent.grammar import (
     SURPRISE_COMMUNITIES,
     Kind,
     ParsedMessage,
+    same_mood,
     words_of,
 )
 from vectorstore.engine import typed_parts
@@ -321,9 +322,15 @@ class SessionState(BaseModel):
             "unresolved_references": unresolved,
             "artist_unknown": (),
             "injection": message.injection,
-            # "albums please" after "more by Bach" still wants Bach's.
+            # "albums please" after "more by Bach" still wants Bach's; "something else" or
+            # "no more classical" does not (Bach stays a taste to go by).
             "more_by_seed_artists": bool(message.more_by)
-            or (message.is_follow_up and self.more_by_seed_artists and not message.references),
+            or (
+                message.is_follow_up
+                and self.more_by_seed_artists
+                and not (message.references or message.wants_others)
+                and not message.refused_communities
+            ),
         }
         known_by = tuple(i for i in referenced if i.artists or i.kind == "artist")
         if referenced and message.more_by_reference and len(known_by) == len(referenced):
@@ -374,6 +381,12 @@ class SessionState(BaseModel):
             update["style"] = None  # "some shoegaze", then "nothing indie": the style goes too
         if message.descriptors:
             update["descriptors"] = message.descriptors
+        elif message.refused_descriptors:  # "less sad": the moods asked before, without it
+            update["descriptors"] = tuple(
+                d
+                for d in update.get("descriptors", self.descriptors)
+                if not any(same_mood(d, r) for r in message.refused_descriptors)
+            )
         if message.kind:
             update["kind"] = message.kind
         elif self.kind in message.refused_kinds:

@@ -302,6 +302,11 @@ def test_more_by_them_goes_on_with_the_artist_of_the_request():
     after = state.begin_turn(parse_message("more by them"))
     assert after.seeds == ("Slowdive",) and after.more_by_seed_artists
     assert parse_message("more by that band").more_by_same
+    for text in ("what about their best album?", "his songs?", "her greatest records"):
+        theirs = state.begin_turn(parse_message(text))
+        assert theirs.seeds == ("Slowdive",) and theirs.more_by_seed_artists, text
+        assert theirs.kind in ("album", "song"), text
+    assert not parse_message("I like their sound").more_by_same
 
 
 def test_the_first_few_picks_can_be_refused_or_followed_together():
@@ -339,6 +344,18 @@ def test_a_negated_descriptor_is_not_asked_for():
     assert parse_message("not too fast please").descriptors == ()
     assert parse_message("something less dark").descriptors == ()
     assert parse_message("heavy but not fast").descriptors == ("heavy",)
+
+
+def test_a_negated_descriptor_takes_back_the_mood_asked_before():
+    sad = SessionState().begin_turn(parse_message("sad songs"))
+    state = sad.model_copy(update={"given": given("A", turn=1)})
+    hopeful = state.begin_turn(parse_message("not so sad, something hopeful"))
+    assert hopeful.descriptors == ("uplifting",) and hopeful.kind == "song"
+    lighter = state.begin_turn(parse_message("less sad please"))
+    assert lighter.descriptors == () and lighter.kind == "song"  # "sadder" would go too
+    metal = SessionState(turn=1, seeds=("Tool",), kind="artist", community="metal")
+    calmer = metal.begin_turn(parse_message("not tool, and nothing too heavy"))
+    assert (calmer.kind, calmer.community, calmer.seeds) == ("artist", "metal", ())
 
 
 @pytest.mark.parametrize(
@@ -495,6 +512,10 @@ def test_asking_more_by_an_artist_holds_through_follow_ups():
     for text in ("the best album?", "his greatest songs", "your favourite albums?"):
         best = state.begin_turn(parse_message(text))  # the best of Bach's, not of anyone's
         assert best.more_by_seed_artists and best.seeds == ("Bach",) and best.kind, text
+    # "something else", or refusing the artist's style, ends the artist's own works.
+    for text in ("give me something else", "no more classical", "I don't like classical"):
+        other = albums.begin_turn(parse_message(text))
+        assert not other.more_by_seed_artists and other.seeds == ("Bach",), text
     fresh = albums.begin_turn(parse_message("something like Slowdive"))
     assert not fresh.more_by_seed_artists
 
@@ -537,6 +558,9 @@ def test_names_starting_with_common_words_are_still_rejected():
         ("his earlier albums please", ["how old a record is"]),
         ("anything less mainstream?", ["how well known a record is"]),
         ("some hidden gems, more obscure stuff", ["how well known a record is"]),
+        ("metal, nothing too heavy", ["what a record does not sound like"]),
+        ("not so sad, something hopeful", ["what a record does not sound like"]),
+        ("something less dark", ["what a record does not sound like"]),
         ("early morning coffee music", []),
         ("late night drive", []),
         ("anything by 50 Cent or Section.80", []),

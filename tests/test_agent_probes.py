@@ -290,6 +290,27 @@ def test_the_words_of_a_chat_are_no_song_titles(probe, text):
     assert not probe.recommend_args(result).get("seeds")
 
 
+def test_an_artist_typed_in_lower_case_anywhere_is_a_seed(probe):
+    result = probe.say("recommend me some kendrick lamar")
+    assert probe.recommend_args(result)["seeds"] == ["Kendrick Lamar"]
+    probe.assert_community_share(result, "hiphopheads")
+
+
+def test_their_best_album_asks_for_the_artist_gone_by(probe):
+    probe.say("I like The Beatles")
+    best = probe.say("what about their best album?")
+    assert best.recommendations[0].kind == "album"
+    assert "The Beatles" in probe.artists_of(best.recommendations[0])
+
+
+def test_something_else_after_an_artists_own_works_ends_them(probe):
+    probe.say("more by Kendrick Lamar")
+    other = probe.say("I don't like rap, give me something else")
+    assert other.recommendations
+    assert not any("Kendrick Lamar" in probe.artists_of(r) for r in other.recommendations)
+    probe.assert_community_share(other, "indieheads")
+
+
 def test_albums_rather_than_songs(probe):
     result = probe.say("any albums rather than songs? something like OK Computer")
     assert result.recommendations and all(r.kind == "album" for r in result.recommendations)
