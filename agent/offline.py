@@ -89,10 +89,16 @@ DEFAULT_AUDIO_REQUEST = "Recommend music like this clip."
 # API has moved the link to the audio path.
 _POINTS_AT_CLIP = re.compile(
     r"^\W*(please\W+)?((recommend|find|give me|play|suggest)\W+)?(me\W+)?"
-    r"(more|some|something|songs?|music|tracks?|stuff)?\W*(like|similar to)"
+    r"(more|some|something|anything|songs?|music|tracks?|stuff)?\W*(like|similar to)"
     r"(\W+(this|that|it|the clip|this one|this song))?\W*(please)?\W*$",
     re.IGNORECASE,
 )
+
+
+def points_at_clip(text: str) -> bool:
+    """Whether ``text`` only points at the clip ("more like this", "anything like"): the
+    clip is the whole request."""
+    return bool(_POINTS_AT_CLIP.match(text))
 
 
 class OfflineBrain(BaseChatModel):
@@ -442,7 +448,7 @@ class _Turn:
     def words(self) -> str:
         """The user's request; empty when it only points at the clip ("more like this")."""
         text = self.music
-        return "" if self.context.audio and _POINTS_AT_CLIP.match(text) else text
+        return "" if self.context.audio and points_at_clip(text) else text
 
     def search_query(self) -> str:
         return " ".join(p for p in (self.words(), " ".join(self.heard_tags())) if p).strip()

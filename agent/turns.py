@@ -13,8 +13,9 @@ Conventions:
   ``text`` are taken out of it (they are the clip, not words to search for); the first one
   is the clip when ``audio`` is not given. A playlist, channel or other-site link as the
   clip ends the turn with one sentence before any tool runs (docs/bad-input.md).
-- A turn whose only input is a clip that could not be fetched or decoded ends with that
-  tool's error sentence (``ok=False``): there is nothing else to answer.
+- A turn whose only input is a clip that could not be fetched or decoded (its words, if
+  any, only point at it: "anything like <link>") ends with that tool's error sentence
+  (``ok=False``): there is nothing else to answer.
 - The turn's inputs reach the tools and the brain through the runtime context
   (:class:`agent.context.TurnContext`), never through the prompt: the human message is the
   user's words alone. The grammar (:mod:`agent.grammar`) reads them and the session state
@@ -49,7 +50,7 @@ from agent.context import TurnContext
 from agent.grammar import parse_message
 from agent.guard import CheckedRecommendation
 from agent.names import with_catalog_names
-from agent.offline import DEFAULT_AUDIO_REQUEST, DESCRIBE_TOOL, FETCH_TOOL
+from agent.offline import DEFAULT_AUDIO_REQUEST, DESCRIBE_TOOL, FETCH_TOOL, points_at_clip
 from agent.schemas import CandidateRanking, ChatAnswer
 from agent.settings import Settings
 from agent.state import Feedback, FeedbackAction, SessionState
@@ -191,7 +192,8 @@ class MusicAgent:
             yield TurnResult(reply=refusal, brain=self.brain, ok=False)
             return
         words = words.strip()
-        clip_only = bool(audio) and not words and not candidates
+        # "more like this" with a clip asks nothing the clip does not.
+        clip_only = bool(audio) and (not words or points_at_clip(words)) and not candidates
         context = self._context(catalog, candidates, community, scorer)
         context.text, context.audio = words, audio
         if catalog is not None:

@@ -112,11 +112,12 @@ def test_undecodable_clip_with_text_still_answers_the_text(audio_agent, catalog,
     assert "Boards of Canada" in [r.name for r in result.recommendations]
 
 
-def test_link_only_message_whose_fetch_fails_gets_only_the_fetch_error(agent, catalog):
-    result = agent.run_turn("link-only", f"{VIDEO}", catalog=catalog)
+@pytest.mark.parametrize("words", ["", "anything like ", "stuff similar to this: "])
+def test_link_only_message_whose_fetch_fails_gets_only_the_fetch_error(agent, catalog, words):
+    result = agent.run_turn(f"link-only-{words}", f"{words}{VIDEO}", catalog=catalog)
     assert [t.name for t in result.trace] == ["fetch_youtube_audio"]
     assert result.reply == NO_NETWORK and not result.ok and not result.recommendations
-    assert_session_still_works(agent, "link-only", catalog)
+    assert_session_still_works(agent, f"link-only-{words}", catalog)
 
 
 @pytest.mark.parametrize(

@@ -333,8 +333,9 @@ def test_youtube_link_in_text_is_fetched_and_a_failure_is_reported(catalog):
     )
     assert result.trace[0].name == "fetch_youtube_audio"
     assert result.trace[0].args == {"url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}
-    assert "could not use your clip: YouTube could not be reached" in result.reply
-    assert "describe_audio" not in [t.name for t in result.trace]
+    # "more like" asks for nothing but the clip: its failure is the whole answer.
+    assert result.reply == "YouTube could not be reached; please upload the audio file instead."
+    assert not result.ok and "describe_audio" not in [t.name for t in result.trace]
 
 
 def test_cli_ask_prints_each_card_numbered_with_its_reason_and_thread(monkeypatch, capsys):
