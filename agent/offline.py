@@ -67,6 +67,9 @@ RECOMMEND_K = 8
 #: How many picks the reply names; all of them, with reasons, are the structured cards.
 PICKS_IN_REPLY = 3
 THREAD_QUOTE_CHARS = 90  # a thread's request quoted in a reply line
+#: A seed recommended in fewer threads than this, no community holding two thirds of them
+#: (Nirvana: 8, in r/popheads, r/hiphopheads and r/indieheads), is said to be thin.
+THIN_SEED_THREADS = 10
 #: Indexed recordings a clip's reply names as sounding alike.
 SOUNDS_LIKE_IN_REPLY = 3
 OFFLINE_BRAIN = "Offline brain (no language model)"
@@ -300,9 +303,9 @@ class OfflineBrain(BaseChatModel):
             ]
             more = len(recommendations) - len(top)
             lines.append("Top picks: " + ", ".join(top) + (f" and {more} more." if more else "."))
-            for note in (turn.credited_to_seed(recommendations), turn.one_thread(recommendations)):
-                if note:
-                    lines.append(note)
+            notes = [turn.credited_to_seed(recommendations), turn.one_thread(recommendations)]
+            notes = [note for note in notes if note] or [turn.thin_seed()]
+            lines += [note for note in notes if note]
             return ChatAnswer(reply="\n".join(lines), recommendations=recommendations)
         failure = turn.error_of(RECOMMEND_TOOL) or turn.error_of(SEARCH_TOOL)
         if failure:
@@ -622,6 +625,26 @@ class _Turn:
         return (
             f"The threads credit {own} {records} to {artist}; "
             "the rest is what their fans were recommended."
+        )
+
+    def thin_seed(self) -> str:
+        """When the one seed gone by is recommended in few threads spread over communities:
+        where, so the user knows how little the picks lean on (a Nirvana fan given pop
+        picks sees that its threads are mostly r/popheads')."""
+        state = self.session
+        found = self.data(RECOMMEND_TOOL, RecommendData)
+        seeds = found[0].seeds if found else []
+        if state.more_by_seed_artists or state.referenced or len(seeds) != 1:
+            return ""
+        where = sorted(seeds[0].threads_in.items(), key=lambda item: -item[1])
+        total = sum(count for _, count in where)
+        if not total or total >= THIN_SEED_THREADS or where[0][1] * 3 >= total * 2:
+            return ""
+        listed = ", ".join(f"r/{community} {count}" for community, count in where[:3])
+        threads = "thread" if total == 1 else "threads"
+        return (
+            f"{seeds[0].name} is recommended in only {total} {threads} here ({listed}): "
+            "these picks lean on those few conversations."
         )
 
     def one_thread(self, picks: Sequence[RecommendationOut]) -> str:

@@ -222,6 +222,14 @@ def test_picks_that_all_come_from_one_thread_are_said_to(probe):
     assert "come from one r/" not in wide.reply
 
 
+def test_a_seed_few_threads_recommend_across_communities_is_said_to_be_thin(probe):
+    thin = probe.say("what should I listen to if I like Nirvana?")
+    assert "Nirvana is recommended in only 8 threads here (r/popheads 4," in thin.reply
+    # A seed as thin but at home in one community gets no such line: its picks agree.
+    for text in ("I like Bill Evans", "I like Radiohead"):
+        assert "is recommended in only" not in probe.say(text).reply
+
+
 def test_surprise_me_gives_a_communitys_most_recommended_and_says_which(probe):
     first = probe.say("surprise me")
     community = probe.state.community
