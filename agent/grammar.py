@@ -487,7 +487,8 @@ _FILLER = _THANKING | frozenset(
     "hey hi hello yo hiya howdy there help do does who what's whats wow "
     # "the best album?", "his greatest songs": the best of what is asked for already
     "best greatest favourite favorite his her their its your "
-    "nothing very".split()  # "nothing too heavy", "not very sad": a mood taken back
+    "nothing very "  # "nothing too heavy", "not very sad": a mood taken back
+    "looking searching recommendation recommendations suggestion suggestions".split()
 )
 #: Words that name nothing typed in lower case: around a name, or between two.
 _NO_NAME_WORDS = NOT_NAMES | _FILLER | _OCCASIONS | _CHAT_WORDS | frozenset(DESCRIPTORS)

@@ -60,7 +60,17 @@ def test_chat_turn_calls_real_tools_and_cites_them(agent, catalog):
     assert "heard" not in result.reply.lower()  # no audio: never claims to have listened
 
 
-@pytest.mark.parametrize("text", ["hey", "hi there!", "what can you do?", "recommend me something"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hey",
+        "hi there!",
+        "what can you do?",
+        "recommend me something",
+        "hi, I'm looking for new music",
+        "any recommendations?",
+    ],
+)
 def test_a_greeting_or_an_empty_request_gets_help_not_random_picks(agent, catalog, text):
     result = agent.run_turn(f"hello-{text}", text, catalog=catalog)
     assert result.recommendations == [] and result.trace == []  # no tool ran
