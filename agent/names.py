@@ -10,7 +10,9 @@ Conventions:
   :data:`NAME_MATCH`; a one-word phrase only when that match is an artist ("radiohed" is
   Radiohead; "love" or "music" alone are words, whatever songs bear those titles). The
   phrase in the topic becomes that name, so the turn reads as if the name had been typed
-  so. Phrases the catalog does not match closely stay words of the request.
+  so. Phrases the catalog does not match closely stay words of the request; a work typed
+  with its artist ("bohemian rhapsody by queen", "queen's bohemian rhapsody") is matched
+  by its title.
 - Two or more such words anywhere else ("recommend me some kendrick lamar",
   :func:`agent.grammar.loose_names`) are a seed only when the match is an artist: a
   song's title is too easily a phrase of a chat ("sunday morning", "so what").
@@ -33,6 +35,7 @@ from agent.grammar import (
     typed_names,
 )
 from tools.catalog import CatalogLike
+from vectorstore.engine import work_by_artist
 
 #: The lowest lookup score (token-sort ratio, 0–1) that makes a typed phrase a name:
 #: "radiohed" → Radiohead scores 0.94; "sad" → Sade 0.86 and "kanye" → Keane 0.80 do not.
@@ -66,6 +69,11 @@ def with_catalog_names(message: ParsedMessage, catalog: CatalogLike) -> ParsedMe
 
 
 def _close_match(catalog: CatalogLike, phrase: str) -> Any:
-    """The catalog's card for ``phrase`` when its best match scores :data:`NAME_MATCH`."""
-    hits = catalog.lookup(phrase, 1)
-    return hits[0].card if hits and hits[0].score >= NAME_MATCH else None
+    """The catalog's card for ``phrase`` when its best match scores :data:`NAME_MATCH`; a
+    work typed with its artist ("bohemian rhapsody by queen") is matched by its title."""
+    by_artist = work_by_artist(phrase)
+    for typed in (phrase, *(by_artist[:1] if by_artist else ())):
+        hits = catalog.lookup(typed, 1)
+        if hits and hits[0].score >= NAME_MATCH:
+            return hits[0].card
+    return None

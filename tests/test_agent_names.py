@@ -47,6 +47,7 @@ CATALOG = {
     "mf doom": ("MF DOOM", "artist", 1.0),
     "kendrick lamar": ("Kendrick Lamar", "artist", 1.0),
     "film scores": ("Film Scores", "song", 1.0),
+    "bohemian rhapsody": ("Bohemian Rhapsody", "song", 1.0),
 }
 
 
@@ -102,6 +103,12 @@ def test_a_close_match_becomes_a_seed_spelt_as_the_catalog_spells_it():
     message = with_catalog_names(parse_message("i like radiohed"), Catalog(CATALOG))
     assert message.seeds == ("Radiohead",) and "Radiohead" in message.topic
     assert not message.is_follow_up
+
+
+def test_a_work_typed_with_its_artist_is_looked_up_by_its_title():
+    for text in ("something like bohemian rhapsody by queen", "i love queen's bohemian rhapsody"):
+        message = with_catalog_names(parse_message(text), Catalog(CATALOG))
+        assert message.seeds == ("Bohemian Rhapsody",), text
 
 
 def test_names_joined_in_one_taste_are_each_looked_up():
