@@ -16,6 +16,8 @@ Conventions:
 - Two or more such words anywhere else ("recommend me some kendrick lamar",
   :func:`agent.grammar.loose_names`) are a seed only when the match is an artist: a
   song's title is too easily a phrase of a chat ("sunday morning", "so what").
+- A name refused in lower case or misspelt ("not radiohed", "I already know daft punk")
+  is refused as the catalog spells it, by the same rule.
 - "play something by radiohead" (:func:`agent.grammar.typed_artists`) asks for an artist's
   own works: a close match that is an artist goes to ``more_by``, as "something by
   Radiohead" would.
@@ -52,20 +54,34 @@ def with_catalog_names(message: ParsedMessage, catalog: CatalogLike) -> ParsedMe
         *((p, True, seeds) for p in loose_names(message)),
         *((p, True, more_by) for p in typed_artists(message)),
     ]:
-        card = _close_match(catalog, phrase)
-        if card is None or (card.kind != "artist" and (artists_only or " " not in phrase)):
+        card = _name_card(catalog, phrase, artists_only)
+        if card is None:
             continue
         found.append(card.name)
         names.append(phrase)
         topic = re.sub(re.escape(phrase), card.name.replace("\\", r"\\"), topic, flags=re.I)
-    if not names:
+    # "not radiohed": refused as the catalog spells it, so the reply names what it leaves out.
+    cards = {r: _name_card(catalog, r) for r in message.rejections if r == r.lower()}
+    spelt = {typed: card.name for typed, card in cards.items() if card is not None}
+    if not names and not spelt:
         return message
     return dataclasses.replace(
-        read_as_names(message, names),
+        read_as_names(message, names) if names else message,
         seeds=tuple(dict.fromkeys(seeds)),
         more_by=tuple(dict.fromkeys(more_by)),
         topic=topic,
+        rejections=tuple(spelt.get(r, r) for r in message.rejections),
+        known=tuple(spelt.get(k, k) for k in message.known),
     )
+
+
+def _name_card(catalog: CatalogLike, phrase: str, artists_only: bool = False) -> Any:
+    """The card a typed ``phrase`` names: its close match, which must be an artist when
+    ``artists_only`` or when the phrase is one word ("love" alone names no song here)."""
+    card = _close_match(catalog, phrase)
+    if card is None or (card.kind != "artist" and (artists_only or " " not in phrase)):
+        return None
+    return card
 
 
 def _close_match(catalog: CatalogLike, phrase: str) -> Any:

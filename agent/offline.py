@@ -68,8 +68,9 @@ RECOMMEND_K = 8
 PICKS_IN_REPLY = 3
 THREAD_QUOTE_CHARS = 90  # a thread's request quoted in a reply line
 #: A seed recommended in fewer threads than this, no community holding two thirds of them
-#: (Nirvana: 8, in r/popheads, r/hiphopheads and r/indieheads), is said to be thin.
-THIN_SEED_THREADS = 10
+#: (Nirvana: 8, in r/popheads, r/hiphopheads and r/indieheads; The Beatles: 18), is said
+#: to be thin. Radiohead (23) and Bill Evans (9, 7 in r/jazz) are not.
+THIN_SEED_THREADS = 20
 #: Indexed recordings a clip's reply names as sounding alike.
 SOUNDS_LIKE_IN_REPLY = 3
 OFFLINE_BRAIN = "Offline brain (no language model)"

@@ -105,6 +105,15 @@ def test_a_close_match_becomes_a_seed_spelt_as_the_catalog_spells_it():
     assert not message.is_follow_up
 
 
+def test_a_name_refused_in_lower_case_is_spelt_as_the_catalog_spells_it():
+    message = with_catalog_names(parse_message("not radiohed, other bands"), Catalog(CATALOG))
+    assert message.rejections == ("Radiohead",)
+    known = with_catalog_names(parse_message("I already know daft punk"), Catalog(CATALOG))
+    assert known.rejections == known.known == ("Daft Punk",)
+    # A loose match stays as typed.
+    assert with_catalog_names(parse_message("not kanye"), Catalog(CATALOG)).rejections == ("kanye",)
+
+
 def test_a_work_typed_with_its_artist_is_looked_up_by_its_title():
     for text in ("something like bohemian rhapsody by queen", "i love queen's bohemian rhapsody"):
         message = with_catalog_names(parse_message(text), Catalog(CATALOG))
