@@ -268,8 +268,11 @@ _STYLE_NAMES: dict[str, tuple[str, ...]] = {
     "math rock": ("Battles", "American Football", "Toe"),
     "downtempo": ("Bonobo", "Emancipator", "Tycho"),
     "lo-fi hip hop": ("Nujabes", "J Dilla"),
+    "k-pop": ("BTS", "Blackpink", "Twice", "Red Velvet"),
+    "opera": ("Puccini", "Verdi", "Wagner", "Rossini"),
 }
 _STYLE_SPELLINGS = {
+    "kpop": "k-pop",
     "dream-pop": "dream pop",
     "trip-hop": "trip hop",
     "triphop": "trip hop",
@@ -525,6 +528,14 @@ _UNCHECKABLE = (
             re.IGNORECASE,
         ),
         "how well known a record is",
+    ),
+    (
+        re.compile(
+            r"\b(?:shorter|longer)\b|\b(?:short|long)\s+(?:songs?|tracks?|pieces?|albums?|"
+            r"ones?)\b",
+            re.IGNORECASE,
+        ),
+        "how long a record is",
     ),
     (
         # "nothing too heavy": a mood taken back leaves the request, it filters nothing.

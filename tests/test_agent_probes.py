@@ -485,6 +485,17 @@ def test_a_name_the_threads_never_use_is_said_unknown_not_guessed_from(probe):
     assert beside.recommendations
 
 
+def test_k_pop_and_opera_are_answered_through_their_known_names(probe):
+    kpop = probe.say("some k-pop please")
+    assert "K-pop, as in BTS" in kpop.reply
+    probe.assert_community_share(kpop, "popheads")
+    opera = probe.say("I want to get into opera")
+    assert "Opera, as in Puccini" in opera.reply
+    shorter = probe.say("something shorter")
+    assert "Opera, as in Puccini" in shorter.reply  # the request stands
+    assert "can't check how long a record is" in shorter.reply
+
+
 def test_a_style_is_answered_by_what_its_known_names_were_recommended_with(probe):
     """ "Some shoegaze" once gave Kendrick Lamar (r/indieheads' canon): no request of the
     data says "shoegaze", so the names the style is known by stand for it."""
