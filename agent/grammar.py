@@ -28,7 +28,7 @@ It recognises what a conversation about music keeps coming back to, and nothing 
   and takes back the same mood asked before (``refused_descriptors``), and the reply says
   that what a record does not sound like is not checked;
 - wishes the catalog cannot check (vocals, a record's age or decade, "early Radiohead",
-  how well known it is: "less mainstream"): named by :func:`unchecked_wishes` and no topic
+  how well known it is: "less mainstream", its length: "something shorter"): named by :func:`unchecked_wishes` and no topic
   of their own, so "something more modern" adjusts the request it follows;
 - genre words that name one of the catalog's communities ("jazz" → ``jazz``); styles no
   request of the data names ("shoegaze") also have the names they are best known by
