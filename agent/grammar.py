@@ -28,8 +28,9 @@ It recognises what a conversation about music keeps coming back to, and nothing 
   and takes back the same mood asked before (``refused_descriptors``), and the reply says
   that what a record does not sound like is not checked;
 - wishes the catalog cannot check (vocals, a record's age or decade, "early Radiohead",
-  how well known it is: "less mainstream", its length: "something shorter"): named by :func:`unchecked_wishes` and no topic
-  of their own, so "something more modern" adjusts the request it follows;
+  how well known it is: "less mainstream", its length: "something shorter"): named by
+  :func:`unchecked_wishes` and no topic of their own, so "something more modern" adjusts
+  the request it follows;
 - genre words that name one of the catalog's communities ("jazz" → ``jazz``); styles no
   request of the data names ("shoegaze") also have the names they are best known by
   (:data:`STYLE_EXAMPLES`);
@@ -147,6 +148,7 @@ DESCRIPTORS: dict[str, str] = {
     "melancholic": "melancholic",
     "uplifting": "uplifting",
     "hopeful": "uplifting",
+    "melodic": "melodic",
     "cheerful": "happy",
     "romantic": "romantic",
     # Instruments refine a request as moods do: "something with piano" after jazz picks.
@@ -269,6 +271,7 @@ _STYLE_NAMES: dict[str, tuple[str, ...]] = {
     "downtempo": ("Bonobo", "Emancipator", "Tycho"),
     "lo-fi hip hop": ("Nujabes", "J Dilla"),
     "k-pop": ("BTS", "Blackpink", "Twice", "Red Velvet"),
+    "black metal": ("Bathory", "Emperor", "Darkthrone", "Wolves in the Throne Room"),
     "opera": ("Puccini", "Verdi", "Wagner", "Rossini"),
 }
 _STYLE_SPELLINGS = {

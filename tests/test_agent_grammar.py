@@ -74,6 +74,7 @@ def test_kind(text, kind):
 def test_descriptors_genres_and_follow_ups():
     darker = parse_message("something darker and slower")
     assert darker.descriptors == ("darker", "slower") and darker.is_follow_up
+    assert parse_message("something more melodic").is_follow_up
     jazz = parse_message("what about jazz?")
     assert jazz.communities == ("jazz",) and not jazz.is_follow_up
     doom = parse_message("slow heavy doom like Sleep")
