@@ -239,6 +239,7 @@ GENRES: dict[str, str] = {
     "rnb": "hiphopheads",
     "boom bap": "hiphopheads",
     "lo-fi hip hop": "hiphopheads",  # Nujabes, J Dilla
+    "instrumental hip hop": "hiphopheads",
     "lofi hip hop": "hiphopheads",
     "lofi": "hiphopheads",
     "trip hop": "electronicmusic",  # Portishead, Massive Attack, Tricky
@@ -270,6 +271,7 @@ _STYLE_NAMES: dict[str, tuple[str, ...]] = {
     "math rock": ("Battles", "American Football", "Toe"),
     "downtempo": ("Bonobo", "Emancipator", "Tycho"),
     "lo-fi hip hop": ("Nujabes", "J Dilla"),
+    "instrumental hip hop": ("DJ Shadow", "J Dilla", "Madlib", "Nujabes"),
     "k-pop": ("BTS", "Blackpink", "Twice", "Red Velvet"),
     "black metal": ("Bathory", "Emperor", "Darkthrone", "Wolves in the Throne Room"),
     "opera": ("Puccini", "Verdi", "Wagner", "Rossini"),

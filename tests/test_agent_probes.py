@@ -485,11 +485,13 @@ def test_a_name_the_threads_never_use_is_said_unknown_not_guessed_from(probe):
     assert beside.recommendations
 
 
-def test_black_metal_k_pop_and_opera_are_answered_through_their_known_names(probe):
+def test_more_styles_are_answered_through_their_known_names(probe):
     black = probe.say("I'm into black metal")
     assert "Black metal, as in Bathory" in black.reply
     melodic = probe.say("something more melodic")
     assert "black metal, as in Bathory" in melodic.reply  # the request stands
+    beats = probe.say("give me some chill instrumental hip hop")
+    assert "instrumental hip hop, as in DJ Shadow" in beats.reply
     kpop = probe.say("some k-pop please")
     assert "K-pop, as in BTS" in kpop.reply
     probe.assert_community_share(kpop, "popheads")
