@@ -51,6 +51,7 @@ the user's spelling; descriptors and kinds are lower-case canonical words.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -802,15 +803,15 @@ def _without_edge_words(phrase: str) -> str:
     return " ".join(words)
 
 
-def loose_names(message: ParsedMessage) -> tuple[str, ...]:
+def loose_names(message: ParsedMessage, typed: Sequence[str]) -> tuple[str, ...]:
     """Runs of two or more words anywhere in what is left of the message (the words of its
     ``topic``, not across punctuation) that are no filler, occasion, mood, genre or kind
-    word, and not read already as a seed, a typed name or the artist whose works are asked
-    for: names typed in lower case where no "I like" says so ("recommend me some kendrick
-    lamar"). The catalog takes them only as artists (:mod:`agent.names`): a song title is
-    too easily a phrase of a chat."""
+    word, and not read already as a seed or among the ``typed`` phrases (its
+    :func:`typed_names` and :func:`typed_artists`): names typed in lower case where no "I
+    like" says so ("recommend me some kendrick lamar"). The catalog takes them only as
+    artists (:mod:`agent.names`): a song title is too easily a phrase of a chat."""
     left = set(words_of(message.topic))
-    read = " | ".join([*message.seeds, *typed_names(message), *typed_artists(message)]).lower()
+    read = " | ".join([*message.seeds, *typed]).lower()
     runs: list[str] = []
     for clause in re.split(r"[,.;:!?()\[\]\"“”]", message.music.lower()):
         run: list[str] = []

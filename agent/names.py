@@ -49,10 +49,11 @@ def with_catalog_names(message: ParsedMessage, catalog: CatalogLike) -> ParsedMe
     artist of "play something by radiohead" to its ``more_by``."""
     seeds, more_by, topic = list(message.seeds), list(message.more_by), message.topic
     names: list[str] = []
+    typed, by = typed_names(message), typed_artists(message)
     for phrase, artists_only, found in [
-        *((p, False, seeds) for p in typed_names(message)),
-        *((p, True, seeds) for p in loose_names(message)),
-        *((p, True, more_by) for p in typed_artists(message)),
+        *((p, False, seeds) for p in typed),
+        *((p, True, seeds) for p in loose_names(message, (*typed, *by))),
+        *((p, True, more_by) for p in by),
     ]:
         card = _name_card(catalog, phrase, artists_only)
         if card is None:

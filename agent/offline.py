@@ -492,12 +492,16 @@ class _Turn:
             return {}
         return args
 
+    def seed_cards(self) -> list[CardFacts]:
+        """The seeds as the first ``recommend`` call resolved them (none before it ran)."""
+        found = self.data(RECOMMEND_TOOL, RecommendData)
+        return found[0].seeds if found else []
+
     @functools.cached_property
     def seed_artist(self) -> str:
         """The first seed as the catalog names it ("The Beatles" for "beatles"), or as typed
         when the recommender did not know it (read once: the card filters ask per card)."""
-        found = self.data(RECOMMEND_TOOL, RecommendData)
-        known = found[0].seeds if found else []
+        known = self.seed_cards()
         return known[0].name if known else self.session.seeds[0]
 
     def unknown_seeds(self) -> tuple[str, ...]:
@@ -563,8 +567,7 @@ class _Turn:
         if refused:
             parts.append("leaving out " + ", ".join(refused) + " as you asked")
         # An artist known is a taste without its records; a record known is only left out.
-        found = self.data(RECOMMEND_TOOL, RecommendData)
-        artists = [c.name for c in (found[0].seeds if found else []) if c.kind == "artist"]
+        artists = [c.name for c in self.seed_cards() if c.kind == "artist"]
         known_artists = [k for k in known if any(same_name(k, a) for a in artists)]
         if known_artists:
             parts.append("but none of " + ", ".join(f"{k}'s own music" for k in known_artists))
@@ -633,8 +636,7 @@ class _Turn:
         where, so the user knows how little the picks lean on (a Nirvana fan given pop
         picks sees that its threads are mostly r/popheads')."""
         state = self.session
-        found = self.data(RECOMMEND_TOOL, RecommendData)
-        seeds = found[0].seeds if found else []
+        seeds = self.seed_cards()
         if state.more_by_seed_artists or state.referenced or len(seeds) != 1:
             return ""
         where = sorted(seeds[0].threads_in.items(), key=lambda item: -item[1])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from agent.grammar import loose_names, parse_message, typed_names
+from agent.grammar import loose_names, parse_message, typed_artists, typed_names
 from agent.names import NAME_MATCH, with_catalog_names
 
 
@@ -88,7 +88,8 @@ def test_phrases_that_may_be_names(text, phrases):
     ],
 )
 def test_runs_of_words_anywhere_that_may_be_names(text, runs):
-    assert loose_names(parse_message(text)) == runs
+    message = parse_message(text)
+    assert loose_names(message, (*typed_names(message), *typed_artists(message))) == runs
 
 
 def test_a_run_of_words_anywhere_is_a_name_only_when_the_catalog_knows_an_artist_so():
