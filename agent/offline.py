@@ -534,8 +534,10 @@ class _Turn:
             seed = "a seed" if len(liked) == 1 else "seeds"
             parts.append("using " + ", ".join(i.label for i in liked) + f" as {seed}")
         unknown = self.unknown_seeds()
+        # "I like the beatles": said as the catalog spells it, "The Beatles".
+        spelt = {s: c.name for s in state.seeds for c in self.seed_cards() if same_name(s, c.name)}
         seeds = [
-            s
+            spelt.get(s, s)
             for s in state.seeds
             if not any(same_name(s, i.name) for i in liked) and s not in unknown
         ]

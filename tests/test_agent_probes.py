@@ -305,8 +305,10 @@ def test_an_artist_typed_in_lower_case_anywhere_is_a_seed(probe):
 
 
 def test_their_best_album_asks_for_the_artist_gone_by(probe):
-    probe.say("I like The Beatles")
+    liked = probe.say("I like The Beatles")
+    assert "Going by The Beatles." in liked.reply  # as the catalog spells it
     best = probe.say("what about their best album?")
+    assert "More by The Beatles" in best.reply
     assert best.recommendations[0].kind == "album"
     assert "The Beatles" in probe.artists_of(best.recommendations[0])
 
