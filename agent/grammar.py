@@ -241,6 +241,7 @@ GENRES: dict[str, str] = {
     "boom bap": "hiphopheads",
     "lo-fi hip hop": "hiphopheads",  # Nujabes, J Dilla
     "instrumental hip hop": "hiphopheads",
+    "jazz piano": "jazz",
     "lofi hip hop": "hiphopheads",
     "lofi": "hiphopheads",
     "trip hop": "electronicmusic",  # Portishead, Massive Attack, Tricky
@@ -273,6 +274,7 @@ _STYLE_NAMES: dict[str, tuple[str, ...]] = {
     "downtempo": ("Bonobo", "Emancipator", "Tycho"),
     "lo-fi hip hop": ("Nujabes", "J Dilla"),
     "instrumental hip hop": ("DJ Shadow", "J Dilla", "Madlib", "Nujabes"),
+    "jazz piano": ("Bill Evans", "Herbie Hancock", "Ahmad Jamal", "Brad Mehldau"),
     "k-pop": ("BTS", "Blackpink", "Twice", "Red Velvet"),
     "black metal": ("Bathory", "Emperor", "Darkthrone", "Wolves in the Throne Room"),
     "opera": ("Puccini", "Verdi", "Wagner", "Rossini"),

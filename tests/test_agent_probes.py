@@ -494,6 +494,8 @@ def test_more_styles_are_answered_through_their_known_names(probe):
     assert "black metal, as in Bathory" in melodic.reply  # the request stands
     beats = probe.say("give me some chill instrumental hip hop")
     assert "instrumental hip hop, as in DJ Shadow" in beats.reply
+    piano = probe.say("recommend me some jazz piano")
+    assert "jazz piano, as in Bill Evans" in piano.reply
     kpop = probe.say("some k-pop please")
     assert "K-pop, as in BTS" in kpop.reply
     probe.assert_community_share(kpop, "popheads")
