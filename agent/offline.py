@@ -492,28 +492,34 @@ class _Turn:
             return {}
         return args
 
+    @functools.cached_property
+    def recommend_results(self) -> list[RecommendData]:
+        """The ``recommend`` calls' results, validated once (a reply's lines each read them;
+        a turn's tool results are fixed when it is built)."""
+        return self.data(RECOMMEND_TOOL, RecommendData)
+
+    @functools.cached_property
     def seed_cards(self) -> list[CardFacts]:
         """The seeds as the first ``recommend`` call resolved them (none before it ran)."""
-        found = self.data(RECOMMEND_TOOL, RecommendData)
-        return found[0].seeds if found else []
+        return self.recommend_results[0].seeds if self.recommend_results else []
 
     @functools.cached_property
     def seed_artist(self) -> str:
         """The first seed as the catalog names it ("The Beatles" for "beatles"), or as typed
         when the recommender did not know it (read once: the card filters ask per card)."""
-        known = self.seed_cards()
+        known = self.seed_cards
         return known[0].name if known else self.session.seeds[0]
 
     def unknown_seeds(self) -> tuple[str, ...]:
         """The seeds the catalog does not know (the first ``recommend`` call's unresolved)."""
-        found = self.data(RECOMMEND_TOOL, RecommendData)
+        found = self.recommend_results
         return tuple(found[0].unresolved) if found else ()
 
     def retry_unresolved(self) -> dict[str, Any]:
         """A second ``recommend`` when the catalog knew none of the seeds and the request
         says more than their names ("I like Qwzx Trio, something dreamy"): the words go in
         alone. Names alone would find requests that only look alike: noise, not picks."""
-        found = self.data(RECOMMEND_TOOL, RecommendData)
+        found = self.recommend_results
         if len(found) != 1 or not self.session.seeds:
             return {}
         unknown, topic = found[0].unresolved, self.session.topic
@@ -535,7 +541,7 @@ class _Turn:
             parts.append("using " + ", ".join(i.label for i in liked) + f" as {seed}")
         unknown = self.unknown_seeds()
         # "I like the beatles": said as the catalog spells it, "The Beatles".
-        spelt = {s: c.name for s in state.seeds for c in self.seed_cards() if same_name(s, c.name)}
+        spelt = {s: c.name for s in state.seeds for c in self.seed_cards if same_name(s, c.name)}
         seeds = [
             spelt.get(s, s)
             for s in state.seeds
@@ -569,7 +575,7 @@ class _Turn:
         if refused:
             parts.append("leaving out " + ", ".join(refused) + " as you asked")
         # An artist known is a taste without its records; a record known is only left out.
-        artists = [c.name for c in self.seed_cards() if c.kind == "artist"]
+        artists = [c.name for c in self.seed_cards if c.kind == "artist"]
         known_artists = [k for k in known if any(same_name(k, a) for a in artists)]
         if known_artists:
             parts.append("but none of " + ", ".join(f"{k}'s own music" for k in known_artists))
@@ -638,7 +644,7 @@ class _Turn:
         where, so the user knows how little the picks lean on (a Nirvana fan given pop
         picks sees that its threads are mostly r/popheads')."""
         state = self.session
-        seeds = self.seed_cards()
+        seeds = self.seed_cards
         if state.more_by_seed_artists or state.referenced or len(seeds) != 1:
             return ""
         where = sorted(seeds[0].threads_in.items(), key=lambda item: -item[1])
@@ -662,7 +668,7 @@ class _Turn:
         evidence = next(
             (
                 e
-                for found in self.data(RECOMMEND_TOOL, RecommendData)
+                for found in self.recommend_results
                 for item in found.items
                 for e in item.evidence
                 if e.thread_url and e.thread_url in urls
@@ -688,7 +694,7 @@ class _Turn:
             # "more by Bach": his most recommended works first, not those named "Bach …".
             hits.sort(key=lambda h: -h.mentions)
         picks = [self._from_search(h, hits) for h in hits]
-        found = self.data(RECOMMEND_TOOL, RecommendData)
+        found = self.recommend_results
         if found:
             items = [i for i in found[-1].items if not self._excluded(i)]
             picks += [self._from_engine(i, rank) for rank, i in enumerate(items, 1)]
