@@ -224,7 +224,8 @@ def test_picks_that_all_come_from_one_thread_are_said_to(probe):
 
 def test_a_seed_few_threads_recommend_across_communities_is_said_to_be_thin(probe):
     thin = probe.say("what should I listen to if I like Nirvana?")
-    assert "Nirvana is recommended in only 8 threads here (r/popheads 4," in thin.reply
+    # 9: one comment names "Nirvana (Nirvana is the band that performed Smells like teen spirit)".
+    assert "Nirvana is recommended in only 9 threads here (r/popheads 4," in thin.reply
     # A seed as thin but at home in one community gets no such line: its picks agree.
     for text in ("I like Bill Evans", "I like Radiohead"):
         assert "is recommended in only" not in probe.say(text).reply

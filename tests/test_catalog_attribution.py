@@ -109,6 +109,36 @@ def test_an_artist_read_out_of_the_title_itself_needs_a_second_comment():
     assert credit([mahler, mahler], "mahler 9") == ["Mahler"]
 
 
+def test_an_artist_sharing_a_word_with_the_title_needs_a_second_comment():
+    """ "Feeling Whitney" (Post Malone's) named with "Whitney Houston": the title's last word
+    read as an artist is the same echo as "Queen" for "Queen of the Reich"."""
+    echo = [[{"artists": ["Whitney Houston"], "songs": ["Feeling Whitney"]}]]
+    assert credit(echo, "feeling whitney") == []
+    assert credit(echo + echo, "feeling whitney") == ["Whitney Houston"]
+
+
+def test_a_lone_word_stands_for_a_fuller_name_only_when_the_fuller_is_named_as_often():
+    """Among one album's artists "Mingus" is not short for "Mingus Sextet" (named once,
+    against "Mingus" everywhere), while "Taylor" is short for "Taylor Swift"."""
+    mingus = [
+        [
+            {
+                "artists": ["Mingus", "Mingus Sextet"],
+                "albums": ["The Black Saint and the Sinner Lady"],
+            }
+        ],
+        [{"artists": ["Mingus"], "albums": ["The Black Saint and the Sinner Lady"]}],
+        [{"artists": ["Mingus"], "albums": ["Mingus Ah Um"]}],
+    ]
+    assert credit(mingus, "the black saint and the sinner lady") == ["Mingus"]
+    swift = [
+        [{"artists": ["Taylor"], "songs": ["Style"]}],
+        [{"artists": ["Taylor Swift"], "songs": ["Style"]}],
+        [{"artists": ["Taylor Swift"], "songs": ["Blank Space"]}],
+    ]
+    assert credit(swift, "style") == ["Taylor Swift"]
+
+
 def test_the_wilson_bound_behind_the_rule():
     assert wilson_lower_bound(1, 1) == pytest.approx(0.5)  # one clean comment: just enough
     assert wilson_lower_bound(2, 3) < 0.5 <= wilson_lower_bound(3, 4)

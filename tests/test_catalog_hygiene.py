@@ -4,13 +4,16 @@ aliases of one work merge and different works stay apart."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from vectorstore.cards import cards_from_threads
-from vectorstore.entities import junk_reason, thread_mentions
-from vectorstore.musicrs import parse_line
+from vectorstore.entities import alias_key, junk_reason, thread_mentions
+from vectorstore.musicrs import load_conversations, parse_line
 from vectorstore.testing import thread_record
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared/musicrs/musicrs.jsonl"
 
 JUNK = {
     "#1": "no letters",
@@ -25,6 +28,8 @@ JUNK = {
     "studio album later his year": "sentence",
     "I recently discovered a great song called Shape of You by Ed Sheeran.": "sentence",
     "if this doesn't make you feel some type of way": "sentence",
+    "Metallica (assumed)": "guess",
+    "Kanye West (assuming Cudi refers to Kanye West)": "guess",
     "Hip Hop": "descriptor",
     "jazz band": "descriptor",
     "piano tunes": "descriptor",
@@ -146,6 +151,49 @@ def test_a_nickname_joins_its_full_name_of_the_same_kind_only():
     assert collective.aliases == ["AnCo"] and collective.mentions == 3
     assert "anco" not in cards and "biggie" in cards
     assert cards["tchaik"].kind == "song" and cards["tchaikovsky"].kind == "artist"
+
+
+def test_a_nickname_named_more_often_than_its_full_name_still_shows_the_full_name():
+    comments = [{"artists": ["Chance"]}] * 3 + [{"artists": ["Chance the Rapper"]}]
+    cards = {c.id: c for c in cards_from_threads([thread("t3_a", comments)])}
+    assert list(cards) == ["chance the rapper"]
+    assert cards["chance the rapper"].name == "Chance the Rapper"
+    assert cards["chance the rapper"].aliases == ["Chance"]
+    assert cards["chance the rapper"].mentions == 4
+
+
+def test_a_guess_is_no_mention_and_an_artists_note_is_not_its_name():
+    """MusiCRS's entity lists carry the extractor's own notes. "Metallica (assumed)" says the
+    comment did not name Metallica: no mention. After an artist, parentheses hold another
+    name or a song ("Jay-Z (Hov)"); after a work they are its version ("(live version)")."""
+    comments = [
+        {"artists": ["Metallica"], "songs": ["Orion"]},
+        {"artists": ["Metallica (assumed)"], "albums": ["Beyond the Realms of Pain (assumed)"]},
+        {"artists": ['Migos (assuming Migos is the group behind "What a Time to Be Alive")']},
+        {"artists": ["Jay-Z (Hov)", "Rush (implied)"], "songs": ["Goodbye (live version)"]},
+    ]
+    cards = {c.id: c for c in cards_from_threads([thread("t3_a", comments)])}
+    assert set(cards) == {"metallica", "orion", "jay-z", "goodbye (live version)"}
+    assert cards["metallica"].mentions == 1
+
+
+@pytest.mark.skipif(not DATA.is_file(), reason="needs the MusiCRS data file")
+def test_fans_short_names_and_full_names_are_one_card_in_the_musicrs_catalog():
+    cards = [c for c in cards_from_threads(load_conversations(DATA)) if c.kind == "artist"]
+    for short, full in [
+        ("Chance", "Chance the Rapper"),
+        ("Britney", "Britney Spears"),
+        ("Lana", "Lana Del Rey"),
+        ("Chopin", "Frédéric Chopin"),
+        ("Bach", "Johann Sebastian Bach"),
+        ("Mahler", "Gustav Mahler"),
+    ]:
+        holding = [
+            c.name
+            for c in cards
+            if {alias_key(short), alias_key(full)} & {alias_key(n) for n in (c.name, *c.aliases)}
+        ]
+        assert holding == [full], (short, full, holding)
 
 
 def test_cards_cite_threads_recommended_or_only_requested_with_votes():

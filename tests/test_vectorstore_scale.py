@@ -117,6 +117,28 @@ def test_lookup_equals_the_full_scan_on_typed_names(library, index):
         )
 
 
+def test_a_card_is_looked_up_by_any_spelling_it_merged(tmp_path):
+    """Typing a spelling a card merged ("Chopin" for "Frédéric Chopin", a nickname) finds
+    it as surely as its name: an exact alias scores 1.0, in the index as in the full scan."""
+    from vectorstore.cards import EntityCard
+
+    library = [
+        EntityCard(id="frederic chopin", name="Frédéric Chopin", kind="artist", mentions=3,
+                   aliases=["Chopin", "F.F. Chopin"]),
+        EntityCard(id="hopsin", name="Hopsin", kind="artist", mentions=9),
+        EntityCard(id="the chopin", name="The Chopin", kind="song", mentions=1),
+    ]  # fmt: skip
+    write_card_index(tmp_path / "cards.sqlite3", library, "hash")
+    index = CardIndex(tmp_path / "cards.sqlite3")
+    names, credits = zip(*map(lookup_keys, library), strict=True)
+    for typed in ("Chopin", "chopin", "f.f. chopin"):
+        found = [(h.card.id, h.score) for h in index_lookup(index, typed, 2)]
+        assert found[0] == ("frederic chopin", 1.0), typed
+        assert found == [
+            (h.card.id, h.score) for h in fuzzy_lookup(typed, library, names, credits, 2)
+        ]
+
+
 def test_cards_come_back_whole_by_id_and_position(library, index):
     assert len(index) == len(library)
     assert index.cards([0, len(library) - 1]) == [library[0], library[-1]]

@@ -13,8 +13,8 @@ Conventions
   ``names`` (position, the two forgiving keys lookup compares and ``mentions``),
   ``postings`` (one row per (kind, key): ``term`` → BM25 postings of a token with its
   counts; ``gram`` → lookup keys (2 × position for the name, + 1 for "name artist") holding
-  a letter pair; ``community`` and
-  ``credit`` → the cards a filter admits), ``arrays`` (``lengths``: BM25 document lengths;
+  a letter pair; ``alias`` → the cards that merged a spelling with that key; ``community``
+  and ``credit`` → the cards a filter admits), ``arrays`` (``lengths``: BM25 document lengths;
   ``kinds``: one code of :data:`KINDS` per card; ``gram_counts``: letter pairs per lookup
   key) and ``meta``.
 - Nothing is read at open beyond ``meta``: arrays load on first use, postings per query
@@ -27,6 +27,7 @@ Conventions
   but only over the :data:`LOOKUP_CANDIDATES` cards whose letter pairs overlap the typed
   name's most (Dice; rarest pairs first, at most :data:`GRAM_BUDGET` postings read), so its
   cost does not grow with the catalog; a name sharing no letter pair with a card misses it.
+  A name typed exactly as one of a card's other spellings (its ``alias`` key) finds it too.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from vectorstore.cards import KINDS, EntityCard, Kind
 from vectorstore.search import community_name
 from vectorstore.text import BM25Index, _Postings, entity_key, loose_key, tokenize
 
-INDEX_FORMAT = "card-index-v2"  # bump when the tables or what they hold change
+INDEX_FORMAT = "card-index-v3"  # bump when the tables or what they hold change
 LOOKUP_CANDIDATES = 2000  # cards scored exactly per lookup; far above any k a caller asks
 GRAM_BUDGET = 400_000  # postings read per lookup: a few ms; rarer pairs are read first
 INSERT_BATCH = 10_000
@@ -58,6 +59,12 @@ def lookup_keys(card: EntityCard) -> tuple[str, str]:
     (empty when the card has no artist)."""
     credit = loose_key(f"{card.name} {card.artists[0]}") if card.artists else ""
     return loose_key(card.name), credit
+
+
+def alias_keys(card: EntityCard) -> set[str]:
+    """The forgiving forms of the other spellings ``card`` merged ("Chopin" for "Frédéric
+    Chopin"): typed exactly, they find it as its name does."""
+    return {loose_key(alias) for alias in card.aliases} - {loose_key(card.name), ""}
 
 
 def lexical_tokens(card: EntityCard) -> list[str]:
@@ -150,6 +157,8 @@ class CardIndexWriter:
                         self.lists["gram", gram].append(number)
                 for community in card.communities:
                     self.lists["community", community].append(pos)
+                for alias in alias_keys(card):
+                    self.lists["alias", alias].append(pos)
                 for credited in {card.id, *map(entity_key, card.artists)}:
                     self.lists["credit", credited].append(pos)
             self.database.executemany("INSERT INTO cards VALUES (?, ?, ?)", rows)
@@ -328,7 +337,8 @@ class CardIndex:
     # ----- filters -----------------------------------------------------------------------
 
     def listed(self, kind: str, key: str) -> np.ndarray:
-        """The positions of a ``community`` or ``credit`` posting list (empty if none)."""
+        """The positions of a ``community``, ``credit`` or ``alias`` posting list (empty if
+        none)."""
         row = self.row("SELECT docs FROM postings WHERE kind = ? AND key = ?", (kind, key))
         return np.frombuffer(row[0], dtype=np.int32) if row else np.zeros(0, dtype=np.int32)
 
@@ -352,10 +362,12 @@ class CardIndex:
 
     def lookup_candidates(self, wanted: str) -> list[tuple[int, str, str, int]]:
         """(position, name key, credit key, mentions) of the cards whose letter pairs overlap
-        ``wanted`` (a :func:`loose_key`) most, by position."""
+        ``wanted`` (a :func:`loose_key`) most, and of those with ``wanted`` as an alias (see
+        :func:`alias_keys`), by position."""
+        aliased = self.listed("alias", wanted).tolist()
         query = sorted(grams(wanted))
         if not query:
-            return []
+            return self._names(aliased)
         marks = ",".join("?" * len(query))
         frequencies = self.rows(
             f"SELECT key, df FROM postings WHERE kind = 'gram' AND key IN ({marks})", query
@@ -367,7 +379,7 @@ class CardIndex:
             chosen.append(gram)
             budget -= df
         if not chosen:
-            return []
+            return self._names(aliased)
         marks = ",".join("?" * len(chosen))
         lists = self.rows(
             f"SELECT docs FROM postings WHERE kind = 'gram' AND key IN ({marks})", chosen
@@ -391,8 +403,11 @@ class CardIndex:
             at_cut = np.flatnonzero(best == cut)[: LOOKUP_CANDIDATES - int(above.sum())]
             above[at_cut] = True
             hits = hits[above]
+        return self._names(sorted({*hits.tolist(), *aliased}))
+
+    def _names(self, positions: list[int]) -> list[tuple[int, str, str, int]]:
         rows = []
-        for chunk in parameter_slices(hits.tolist()):
+        for chunk in parameter_slices(positions):
             marks = ",".join("?" * len(chunk))
             rows += self.rows(
                 f"SELECT pos, name, credit, mentions FROM names WHERE pos IN ({marks})", chunk

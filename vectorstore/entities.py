@@ -15,20 +15,25 @@ Conventions
   :data:`CAREER_WORDS`). An article or any other
   word makes a name ("The Band", "Some Rap Songs", "Blue in Green", "Love"). "Jazz" (also a
   Queen album) goes: by name alone it is the genre, and in MusiCRS it is only ever the genre.
+  A name carrying the extractor's note that it guessed ("Metallica (assumed)", "Rush
+  (implied)": :data:`GUESS_NOTE`) is no mention: the comment did not name it. An artist's
+  other trailing parentheses are a note, not its name ("Jay-Z (Hov)" is Jay-Z).
 - A :class:`Mention` is one naming of one entity in one thread: in the request (the
   submission, ``comment`` None, ``role`` "request", 0 votes) or in a reply (``comment`` the t1_
   id, ``role`` "recommended", the comment's votes). One mention per entity per comment.
 - Attribution (:class:`Attribution`). The dataset keeps no comment text, only the entities
   each comment named, so the evidence that artist A made song S is: comments naming S also
   name A. Among one entity's co-named artists, spellings of one artist count as one ("taylor"
-  and "taylor swift"; "pachebel" and "pachelbel"). The leader A (most comments) is credited
+  and "taylor swift"; "pachebel" and "pachelbel"), the more often named standing for both
+  ("Mingus" for "Mingus Sextet"). The leader A (most comments) is credited
   when, against every rival B, the comments naming A but not B are a majority of those
   naming exactly one of them with confidence: the Wilson lower bound (z = 1, one-sided 84 %)
   of that share is at least 1/2. So one comment naming S and A alone is enough (bound exactly
   1/2); one comment naming S with two artists is not (a tie); A in 2 comments against a rival
   in 1 other is not (0.39), 3 against 1 is (1/2), and a rival named in the same list comments
   as A does not count against it. An artist whose words begin or end the title itself
-  ("Queen" for "Queen of the Reich", Queensrÿche's) needs two comments: entity extraction
+  ("Queen" for "Queen of the Reich", Queensrÿche's), or shares the title's edge word
+  ("Whitney Houston" for "Feeling Whitney"), needs two comments: entity extraction
   echoes a title's edge words as artists. Otherwise the artist is unknown: unknown beats wrong, and
   list order never decides. A head-to-head test, not A's share of all comments, because
   MusiCRS comments are often lists of many artists that say nothing against A. A song's
@@ -39,11 +44,13 @@ Conventions
   :data:`ALIAS_SIMILARITY` % similar (edit ratio), both at least :data:`ALIAS_MIN_CHARS`
   characters long, and carry the same numbers and one-letter words (so "Symphony No. 5"
   and "Symphony No. 6", "Part I" and "Part II", "Ballade in F Minor" and "Ballade in G
-  Minor" stay apart). Nicknames no spelling rule can join ("AnCo", "Biggie", "Trane",
-  "TPAB") come from a short curated list (:data:`NICKNAMES`) and join an entity on the same
+  Minor" stay apart). Nicknames, first names and surnames no spelling rule can join
+  ("AnCo", "Biggie", "Britney", "Chopin") come from a curated list
+  (:data:`vectorstore.nicknames.NICKNAMES`) and join an entity on the same
   side (an artist with an artist, a work with a work) only when the full name is in the data
   too. A group's canonical key is its most
-  recommended member's (ties: key order).
+  recommended member's (ties: key order), or a nickname's full name; its display name is
+  the commonest spelling of that key.
 - Everything is a pure function of the threads given, in any order of threads.
 """
 
@@ -61,6 +68,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
+from vectorstore.nicknames import NICKNAMES
 from vectorstore.text import best_spelling, entity_key, loose_key
 
 Kind = Literal["song", "album", "artist"]
@@ -71,40 +79,6 @@ WILSON_Z = 1.0
 MIN_SHARE = 0.5
 ALIAS_SIMILARITY = 85.0
 ALIAS_MIN_CHARS = 8
-#: Fans' nicknames → full names, for artists and albums whose nickname is unambiguous in
-#: music talk (curated by hand; "Mac", "Miles" or "Doom" name several artists, so they
-#: are not here).
-NICKNAMES: dict[str, str] = {
-    "AnCo": "Animal Collective",
-    "Kanye": "Kanye West",
-    "Biggie": "The Notorious B.I.G.",
-    "Biggie Smalls": "The Notorious B.I.G.",
-    "Notorious BIG": "The Notorious B.I.G.",
-    "MBDTF": "My Beautiful Dark Twisted Fantasy",
-    "TPAB": "To Pimp a Butterfly",
-    "GKMC": "good kid, m.A.A.d city",
-    "BoC": "Boards of Canada",
-    "GYBE": "Godspeed You! Black Emperor",
-    "GY!BE": "Godspeed You! Black Emperor",
-    "Kendrick": "Kendrick Lamar",
-    "RHCP": "Red Hot Chili Peppers",
-    "NIN": "Nine Inch Nails",
-    "Sufjan": "Sufjan Stevens",
-    "Hov": "Jay-Z",
-    "Tyler": "Tyler, the Creator",
-    "MJ": "Michael Jackson",
-    "2Pac": "Tupac",
-    "Pac": "Tupac",
-    "Dilla": "J Dilla",
-    "Mingus": "Charles Mingus",
-    "Monk": "Thelonious Monk",
-    "Coltrane": "John Coltrane",
-    "Trane": "John Coltrane",
-    "Miles": "Miles Davis",
-    "Rach": "Rachmaninoff",
-    "Tchaik": "Tchaikovsky",
-    "EITS": "Explosions in the Sky",
-}
 SENTENCE_MIN_WORDS = 7  # shorter lower-case names are too often real titles typed casually
 SENTENCE_WORDS_MAX = 14  # no real title in MusiCRS is this long; fragments of prose are
 
@@ -189,9 +163,22 @@ NUMBERING = re.compile(
 )
 
 
+#: The extractor's note that it guessed the name ("Metallica (assumed)", "Rush (implied)",
+#: "Kanye West (assuming Cudi refers to Kanye West)"): the comment did not name it.
+GUESS_NOTE = re.compile(
+    r"\((?:assum|presum|implied|inferred|likely|probably|possibly|maybe)[^()]*\)\s*$", re.IGNORECASE
+)
+#: A note after an artist's name: another name it goes by or a song ("Jay-Z (Hov)", "Solange
+#: (Down with the Clique)"). A work's parentheses are part of its title ("Goodbye (live
+#: version)", "Dexter (What's His Name?)").
+ARTIST_NOTE = re.compile(r"(?<=\S)\s*\([^()]*\)\s*$")
+
+
 def junk_reason(name: str) -> str | None:
     """Why ``name`` is not a music entity ("no letters", "rank", "sentence",
-    "descriptor", "pointing"), or None for a real name. See the module conventions."""
+    "descriptor", "pointing", "guess"), or None for a real name. See the module conventions."""
+    if GUESS_NOTE.search(name):
+        return "guess"
     text = name.strip().strip("\"'“”‘’*_[]()").strip()
     if not LETTER.search(text):
         return "no letters"
@@ -320,42 +307,47 @@ class Attribution:
 
 def _echoes_title(key: str, candidate: str) -> bool:
     """True when the title ``key`` starts or ends with the words of ``candidate`` ("queen of
-    the reich" and "queen", "ghost reveries" and "ghost"): entity extraction often reads a
-    title's first or last word as an artist, so one such comment credits nothing."""
+    the reich" and "queen", "ghost reveries" and "ghost"), or the title's last word starts
+    the candidate's name or its first word ends it ("feeling whitney" and "whitney
+    houston"): entity extraction often reads a title's edge words as an artist, so one such
+    comment credits nothing."""
     title, name = key.split(), candidate.split()
     longer = len(title) > len(name)
-    return longer and (title[: len(name)] == name or title[-len(name) :] == name)
+    return (longer and (title[: len(name)] == name or title[-len(name) :] == name)) or (
+        len(title) > 1 and len(name) > 1 and (title[-1] == name[0] or title[0] == name[-1])
+    )
 
 
 def _same_names(candidates: Collection[str], named: Counter[str]) -> dict[str, str]:
-    """Candidate -> the candidate standing for it among those co-named with one entity: a
-    lone word that is the first or last word of a longer candidate ("taylor", "barber" for
-    "taylor swift", "samuel barber"), or a near spelling ("pachebel" for "pachelbel", the
-    more often ``named`` spelling standing for the other).
+    """Candidate -> the candidate standing for it among those co-named with one entity. Two
+    candidates are one name when one is a lone word that begins or ends the other ("taylor"
+    and "taylor swift", "barber" and "samuel barber") or they are near spellings
+    ("pachebel" and "pachelbel"); the more often ``named`` stands for both (ties: the
+    longer), so "Taylor Swift" for "Taylor" but "Mingus" for "Mingus Sextet", named once.
     Safe only this locally: among one song's co-named artists, "drake" is not "nick drake"
     by accident often enough to matter, whereas catalog-wide it would be."""
-    ordered = sorted(candidates, key=lambda c: (-len(c.split()), -len(c), c))
+    ordered = sorted(candidates, key=lambda c: (-named[c], -len(c.split()), -len(c), c))
     target: dict[str, str] = {}
-    for candidate in ordered:
-        words, folded = candidate.split(), alias_key(candidate)
-        for fuller in ordered:
-            if fuller == candidate or target.get(fuller, fuller) != fuller:
-                continue
-            longer = fuller.split()
-            if (
-                len(words) == 1
-                and len(longer) > 1
-                and words[0] in (longer[0], longer[-1])
-                and len(words[0]) > 2
-            ) or (
-                len(folded) >= ALIAS_MIN_CHARS // 2 + 2
-                and len(words) == len(longer)
-                and fuzz.ratio(folded, alias_key(fuller)) >= ALIAS_SIMILARITY
-                and (named[fuller], fuller) > (named[candidate], candidate)
-            ):
-                target[candidate] = fuller
-                break
+    for place, candidate in enumerate(ordered):
+        if candidate in target:
+            continue
+        for other in ordered[place + 1 :]:
+            if other not in target and _one_name(candidate, other):
+                target[other] = candidate
     return {c: target.get(c, c) for c in candidates}
+
+
+def _one_name(first: str, second: str) -> bool:
+    """True when ``first`` and ``second`` are spellings of one name (see :func:`_same_names`)."""
+    for lone, longer in ((first.split(), second.split()), (second.split(), first.split())):
+        if len(lone) == 1 < len(longer) and len(lone[0]) > 2 and lone[0] in (longer[0], longer[-1]):
+            return True
+    folded = alias_key(first)
+    return (
+        len(folded) >= ALIAS_MIN_CHARS // 2 + 2
+        and len(first.split()) == len(second.split())
+        and fuzz.ratio(folded, alias_key(second)) >= ALIAS_SIMILARITY
+    )
 
 
 @dataclass
@@ -406,14 +398,15 @@ WRAPPERS = {
 }
 
 
-def clean_name(name: str) -> str:
+def clean_name(name: str, artist: bool = False) -> str:
     """A name as the catalog shows it: trimmed, HTML entities read ("Armor &amp; Sword" is
     "Armor & Sword": Reddit's text escapes them), without wrapping quotes or emphasis
-    ("*Kind of Blue*"); a lone leading apostrophe stays ("'Round Midnight")."""
+    ("*Kind of Blue*"); a lone leading apostrophe stays ("'Round Midnight"). An ``artist``'s
+    trailing parentheses are a note, not its name (:data:`ARTIST_NOTE`)."""
     text = html.unescape(name).strip().strip('"\u201c\u201d').strip()
     while len(text) > 2 and WRAPPERS.get(text[0]) == text[-1]:
         text = text[1:-1].strip()
-    return text
+    return ARTIST_NOTE.sub("", text) if artist and not GUESS_NOTE.search(text) else text
 
 
 def _raw_mentions(threads: Iterable[object], junk: Counter[tuple[str, str]]) -> list[_Raw]:
@@ -434,7 +427,7 @@ def _raw_mentions(threads: Iterable[object], junk: Counter[tuple[str, str]]) -> 
                 ("song", comment.songs),
             ):
                 for name in names:
-                    clean = clean_name(name)
+                    clean = clean_name(name, artist=kind == "artist")
                     key = entity_key(clean)
                     if key not in seen:
                         seen.add(key)
@@ -493,10 +486,12 @@ def _alias_groups(raw: Sequence[_Raw]) -> dict[str, str]:
             key = parent[key]
         return key
 
-    def union(a: str, b: str) -> None:
+    def union(a: str, b: str, prefer_first: bool = False) -> None:
         first, second = find(a), find(b)
         if first != second:
             keep, drop = sorted((first, second), key=lambda k: (-recommended[k], k))
+            if prefer_first:
+                keep, drop = first, second
             parent[drop] = keep
 
     # Artists apart from works: the song "Impressions" is not the band "The Impressions"
@@ -512,7 +507,7 @@ def _alias_groups(raw: Sequence[_Raw]) -> dict[str, str]:
         for is_artist in (True, False):
             named, fully = (by_alias.get((alias_key(n), is_artist)) for n in (nickname, full))
             if named and fully:
-                union(fully[0], named[0])
+                union(fully[0], named[0], prefer_first=True)  # "Chance the Rapper", not "Chance"
     kinds = _kinds(raw, {k: find(k) for k in keys})
     artists, _ = _attributions(raw, {k: find(k) for k in keys})
     works: defaultdict[str, list[str]] = defaultdict(list)
@@ -547,7 +542,12 @@ def read_threads(threads: Iterable[object], merge_aliases: bool = True) -> Threa
     spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for mention in raw:
         spellings[canonical.get(mention.key, mention.key)][mention.name] += 1
-    names = {key: best_spelling(counts) for key, counts in spellings.items()}
+    # A merged entity is shown as its canonical key is spelt ("Chance the Rapper", however
+    # often fans wrote "Chance").
+    names = {
+        key: best_spelling({s: n for s, n in counts.items() if entity_key(s) == key} or counts)
+        for key, counts in spellings.items()
+    }
     aliases = {
         key: sorted(set(counts) - {names[key]}, key=lambda s: (-counts[s], s))
         for key, counts in spellings.items()
@@ -600,7 +600,7 @@ def hygiene_report(threads: Sequence[object]) -> HygieneReport:
     spellings.pop("", None)
 
     def fate(key: str) -> str:
-        clean = {entity_key(clean_name(n)) for n in spellings[key]}
+        clean = {entity_key(clean_name(n, artist)) for n in spellings[key] for artist in (0, 1)}
         keys = {evidence.canonical.get(k, k) for k in clean} & evidence.names.keys()
         return "removed" if not keys else "kept" if key in keys else "merged"
 

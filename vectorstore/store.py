@@ -56,7 +56,13 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from tqdm import tqdm
 
-from vectorstore.card_index import CardIndex, CardIndexWriter, index_file, indexed_hash
+from vectorstore.card_index import (
+    CardIndex,
+    CardIndexWriter,
+    alias_keys,
+    index_file,
+    indexed_hash,
+)
 from vectorstore.cards import EntityCard, Kind
 from vectorstore.embeddings import (
     MiniLMEmbeddingFunction,
@@ -665,8 +671,14 @@ def index_lookup(index: CardIndex, name: str, k: int) -> list[SearchHit]:
     if not wanted:
         return []
     rows = index.lookup_candidates(wanted)
+    aliased = set(index.listed("alias", wanted).tolist())
     ranked = fuzzy_ranked(
-        wanted, [r[1] for r in rows], [r[2] for r in rows], lambda i: rows[i][3], k
+        wanted,
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        lambda i: rows[i][3],
+        k,
+        aliased=[i for i, row in enumerate(rows) if row[0] in aliased],
     )
     cards = index.cards([rows[i][0] for i, _ in ranked])
     scores = [ratio / 100.0 for _, ratio in ranked]
@@ -680,11 +692,13 @@ def fuzzy_ranked(
     mentions: Callable[[int], int],
     k: int,
     admitted: np.ndarray | None = None,
+    aliased: Sequence[int] = (),
 ) -> list[tuple[int, float]]:
     """(index, ratio in 0-100) of the ``k`` best choices for the loose key ``wanted``: the
     better token-sort ratio against a name or its "name artist" (so word order and typos are
-    forgiven but "radio" is not "Radiohead"); ties go to more ``mentions``, then the index."""
-    best: dict[int, float] = {}
+    forgiven but "radio" is not "Radiohead"), 100 for the ``aliased`` choices (``wanted`` is
+    one of their other spellings); ties go to more ``mentions``, then the index."""
+    best: dict[int, float] = {i: 100.0 for i in aliased if admitted is None or admitted[i]}
     for choices in (names, credits):
         for _, ratio, i in process.extract(
             wanted,
@@ -711,7 +725,8 @@ def fuzzy_lookup(
     wanted = loose_key(checked_query(name))
     if not wanted:
         return []
-    ranked = fuzzy_ranked(wanted, names, credits, lambda i: cards[i].mentions, k, admitted)
+    aliased = [i for i, card in enumerate(cards) if wanted in alias_keys(card)]
+    ranked = fuzzy_ranked(wanted, names, credits, lambda i: cards[i].mentions, k, admitted, aliased)
     return [SearchHit(cards[i], ratio / 100.0) for i, ratio in ranked]
 
 
