@@ -277,7 +277,7 @@ _STYLE_NAMES: dict[str, tuple[str, ...]] = {
     "jazz piano": ("Bill Evans", "Herbie Hancock", "Ahmad Jamal", "Brad Mehldau"),
     "k-pop": ("BTS", "Blackpink", "Twice", "Red Velvet"),
     "black metal": ("Bathory", "Emperor", "Darkthrone", "Wolves in the Throne Room"),
-    "opera": ("Puccini", "Verdi", "Wagner", "Rossini"),
+    "opera": ("Puccini", "Verdi", "Richard Wagner", "Rossini"),
 }
 _STYLE_SPELLINGS = {
     "kpop": "k-pop",

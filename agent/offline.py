@@ -540,8 +540,14 @@ class _Turn:
             seed = "a seed" if len(liked) == 1 else "seeds"
             parts.append("using " + ", ".join(i.label for i in liked) + f" as {seed}")
         unknown = self.unknown_seeds()
-        # "I like the beatles": said as the catalog spells it, "The Beatles".
-        spelt = {s: c.name for s in state.seeds for c in self.seed_cards if same_name(s, c.name)}
+        # "I like the beatles", "I love Chopin": said as the catalog spells it, "The Beatles",
+        # "Frédéric Chopin".
+        spelt = {
+            s: c.name
+            for s in state.seeds
+            for c in self.seed_cards
+            if any(same_name(s, name) for name in (c.name, *c.aliases))
+        }
         seeds = [
             spelt.get(s, s)
             for s in state.seeds

@@ -305,6 +305,15 @@ def test_an_artist_typed_in_lower_case_anywhere_is_a_seed(probe):
     probe.assert_community_share(result, "hiphopheads")
 
 
+def test_a_fans_short_name_is_gone_by_under_the_full_name(probe):
+    """ "Chopin" and "Biggie" are spellings the catalog merged into its cards: the reply
+    names the card, and the evidence names it the same way."""
+    for typed, full in (("Chopin", "Frédéric Chopin"), ("Biggie", "The Notorious B.I.G.")):
+        result = probe.say(f"I love {typed}")
+        assert f"Going by {full}" in result.reply, result.reply
+        assert all(f"beside {typed} " not in r.why for r in result.recommendations)
+
+
 def test_their_best_album_asks_for_the_artist_gone_by(probe):
     liked = probe.say("I like The Beatles")
     assert "Going by The Beatles." in liked.reply  # as the catalog spells it
@@ -430,9 +439,9 @@ def test_where_to_start_with_an_artist_gives_the_artists_works(probe):
     result = probe.say("what's a good starting point for Bach?")
     assert probe.recommend_args(result)["more_by_seed_artists"] is True
     assert result.recommendations
-    assert all("Bach" in probe.artists_of(r) for r in result.recommendations[:3]), [
-        (r.name, probe.artists_of(r)) for r in result.recommendations
-    ]
+    assert all(
+        "Johann Sebastian Bach" in probe.artists_of(r) for r in result.recommendations[:3]
+    ), [(r.name, probe.artists_of(r)) for r in result.recommendations]
 
 
 def test_three_turns_of_more_like_those_never_repeat(probe):

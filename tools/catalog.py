@@ -141,6 +141,8 @@ class CardFacts(BaseModel):
     mentions: int = 0
     score: float | None = None
     best_thread: ThreadCitation | None = None
+    #: Other spellings the catalog merged into this card ("Chopin" for "Frédéric Chopin").
+    aliases: list[str] = []
 
 
 def best_thread(card: Any) -> ThreadCitation | None:
@@ -178,6 +180,7 @@ def card_facts(card: Any, score: float | None = None) -> CardFacts:
         youtube_urls=list(getattr(card, "youtube_urls", ()) or ())[:1],
         mentions=int(getattr(card, "mentions", 0) or 0),
         score=None if score is None else round(float(score), 3),
+        aliases=list(getattr(card, "aliases", ()) or ())[:5],
     )
 
 

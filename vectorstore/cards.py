@@ -46,7 +46,7 @@ from vectorstore.entities import (
     read_threads,
 )
 from vectorstore.errors import CatalogError
-from vectorstore.text import best_spelling, entity_key
+from vectorstore.text import canonical_spelling, entity_key
 
 __all__ = ["KINDS", "Kind"]  # re-exported: the catalog's kinds live with the evidence
 TEXT_RELATED = 6  # related names shown in a card's text: enough context, still short
@@ -262,7 +262,7 @@ class _CardBuilder:
         return key
 
     def name_of(self, key: str) -> str:
-        return best_spelling(self.facts[key].spellings)
+        return canonical_spelling(key, self.facts[key].spellings)
 
     def cards(
         self,

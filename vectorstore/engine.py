@@ -58,7 +58,7 @@ from vectorstore.errors import CatalogError
 from vectorstore.search import MAX_QUERY_CHARS, SearchHit, checked_query, community_name
 from vectorstore.text import (
     BM25Index,
-    best_spelling,
+    canonical_spelling,
     entity_key,
     loose_key,
     plain_key,
@@ -262,10 +262,6 @@ class EntityFacts:
         out.recommended = self.recommended + sign * other.recommended
         out.threads = self.threads + sign * other.threads
         return out
-
-    @property
-    def name(self) -> str:
-        return best_spelling(self.spellings)
 
     @property
     def kind(self) -> Kind:
@@ -525,7 +521,7 @@ class RecommendationEngine:
         artists = [self._display(a, excluded) for a, _ in facts.artists.most_common(3)]
         return EntityCard.model_construct(
             id=key,
-            name=facts.name,
+            name=canonical_spelling(key, facts.spellings),
             kind=facts.kind,
             artists=[a for a in artists if a],
             albums=[],
@@ -539,7 +535,7 @@ class RecommendationEngine:
 
     def _display(self, key: str, excluded: frozenset[str]) -> str | None:
         facts = self.facts(key, excluded)
-        return facts.name if facts else None
+        return canonical_spelling(key, facts.spellings) if facts else None
 
     def artist_keys(self, key: str, excluded: frozenset[str], card: EntityCard | None) -> set[str]:
         """The entity's artists by key: its own key for an artist, else the artists named

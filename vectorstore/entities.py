@@ -69,7 +69,7 @@ from typing import Literal
 from rapidfuzz import fuzz
 
 from vectorstore.nicknames import NICKNAMES
-from vectorstore.text import best_spelling, entity_key, loose_key
+from vectorstore.text import canonical_spelling, entity_key, loose_key
 
 Kind = Literal["song", "album", "artist"]
 KINDS: tuple[Kind, ...] = ("song", "album", "artist")
@@ -542,12 +542,7 @@ def read_threads(threads: Iterable[object], merge_aliases: bool = True) -> Threa
     spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for mention in raw:
         spellings[canonical.get(mention.key, mention.key)][mention.name] += 1
-    # A merged entity is shown as its canonical key is spelt ("Chance the Rapper", however
-    # often fans wrote "Chance").
-    names = {
-        key: best_spelling({s: n for s, n in counts.items() if entity_key(s) == key} or counts)
-        for key, counts in spellings.items()
-    }
+    names = {key: canonical_spelling(key, counts) for key, counts in spellings.items()}
     aliases = {
         key: sorted(set(counts) - {names[key]}, key=lambda s: (-counts[s], s))
         for key, counts in spellings.items()

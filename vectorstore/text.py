@@ -50,6 +50,13 @@ def best_spelling(spellings: Mapping[str, int]) -> str:
     return min(spellings, key=lambda s: (-spellings[s], s.isupper() or s.islower(), s))
 
 
+def canonical_spelling(key: str, spellings: Mapping[str, int]) -> str:
+    """The display name of the entity ``key`` among its spellings: the best of those that
+    spell the key itself ("Chance the Rapper", however often fans wrote "Chance", which
+    merged into it), or of all of them when none does."""
+    return best_spelling({s: n for s, n in spellings.items() if entity_key(s) == key} or spellings)
+
+
 def loose_key(name: str) -> str:
     """A forgiving form for fuzzy lookup: no punctuation, "&" as "and", and no article
     "the" in front or filed behind ("The Beatles", "Beatles, The" → "beatles")."""
