@@ -621,7 +621,7 @@ class _Turn:
         if not parts:
             return caveat.strip()
         sentence = "; ".join(parts)
-        return sentence[0].upper() + sentence[1:] + "." + caveat
+        return full_stop(sentence[0].upper() + sentence[1:]) + caveat
 
     def credited_to_seed(self, picks: Sequence[RecommendationOut]) -> str:
         """For "more by X": how many picks the threads credit to X, when not all of them
@@ -849,4 +849,10 @@ def evidence_sentence(evidence: Sequence[EvidenceFacts]) -> str:
     others = [e.detail for e in evidence[1:2] if e.source != best.source]
     if others:
         sentence += f"; also {others[0]}"
+    return full_stop(sentence)
+
+
+def full_stop(sentence: str) -> str:
+    """``sentence`` ending in one full stop, also after a name ending in one ("Going by The
+    Notorious B.I.G.")."""
     return sentence.rstrip(".") + "."

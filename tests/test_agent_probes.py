@@ -308,9 +308,9 @@ def test_an_artist_typed_in_lower_case_anywhere_is_a_seed(probe):
 def test_a_fans_short_name_is_gone_by_under_the_full_name(probe):
     """ "Chopin" and "Biggie" are spellings the catalog merged into its cards: the reply
     names the card, and the evidence names it the same way."""
-    for typed, full in (("Chopin", "Frédéric Chopin"), ("Biggie", "The Notorious B.I.G.")):
+    for typed, full in (("Biggie", "The Notorious B.I.G."), ("Chopin", "Frédéric Chopin")):
         result = probe.say(f"I love {typed}")
-        assert f"Going by {full}" in result.reply, result.reply
+        assert f"Going by {full}" in result.reply and ".." not in result.reply, result.reply
         assert all(f"beside {typed} " not in r.why for r in result.recommendations)
 
 
