@@ -139,6 +139,23 @@ def test_a_lone_word_stands_for_a_fuller_name_only_when_the_fuller_is_named_as_o
     assert credit(swift, "style") == ["Taylor Swift"]
 
 
+def test_a_comment_that_names_another_artists_work_without_them_credits_nothing():
+    """A comment naming Coltrane beside "Kind of Blue" (Miles Davis's, by other comments)
+    and "Bitches Brew" is a list whose artists are not all named: it credits none of its
+    works. A comment whose works agree with their artists still credits ("Kid A")."""
+    comments = [
+        [{"artists": ["Miles Davis"], "albums": ["Kind of Blue"]}],
+        [{"artists": ["Miles Davis"], "albums": ["Kind of Blue"]}],
+        [{"artists": ["Miles Davis"], "albums": ["Kind of Blue"]}],
+        [{"artists": ["John Coltrane"], "albums": ["Kind of Blue", "Bitches Brew"]}],
+        [{"artists": ["Radiohead"], "albums": ["OK Computer"]}],
+        [{"artists": ["Radiohead"], "albums": ["OK Computer", "Kid A"]}],
+    ]
+    assert credit(comments, "bitches brew") == []
+    assert credit(comments, "kind of blue") == ["Miles Davis"]
+    assert credit(comments, "kid a") == ["Radiohead"]
+
+
 def test_the_wilson_bound_behind_the_rule():
     assert wilson_lower_bound(1, 1) == pytest.approx(0.5)  # one clean comment: just enough
     assert wilson_lower_bound(2, 3) < 0.5 <= wilson_lower_bound(3, 4)

@@ -191,6 +191,21 @@ def test_fold_catalogs_are_cached_on_disk_and_reused(tmp_path, monkeypatch):
     assert embedder.calls == calls + 1  # only the query was embedded
 
 
+def test_a_change_to_the_rules_that_make_cards_is_a_new_cache(tmp_path, monkeypatch):
+    """A cached fold catalog was made by the entity rules of its day: edited rules (a new
+    nickname, another attribution rule) must not read it back."""
+    import vectorstore.views as views
+
+    assert {p.name for p in views.RULE_SOURCES} >= {"entities.py", "cards.py", "nicknames.py"}
+    rules = tmp_path / "rules.py"
+    monkeypatch.setattr(views, "RULE_SOURCES", (rules,))
+    records, embedder = dataset(), HashEmbeddingFunction()
+    rules.write_text("NICKNAMES = {}")
+    before = FoldCatalogs(threads(records), tmp_path, embedder).directory
+    rules.write_text("NICKNAMES = {'Biggie': 'The Notorious B.I.G.'}")
+    assert FoldCatalogs(threads(records), tmp_path, embedder).directory != before
+
+
 def test_leak_free_catalog_reads_the_dataset_and_answers_like_a_catalog(tmp_path):
     records = dataset()
     data = tmp_path / "data.jsonl"

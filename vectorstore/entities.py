@@ -260,26 +260,64 @@ class Attribution:
     """For each entity, the candidate keys (artists, or albums) named in each comment that
     names it; :meth:`credit` decides, optionally as if some keys had never been named."""
 
-    evidence: defaultdict[str, list[tuple[str, frozenset[str]]]] = field(
+    #: entity -> (thread, comment, candidates named with it) per comment naming it
+    evidence: defaultdict[str, list[tuple[str, str, frozenset[str]]]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    #: (thread, comment) -> the entities it names
+    works: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     named: Counter[str] = field(default_factory=Counter)  # comments naming each candidate
+    _plain: dict[str, Credit] = field(default_factory=dict)  # first-pass credits, no exclusion
 
-    def add(self, key: str, source: str, candidates: Iterable[str]) -> None:
-        named = frozenset(candidates) - {key}
-        if named:
-            self.evidence[key].append((source, named))
-
-    def count(self, candidates: Iterable[str]) -> None:
-        """Note one comment naming ``candidates`` (how often each is named decides which
-        spelling stands for a candidate's other spellings)."""
-        self.named.update(candidates)
+    def add(self, source: str, comment: str, works: Iterable[str], candidates: Iterable[str]):
+        """Note one comment of thread ``source`` naming the entities ``works`` and the
+        ``candidates`` that may have made them."""
+        named, self.works[source, comment] = frozenset(candidates), frozenset(works)
+        self.named.update(named)
+        for key in self.works[source, comment]:
+            if named - {key}:
+                self.evidence[key].append((source, comment, named - {key}))
 
     def credit(self, key: str, excluded: Collection[str] = ()) -> Credit:
-        """The key credited to ``key`` under the pairwise Wilson rule, or an unknown credit."""
+        """The key credited to ``key`` under the pairwise Wilson rule, over the comments
+        naming it that are not mixed lists (:meth:`_mixes`), or an unknown credit."""
+        kept = [
+            (source, named)
+            for source, comment, named in self.evidence.get(key, ())
+            if not self._mixes((source, comment), key, named, excluded)
+        ]
+        return self._decided(key, kept, excluded)
+
+    def _mixes(
+        self, comment: tuple[str, str], key: str, named: frozenset[str], excluded: Collection[str]
+    ) -> bool:
+        """True when ``comment`` names another entity whose credit (before this rule) is an
+        artist the comment does not name: its artists are not all named, so pairing ``key``
+        with them proves nothing ("John Coltrane" beside "Kind of Blue" and "Bitches Brew")."""
+        for other in self.works[comment]:
+            if other == key or other in excluded:
+                continue
+            made_by = self._first(other, excluded).key
+            if made_by is not None and not any(
+                made_by == n or _one_name(made_by, n) for n in named
+            ):
+                return True
+        return False
+
+    def _first(self, key: str, excluded: Collection[str]) -> Credit:
+        every = [(source, named) for source, _, named in self.evidence.get(key, ())]
+        if excluded:
+            return self._decided(key, every, excluded)
+        if key not in self._plain:
+            self._plain[key] = self._decided(key, every, ())
+        return self._plain[key]
+
+    def _decided(
+        self, key: str, evidence: Sequence[tuple[str, frozenset[str]]], excluded: Collection[str]
+    ) -> Credit:
+        """The pairwise Wilson rule over ``evidence`` (thread, candidates) per comment."""
         comments = [
-            (source, named - set(excluded) if excluded else named)
-            for source, named in self.evidence.get(key, ())
+            (source, named - set(excluded) if excluded else named) for source, named in evidence
         ]
         comments = [(source, named) for source, named in comments if named]
         same = _same_names({candidate for _, named in comments for candidate in named}, self.named)
@@ -460,17 +498,12 @@ def _attributions(
         if mention.comment is not None:
             by_comment[(mention.thread, mention.comment)].append(mention)
     artists, albums = Attribution(), Attribution()
-    for (thread, _), mentions in by_comment.items():
+    for (thread, comment), mentions in by_comment.items():
         named = {(canonical.get(m.key, m.key), m.tagged) for m in mentions}
-        artist_keys = {k for k, tagged in named if tagged == "artist"}
-        album_keys = {k for k, tagged in named if tagged == "album"}
-        artists.count(artist_keys)
-        albums.count(album_keys)
-        for key, tagged in named:
-            if tagged != "artist":
-                artists.add(key, thread, artist_keys)
-            if tagged == "song":
-                albums.add(key, thread, album_keys)
+        tagged_as = {kind: {k for k, tagged in named if tagged == kind} for kind in KINDS}
+        works = {k for k, tagged in named if tagged != "artist"}
+        artists.add(thread, comment, works, tagged_as["artist"])
+        albums.add(thread, comment, tagged_as["song"], tagged_as["album"])
     return artists, albums
 
 

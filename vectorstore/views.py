@@ -19,6 +19,8 @@ Conventions
   like T's recommended (evals/systems/sound_neighbours.py).
 - Fold catalogs are cached under ``<cache_dir>/catalog-views/<content hash>/`` (pickled cards
   and co-occurrences, plus one shared name-vector cache), built on first use, reused after;
+  the hash covers the threads, the embedder and the text of the modules whose rules make
+  the cards (:data:`RULE_SOURCES`), so edited rules never read an older catalog back;
   files are written to a temporary name and renamed, so a killed build leaves no half file.
 - Search is exact (numpy over a few thousand vectors), not Chroma's approximate HNSW:
   an approximate index's answers depend on the other vectors it holds.
@@ -50,7 +52,13 @@ from vectorstore.text import (
     top_ranks,
 )
 
-VIEW_FORMAT = "views-v5"  # bump when the cached layout or card rules change
+VIEW_FORMAT = "views-v5"  # bump when the cached layout changes
+#: The code whose rules make a fold catalog's cards: the cache key holds its text, so a
+#: catalog cached by other rules is never read back.
+RULE_SOURCES = tuple(
+    Path(__file__).with_name(name)
+    for name in ("entities.py", "cards.py", "nicknames.py", "text.py", "musicrs.py")
+)
 RELATED_CAP = 40
 MENTION_WORDS = 6
 _OPENERS = "\"'(“‘*_["
@@ -138,6 +146,8 @@ class FoldCatalogs:
             json.dumps(self.embedder.get_config(), sort_keys=True),
         ):
             digest.update(part.encode())
+        for source in RULE_SOURCES:
+            digest.update(source.read_bytes())
         for thread in self.threads:
             digest.update(_thread_fingerprint(thread).encode("utf-8"))
         self.directory = (
