@@ -26,6 +26,7 @@ from agent import MusicAgent, Settings, TurnResult, build_agent
 from agent.state import same_name
 from tools.catalog import CATALOG_TOOLS
 from tools.recommend import RECOMMEND_TOOLS
+from vectorstore.text import tokenize
 
 pytestmark = pytest.mark.slow
 
@@ -312,6 +313,17 @@ def test_a_fans_short_name_is_gone_by_under_the_full_name(probe):
         result = probe.say(f"I love {typed}")
         assert f"Going by {full}" in result.reply and ".." not in result.reply, result.reply
         assert all(f"beside {typed} " not in r.why for r in result.recommendations)
+
+
+def test_a_pick_is_said_to_match_by_name_only_when_its_name_shares_a_word(probe):
+    """The catalog's search matches a card's whole entry (artists, communities, related
+    names), not only its name: "Yeezus" is no name match for "90s hip hop albums"."""
+    text = "what are some good 90s hip hop albums?"
+    result = probe.say(text)
+    said = [r for r in result.recommendations if "its name matches" in r.why]
+    words = set(tokenize(text))
+    assert all(words & set(tokenize(r.name)) for r in said), [r.name for r in said]
+    assert any("its catalog entry matches" in r.why for r in result.recommendations)
 
 
 def test_their_best_album_asks_for_the_artist_gone_by(probe):

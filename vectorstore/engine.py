@@ -903,10 +903,15 @@ class RecommendationEngine:
                 position = self.key_index.get(hit.card.id)
                 if position is not None and admitted[position] and position not in ranks:
                     ranks[position] = rank
+        words = set(tokenize(text))
         for entity, rank in ranks.items():
             ranked.scores[entity] = 1.0 / rank
+            # The catalog's search reads a card's whole entry (artists, communities, related
+            # names): its name is said to match only when it shares a word with the request.
+            named = self.searcher is None or excluded or words & set(tokenize(self.keys[entity]))
+            what = "its name" if named else "its catalog entry"
             ranked.evidence[entity] = functools.partial(
-                Evidence, "search", "its name matches the words of your request"
+                Evidence, "search", f"{what} matches the words of your request"
             )
         return ranked
 
