@@ -331,6 +331,30 @@ def test_a_refused_community_also_leaves_out_what_it_recommended_as_often_as_any
         assert [i.card.name for i in engine.recommend(request).items] == ["Angel"]
 
 
+def test_a_communitys_canon_is_what_it_recommends_at_least_as_often_as_any_other():
+    """Asked for r/hiphopheads, "Dark Side" (two r/hiphopheads threads, three
+    r/classicalmusic) is classical music's canon, not hip hop's; "Aquemini" stays, and so
+    does a tie ("Sweater Weather": one each)."""
+    from vectorstore.testing import thread_record
+
+    def thread(i, sub, albums):
+        return thread_record(f"t3_{i}", sub, "albums", [{"albums": albums}], ["X"], ["X"])
+
+    engine = engine_of(
+        threads(
+            [
+                thread(1, "hiphopheads", ["Dark Side", "Aquemini", "Sweater Weather"]),
+                thread(2, "hiphopheads", ["Dark Side", "Aquemini"]),
+                *(thread(i, "classicalmusic", ["Dark Side"]) for i in (3, 4, 5)),
+                thread(6, "popheads", ["Sweater Weather"]),
+            ]
+        ),
+        Weights(similar_request=0, co_recommendation=0, graph_walk=0, popularity=1, search=0),
+    )
+    request = RecommendRequest(text="albums", k=5, community="hiphopheads")
+    assert [i.card.name for i in engine.recommend(request).items] == ["Aquemini", "Sweater Weather"]
+
+
 def test_a_refused_community_is_no_evidence_either():
     """After "not pop", Angel (recommended in r/metal) may come, but never because of what
     an r/popheads thread recommended: no reason cites one."""

@@ -18,7 +18,8 @@ Conventions
   seed or a seed's artist → what they recommended; threads that recommended a seed → what
   the same comments recommended beside it, the rest of the thread weighing less),
   ``graph_walk`` (personalised PageRank from the seeds on the entity–thread graph, for thin
-  direct evidence), ``popularity`` (most recommended in the request's community),
+  direct evidence), ``popularity`` (most recommended in the request's community, among what it recommends at
+  least as often as any other community does),
   ``example`` (the names a style is best known by, ``RecommendRequest.examples``: seeds for
   the other sources, and picks themselves) and ``search`` (the catalog's hybrid search, for
   purely descriptive requests). The seed-based
@@ -865,6 +866,14 @@ class RecommendationEngine:
             return _Ranked()
         there = threads & (self.communities == community)
         counts = np.asarray(self.recommended_anywhere[there].sum(axis=0)).ravel()
+        # A community's canon is what it recommends at least as often as any other community
+        # does: "Dark Side of the Moon" (4 r/classicalmusic threads, 3 r/hiphopheads) is not
+        # hip hop's.
+        elsewhere = np.zeros_like(counts)
+        for other in set(self.communities[threads].tolist()) - {community}:
+            mask = threads & (self.communities == other)
+            np.maximum(elsewhere, self.recommended_anywhere[mask].sum(axis=0).A1, out=elsewhere)
+        counts[counts < elsewhere] = 0
         scores = counts.copy()
         w = self.weights
         if vector is not None and w.canon_support > 0:
