@@ -19,8 +19,9 @@ Conventions
   the same comments recommended beside it, the rest of the thread weighing less),
   ``graph_walk`` (personalised PageRank from the seeds on the entity–thread graph, for thin
   direct evidence), ``popularity`` (most recommended in the request's community, among
-  what it recommends at least as often as any other community does), ``example`` (the names a style is best known by, ``RecommendRequest.examples``: seeds for
-  the other sources, and picks themselves) and ``search`` (the catalog's hybrid search, for
+  what it recommends at least as often as any other community does), ``example`` (the
+  names a style is best known by, ``RecommendRequest.examples``: seeds for the other
+  sources, and picks themselves) and ``search`` (the catalog's hybrid search, for
   purely descriptive requests). The seed-based
   sources are weighed by genre coherence: the cosine of each entity's community profile
   (where it was recommended) with the seeds'. They are fused
