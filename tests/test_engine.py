@@ -26,7 +26,7 @@ from vectorstore.engine import (
 )
 from vectorstore.errors import CatalogError
 from vectorstore.store import build_catalog, build_threads
-from vectorstore.testing import HashEmbeddingFunction
+from vectorstore.testing import HashEmbeddingFunction, thread_record
 from vectorstore.text import entity_key
 
 EVERY_SOURCE = Weights(
@@ -44,6 +44,12 @@ def engine_of(conversations, weights: Weights = EVERY_SOURCE) -> RecommendationE
         key_vectors=embedder.encode,
         weights=weights,
     )
+
+
+def one_list_thread(i: int, community: str, query: str, **named: list[str]) -> dict:
+    """Thread ``t3_<i>`` of ``community`` asking ``query``, with one comment naming ``named``
+    (``songs=[...]``, ``albums=[...]``)."""
+    return thread_record(f"t3_{i}", community, query, [named], ["X"], ["X"])
 
 
 def answer_as_data(response) -> list:
@@ -164,7 +170,6 @@ def test_seed_evidence_prefers_what_its_own_genre_recommends():
     and in two hip-hop threads about samples, where a rapper every hip-hop thread
     recommends was named in other comments: Low comes first, though the rapper shares
     more threads with Slowdive."""
-    from vectorstore.testing import thread_record
 
     def thread(i, sub, comments):
         return thread_record(f"t3_{i}", sub, f"question {i}", comments, ["X"], ["X"])
@@ -195,8 +200,6 @@ def test_the_canon_listens_to_the_request():
     them to a request worded like the user's: with the request the canon puts Painkiller
     first; without one (the popularity baseline) the count decides. A song another
     community gave to that very request never enters r/metal's canon."""
-    from vectorstore.testing import thread_record
-
     asked = "fast screaming twin guitar songs"
 
     def thread(i, sub, query, songs):
@@ -221,7 +224,6 @@ def test_the_canon_listens_to_the_request():
 def test_what_one_comment_recommends_equally_comes_most_recommended_first():
     """One comment lists three songs (equal votes): the one other threads recommend too
     leads, not the first in alphabetical order."""
-    from vectorstore.testing import thread_record
 
     def thread(i, query, songs):
         return thread_record(f"t3_{i}", "metal", query, [{"songs": songs}], ["X"], ["X"])
@@ -243,8 +245,6 @@ def test_what_one_comment_recommends_equally_comes_most_recommended_first():
 def test_evidence_says_whether_a_seed_was_asked_about_or_recommended_beside():
     """A thread whose request names the seed was "asking about" it; a thread that only
     recommended the seed beside other songs was not, and one thread is "1 thread"."""
-    from vectorstore.testing import thread_record
-
     records = [
         thread_record("t3_1", "indieheads", "songs like Alpha", [{"songs": ["Beta"]}],
                       ["X"], ["X"], submission=["Alpha"]),
@@ -265,8 +265,6 @@ def test_a_styles_examples_are_evidence_and_may_be_picks_themselves():
     """ "Some shoegaze" with My Bloody Valentine standing for the style: what was
     recommended beside it comes, and so may the band itself (a seed the user gave never
     does); an example the catalog lacks is no unknown seed of the user's."""
-    from vectorstore.testing import thread_record
-
     records = [
         thread_record("t3_1", "indieheads", "loud guitars", [{"artists": ["MBV", "Ride"]}],
                       ["X"], ["X"]),
@@ -290,16 +288,11 @@ def test_a_styles_examples_are_evidence_and_may_be_picks_themselves():
 def test_a_refused_community_leaves_out_what_only_it_recommended():
     """Refusing r/popheads ("not pop") leaves out what it recommended most, keeps what
     r/metal recommended more."""
-    from vectorstore.testing import thread_record
-
-    def thread(i, sub, songs):
-        return thread_record(f"t3_{i}", sub, "loud songs", [{"songs": songs}], ["X"], ["X"])
-
     engine = engine_of(
         threads(
             [
-                thread(1, "popheads", ["Toxic", "Angel"]),
-                *(thread(i, "metal", ["Angel"]) for i in (2, 3)),
+                one_list_thread(1, "popheads", "loud songs", songs=["Toxic", "Angel"]),
+                *(one_list_thread(i, "metal", "loud songs", songs=["Angel"]) for i in (2, 3)),
             ]
         )
     )
@@ -312,18 +305,13 @@ def test_a_refused_community_leaves_out_what_only_it_recommended():
 def test_a_refused_community_also_leaves_out_what_it_recommended_as_often_as_any():
     """Toxic, recommended in one r/metal and one r/popheads thread, is as much pop as metal:
     after "not pop" it goes (a tie is not "mostly elsewhere"), in either thread order."""
-    from vectorstore.testing import thread_record
-
-    def thread(i, sub, songs):
-        return thread_record(f"t3_{i}", sub, "loud songs", [{"songs": songs}], ["X"], ["X"])
-
     for first, second in (("metal", "popheads"), ("popheads", "metal")):
         engine = engine_of(
             threads(
                 [
-                    thread(1, first, ["Toxic", "Angel"]),
-                    thread(2, second, ["Angel", "Toxic"]),
-                    thread(3, "metal", ["Angel"]),
+                    one_list_thread(1, first, "loud songs", songs=["Toxic", "Angel"]),
+                    one_list_thread(2, second, "loud songs", songs=["Angel", "Toxic"]),
+                    one_list_thread(3, "metal", "loud songs", songs=["Angel"]),
                 ]
             )
         )
@@ -335,18 +323,18 @@ def test_a_communitys_canon_is_what_it_recommends_at_least_as_often_as_any_other
     """Asked for r/hiphopheads, "Dark Side" (two r/hiphopheads threads, three
     r/classicalmusic) is classical music's canon, not hip hop's; "Aquemini" stays, and so
     does a tie ("Sweater Weather": one each)."""
-    from vectorstore.testing import thread_record
-
-    def thread(i, sub, albums):
-        return thread_record(f"t3_{i}", sub, "albums", [{"albums": albums}], ["X"], ["X"])
-
     engine = engine_of(
         threads(
             [
-                thread(1, "hiphopheads", ["Dark Side", "Aquemini", "Sweater Weather"]),
-                thread(2, "hiphopheads", ["Dark Side", "Aquemini"]),
-                *(thread(i, "classicalmusic", ["Dark Side"]) for i in (3, 4, 5)),
-                thread(6, "popheads", ["Sweater Weather"]),
+                one_list_thread(
+                    1, "hiphopheads", "albums", albums=["Dark Side", "Aquemini", "Sweater Weather"]
+                ),
+                one_list_thread(2, "hiphopheads", "albums", albums=["Dark Side", "Aquemini"]),
+                *(
+                    one_list_thread(i, "classicalmusic", "albums", albums=["Dark Side"])
+                    for i in (3, 4, 5)
+                ),
+                one_list_thread(6, "popheads", "albums", albums=["Sweater Weather"]),
             ]
         ),
         Weights(similar_request=0, co_recommendation=0, graph_walk=0, popularity=1, search=0),
@@ -358,18 +346,13 @@ def test_a_communitys_canon_is_what_it_recommends_at_least_as_often_as_any_other
 def test_a_refused_community_is_no_evidence_either():
     """After "not pop", Angel (recommended in r/metal) may come, but never because of what
     an r/popheads thread recommended: no reason cites one."""
-    from vectorstore.testing import thread_record
-
-    def thread(i, sub, songs):
-        return thread_record(f"t3_{i}", sub, "loud songs", [{"songs": songs}], ["X"], ["X"])
-
     engine = engine_of(
         threads(
             [
-                thread(1, "popheads", ["Toxic", "Angel", "Halo"]),
-                thread(2, "popheads", ["Toxic", "Angel"]),
-                thread(3, "metal", ["Angel", "Halo"]),
-                thread(4, "metal", ["Halo"]),
+                one_list_thread(1, "popheads", "loud songs", songs=["Toxic", "Angel", "Halo"]),
+                one_list_thread(2, "popheads", "loud songs", songs=["Toxic", "Angel"]),
+                one_list_thread(3, "metal", "loud songs", songs=["Angel", "Halo"]),
+                one_list_thread(4, "metal", "loud songs", songs=["Halo"]),
             ]
         )
     )
@@ -383,7 +366,6 @@ def test_a_refused_community_is_no_evidence_either():
 def test_a_spelling_merged_into_an_entity_resolves_to_it():
     """ "Kendrick" (a nickname merged into Kendrick Lamar, who is recommended more) is
     Kendrick Lamar when typed as a seed."""
-    from vectorstore.testing import thread_record
 
     def thread(i, song, artist):
         comments = [{"songs": [song], "artists": [artist]}]
