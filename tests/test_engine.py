@@ -343,6 +343,18 @@ def test_a_communitys_canon_is_what_it_recommends_at_least_as_often_as_any_other
     assert [i.card.name for i in engine.recommend(request).items] == ["Aquemini", "Sweater Weather"]
 
 
+def test_a_version_of_a_pick_is_not_another_pick():
+    """ "Goodbye (live version)" beside "Goodbye" is the same song twice; "Symphony No. 5
+    (Mahler)" beside "Symphony No. 5 (Beethoven)" are two works."""
+    songs = ["Goodbye", "Goodbye (live version)", "Symphony No. 5 (Beethoven)"]
+    songs += ["Symphony No. 5 (Mahler)", "April Rain"]
+    engine = engine_of(
+        threads([one_list_thread(i, "postrock", "sad songs", songs=songs) for i in (1, 2)])
+    )
+    names = [i.card.name for i in engine.recommend(RecommendRequest(text="sad songs", k=10)).items]
+    assert sorted(names) == sorted(["Goodbye", *songs[2:]])
+
+
 def test_a_refused_community_is_no_evidence_either():
     """After "not pop", Angel (recommended in r/metal) may come, but never because of what
     an r/popheads thread recommended: no reason cites one."""

@@ -29,7 +29,8 @@ Conventions
   :class:`Weights`).
 - Then hard constraints: excluded entities and artists (typed names resolved as seeds are:
   "Radiohead and Portishead" is both), the seeds, the seeds' artists (unless
-  ``more_by_seed_artists``), kind, community, refused communities (what one of them
+  ``more_by_seed_artists``), a version of a work already listed (:func:`work_of`: "Goodbye
+  (live version)" after "Goodbye"), kind, community, refused communities (what one of them
   recommended in as many threads as any other; their threads are no evidence for any
   source either); then diversity: at most
   :data:`PER_ARTIST_TOP` entities per artist in the first :data:`DIVERSITY_TOP`.
@@ -1045,12 +1046,15 @@ class RecommendationEngine:
         }
         kept: list[RecommendedEntity] = []
         artists_of: list[set[str]] = []
+        works: set[str] = set()  # a version of a pick ("Goodbye (live version)") is no new pick
         for entity in sorted(fused, key=lambda i: (-fused[i], -recommended_in[i], i)):
             key = self.keys[entity]
             if key in banned or key in banned_artists or not admitted[entity]:
                 continue
             card = self.card(key, excluded)
             if card is None or (request.kind and card.kind != request.kind):
+                continue
+            if work_of(card.name) in works:
                 continue
             if community and community not in card.communities:
                 continue
@@ -1067,6 +1071,7 @@ class RecommendationEngine:
             )
             kept.append(RecommendedEntity(card, fused[entity], evidence))
             artists_of.append(artists)
+            works.add(work_of(card.name))
             if len(kept) >= request.k + 3 * DIVERSITY_TOP:
                 break
         items = diversified(kept, artists_of, request.k)
@@ -1143,6 +1148,20 @@ def _best(scores: np.ndarray, limit: int) -> np.ndarray:
     else:
         candidates = np.arange(len(scores))
     return candidates[np.lexsort((candidates, -scores[candidates]))][:limit]
+
+
+#: A version's note after a title: "(live version)", "(Remix)", "- Acoustic", "[2011 remaster]".
+_VERSION_NOTE = re.compile(
+    r"\s*(?:[(\[][^()\[\]]*\b(?:live|version|remix|mix|edit|acoustic|demo|remaster(?:ed)?|"
+    r"instrumental|extended)\b[^()\[\]]*[)\]]|-\s*(?:live|remix|acoustic|demo|remaster(?:ed)?)\b.*)\s*$",
+    re.IGNORECASE,
+)
+
+
+def work_of(name: str) -> str:
+    """The work a title names, a version's note left out ("Goodbye (live version)" →
+    "goodbye"): two picks with one work are one song."""
+    return loose_key(_VERSION_NOTE.sub("", name)) or loose_key(name)
 
 
 def diversified(
