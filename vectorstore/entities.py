@@ -522,9 +522,8 @@ def _alias_groups(raw: Sequence[_Raw]) -> dict[str, str]:
     def union(a: str, b: str, prefer_first: bool = False) -> None:
         first, second = find(a), find(b)
         if first != second:
-            keep, drop = sorted((first, second), key=lambda k: (-recommended[k], k))
-            if prefer_first:
-                keep, drop = first, second
+            by_use = sorted((first, second), key=lambda k: (-recommended[k], k))
+            keep, drop = (first, second) if prefer_first else by_use
             parent[drop] = keep
 
     # Artists apart from works: the song "Impressions" is not the band "The Impressions"
