@@ -360,11 +360,13 @@ class CardIndex:
 
     # ----- lookup ------------------------------------------------------------------------
 
-    def lookup_candidates(self, wanted: str) -> list[tuple[int, str, str, int]]:
+    def lookup_candidates(
+        self, wanted: str, aliased: Sequence[int] = ()
+    ) -> list[tuple[int, str, str, int]]:
         """(position, name key, credit key, mentions) of the cards whose letter pairs overlap
-        ``wanted`` (a :func:`loose_key`) most, and of those with ``wanted`` as an alias (see
-        :func:`alias_keys`), by position."""
-        aliased = self.listed("alias", wanted).tolist()
+        ``wanted`` (a :func:`loose_key`) most, and of the ``aliased`` positions (the cards
+        with ``wanted`` as an alias: :meth:`listed`), by position."""
+        aliased = list(aliased)
         query = sorted(grams(wanted))
         if not query:
             return self._names(aliased)

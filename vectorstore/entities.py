@@ -269,7 +269,9 @@ class Attribution:
     named: Counter[str] = field(default_factory=Counter)  # comments naming each candidate
     _plain: dict[str, Credit] = field(default_factory=dict)  # first-pass credits, no exclusion
 
-    def add(self, source: str, comment: str, works: Iterable[str], candidates: Iterable[str]):
+    def add(
+        self, source: str, comment: str, works: Iterable[str], candidates: Iterable[str]
+    ) -> None:
         """Note one comment of thread ``source`` naming the entities ``works`` and the
         ``candidates`` that may have made them."""
         named, self.works[source, comment] = frozenset(candidates), frozenset(works)

@@ -670,15 +670,16 @@ def index_lookup(index: CardIndex, name: str, k: int) -> list[SearchHit]:
     wanted = loose_key(checked_query(name))
     if not wanted:
         return []
-    rows = index.lookup_candidates(wanted)
-    aliased = set(index.listed("alias", wanted).tolist())
+    aliased = index.listed("alias", wanted).tolist()  # read once: candidates, then scores
+    rows = index.lookup_candidates(wanted, aliased)
+    merged = set(aliased)
     ranked = fuzzy_ranked(
         wanted,
         [r[1] for r in rows],
         [r[2] for r in rows],
         lambda i: rows[i][3],
         k,
-        aliased=[i for i, row in enumerate(rows) if row[0] in aliased],
+        aliased=[i for i, row in enumerate(rows) if row[0] in merged],
     )
     cards = index.cards([rows[i][0] for i, _ in ranked])
     scores = [ratio / 100.0 for _, ratio in ranked]
@@ -725,7 +726,8 @@ def fuzzy_lookup(
     wanted = loose_key(checked_query(name))
     if not wanted:
         return []
-    aliased = [i for i, card in enumerate(cards) if wanted in alias_keys(card)]
+    # Most cards merged no spelling: skip them before computing any key.
+    aliased = [i for i, card in enumerate(cards) if card.aliases and wanted in alias_keys(card)]
     ranked = fuzzy_ranked(wanted, names, credits, lambda i: cards[i].mentions, k, admitted, aliased)
     return [SearchHit(cards[i], ratio / 100.0) for i, ratio in ranked]
 
